@@ -1,0 +1,53 @@
+import session from 'express-session';
+import type { SessionStoreOptions } from '../store/options.js';
+import { createSessionStore, type SessionData, type SessionStore } from '../store/session-store.js';
+import { type Callback, settle } from './callback.js';
+
+export type RedisessionStoreOptions = SessionStoreOptions | { store: SessionStore };
+
+/**
+ * An express-session Store backed by redisession. Also works as the `store` of @fastify/session,
+ * which calls the same get/set/destroy with callbacks. Every method also returns a promise when
+ * called without a callback.
+ *
+ *   app.use(session({ store: new RedisessionStore({ prefix: 'app:' }), secret, resave: false }))
+ */
+export class RedisessionStore extends session.Store {
+  /** The underlying redisession store (for length/clear/close and direct use). */
+  readonly sessions: SessionStore;
+
+  constructor(options: RedisessionStoreOptions = {}) {
+    super();
+    this.sessions = 'store' in options && options.store ? options.store : createSessionStore(options as SessionStoreOptions);
+  }
+
+  override get(sid: string, cb?: Callback<session.SessionData | null>) {
+    return settle(this.sessions.get(sid) as Promise<session.SessionData | null>, cb);
+  }
+
+  override set(sid: string, sess: session.SessionData, cb?: Callback<void>) {
+    return settle(this.sessions.set(sid, sess), cb);
+  }
+
+  override touch(sid: string, sess: session.SessionData, cb?: Callback<void>) {
+    return settle(this.sessions.touch(sid, sess), cb);
+  }
+
+  override destroy(sid: string, cb?: Callback<void>) {
+    return settle(this.sessions.destroy(sid), cb);
+  }
+
+  override length(cb?: Callback<number>) {
+    return settle(this.sessions.length(), cb);
+  }
+
+  override clear(cb?: Callback<void>) {
+    return settle(this.sessions.clear(), cb);
+  }
+
+  close(): Promise<void> {
+    return this.sessions.close();
+  }
+}
+
+export type { SessionData };

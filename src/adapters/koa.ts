@@ -1,0 +1,29 @@
+import type { SessionStoreOptions } from '../store/options.js';
+import { createSessionStore, type SessionData, type SessionStore } from '../store/session-store.js';
+
+/** The external store shape koa-session expects (`store` option). */
+export interface KoaSessionStore {
+  get(key: string, maxAge?: number | 'session', opts?: unknown): Promise<SessionData | null>;
+  set(key: string, sess: object, maxAge?: number | 'session', opts?: unknown): Promise<void>;
+  destroy(key: string, opts?: unknown): Promise<void>;
+  /** The underlying redisession store. */
+  readonly sessions: SessionStore;
+}
+
+/**
+ * A koa-session external store. koa-session passes maxAge in ms, or 'session' for a browser-session
+ * cookie, which lives server-side for the store's `ttl`.
+ *
+ *   app.use(session({ store: koaStore({ prefix: 'koa:' }) }, app))
+ */
+export function koaStore(options: SessionStoreOptions | { store: SessionStore } = {}): KoaSessionStore {
+  const sessions =
+    'store' in options && options.store ? options.store : createSessionStore(options as SessionStoreOptions);
+  return {
+    sessions,
+    get: (key) => sessions.get(key),
+    set: (key, sess, maxAge) =>
+      sessions.set(key, sess, typeof maxAge === 'number' && Number.isFinite(maxAge) ? { ttlMs: maxAge } : {}),
+    destroy: (key) => sessions.destroy(key),
+  };
+}

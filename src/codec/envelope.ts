@@ -1,0 +1,104 @@
+import { CorruptValueError } from '../store/errors.js';
+
+/*
+ * Every stored value starts with a small binary header:
+ *
+ *   byte 0      format: 0xA0 magic | version << 1 | hasExpiry      (v1: 0xA2 without, 0xA3 with expiry)
+ *   byte 1      codec:  serializer id << 4 | compressor id          (id 15 = "named", see below)
+ *   bytes 2..7  absolute expiry, Unix ms, unsigned 48-bit big-endian (only when hasExpiry)
+ *   then        for a named serializer, then a named compressor: 1 length byte + ASCII name
+ *   then        the payload
+ *
+ * The expiry sits at a fixed offset and width so Lua can compare it without decoding the payload
+ * (src/lua/*.lua read string.byte(v, 3, 8) when string.byte(v, 1) == 0xA3).
+ */
+
+export const MAGIC = 0xa0;
+export const VERSION = 1;
+export const FORMAT_NO_EXPIRY = MAGIC | (VERSION << 1);
+export const FORMAT_WITH_EXPIRY = FORMAT_NO_EXPIRY | 1;
+export const EXPIRY_OFFSET = 2;
+export const EXPIRY_BYTES = 6;
+/** Codec id meaning "the codec is named by a length-prefixed string after the fixed header". */
+export const NAMED_CODEC = 15;
+export const MAX_EXPIRY_MS = 2 ** 48 - 1;
+const MAX_NAME_BYTES = 32;
+
+export interface Header {
+  serializer: number | string;
+  compressor: number | string;
+  /** Absolute expiry in Unix ms, or null when the value carries none (string mode: Redis expires the key). */
+  expiresAt: number | null;
+}
+
+export interface Envelope extends Header {
+  payload: Buffer;
+}
+
+function codecNibble(id: number | string): number {
+  return typeof id === 'string' ? NAMED_CODEC : id;
+}
+
+function nameBytes(id: number | string): Buffer | null {
+  if (typeof id !== 'string') return null;
+  const bytes = Buffer.from(id, 'latin1');
+  if (bytes.length === 0 || bytes.length > MAX_NAME_BYTES) {
+    throw new RangeError(`codec name must be 1..${MAX_NAME_BYTES} characters: ${JSON.stringify(id)}`);
+  }
+  return bytes;
+}
+
+export function encodeEnvelope(header: Header, payload: Buffer): Buffer {
+  const { serializer, compressor, expiresAt } = header;
+  const names = [nameBytes(serializer), nameBytes(compressor)].filter((b): b is Buffer => b !== null);
+  let fixed = expiresAt === null ? 2 : 2 + EXPIRY_BYTES;
+  for (const n of names) fixed += 1 + n.length;
+  const out = Buffer.allocUnsafe(fixed + payload.length);
+  out[0] = expiresAt === null ? FORMAT_NO_EXPIRY : FORMAT_WITH_EXPIRY;
+  out[1] = (codecNibble(serializer) << 4) | codecNibble(compressor);
+  let at = 2;
+  if (expiresAt !== null) {
+    if (!Number.isInteger(expiresAt) || expiresAt < 0 || expiresAt > MAX_EXPIRY_MS) {
+      throw new RangeError(`expiry out of range: ${expiresAt}`);
+    }
+    out.writeUIntBE(expiresAt, at, EXPIRY_BYTES);
+    at += EXPIRY_BYTES;
+  }
+  for (const n of names) {
+    out[at] = n.length;
+    n.copy(out, at + 1);
+    at += 1 + n.length;
+  }
+  payload.copy(out, at);
+  return out;
+}
+
+/** Reads the header only; cheap enough to call on every get. Throws CorruptValueError. */
+export function decodeEnvelope(value: Buffer): Envelope {
+  if (value.length < 2) throw new CorruptValueError('value shorter than the header');
+  const format = value[0] as number;
+  if (format !== FORMAT_NO_EXPIRY && format !== FORMAT_WITH_EXPIRY) {
+    throw new CorruptValueError(`unknown format byte 0x${format.toString(16).padStart(2, '0')}`);
+  }
+  const codec = value[1] as number;
+  let at = 2;
+  let expiresAt: number | null = null;
+  if (format === FORMAT_WITH_EXPIRY) {
+    if (value.length < at + EXPIRY_BYTES) throw new CorruptValueError('value truncated inside the expiry');
+    expiresAt = value.readUIntBE(at, EXPIRY_BYTES);
+    at += EXPIRY_BYTES;
+  }
+  const readId = (nibble: number): number | string => {
+    if (nibble !== NAMED_CODEC) return nibble;
+    const len = value[at];
+    if (len === undefined || len === 0 || len > MAX_NAME_BYTES || value.length < at + 1 + len) {
+      throw new CorruptValueError('value truncated inside a codec name');
+    }
+    const name = value.toString('latin1', at + 1, at + 1 + len);
+    at += 1 + len;
+    return name;
+  };
+  const serializer = readId(codec >> 4);
+  const compressor = readId(codec & 0x0f);
+  return { serializer, compressor, expiresAt, payload: value.subarray(at) };
+}

@@ -1,0 +1,34 @@
+/*
+ * Session id -> compact binary key. The first byte tags which rule produced the key, so two
+ * different ids can never produce the same key (a 32-char hex id is also valid base64url, for
+ * instance). Each rule is exact: it only applies when decoding and re-encoding gives the id back.
+ *
+ *   0x01 uuid       canonical lowercase 8-4-4-4-12 (koa-session)    36 chars -> 16 bytes
+ *   0x02 hex        lowercase, even length (Django, md5/sha ids)    2n chars -> n bytes
+ *   0x03 base64url  canonical base64url (express-session: 32 chars) 32 chars -> 24 bytes
+ *   0x04 raw        anything else, as UTF-8
+ */
+
+export const KEY_TAG = { uuid: 0x01, hex: 0x02, base64url: 0x03, raw: 0x04 } as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HEX = /^(?:[0-9a-f]{2})+$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+function tagged(tag: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(body.length + 1);
+  out[0] = tag;
+  body.copy(out, 1);
+  return out;
+}
+
+/** The default keyGenerator. Assumes the id already passed sessionIdProblem. */
+export function defaultKeyGenerator(sid: string): Buffer {
+  if (sid.length === 36 && UUID.test(sid)) return tagged(KEY_TAG.uuid, Buffer.from(sid.replaceAll('-', ''), 'hex'));
+  if (HEX.test(sid)) return tagged(KEY_TAG.hex, Buffer.from(sid, 'hex'));
+  if (sid.length >= 4 && BASE64URL.test(sid)) {
+    const body = Buffer.from(sid, 'base64url');
+    if (body.toString('base64url') === sid) return tagged(KEY_TAG.base64url, body);
+  }
+  return tagged(KEY_TAG.raw, Buffer.from(sid, 'utf8'));
+}

@@ -1,0 +1,21 @@
+/**
+ * A storage mode maps a binary session key to Redis and moves envelopes in and out. It knows
+ * nothing of sessions, TTL policy or codecs: the store (src/store/session-store.ts) does that.
+ * `L` is where a session lives in this mode (a key, or a bucket and a field).
+ */
+export interface StorageMode<L> {
+  readonly name: 'hash' | 'string';
+  /** Whether values carry their own absolute expiry (hash mode: fields have no TTL). */
+  readonly storesExpiry: boolean;
+  /** May throw when a custom hashKeyGenerator misbehaves; the store treats that as a key error. */
+  locate(key: Buffer): L;
+  read(loc: L): Promise<Buffer | null>;
+  write(loc: L, value: Buffer, ttlMs: number): Promise<void>;
+  /** Replaces the value only if a live session is there; true when it did. */
+  refresh(loc: L, value: Buffer, ttlMs: number, now: number): Promise<boolean>;
+  remove(loc: L): Promise<void>;
+  /** Live sessions under the prefix (walks the keyspace with SCAN). */
+  count(now: number): Promise<number>;
+  /** Deletes every session under the prefix and nothing else; returns how many keys went. */
+  clear(): Promise<number>;
+}

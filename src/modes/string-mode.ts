@@ -1,0 +1,41 @@
+import type { RedisClient } from '../redis/connections.js';
+import { scanPrefix } from '../redis/scan.js';
+import { scriptedPipeline, withScripts } from '../redis/scripts.js';
+import type { StorageMode } from './mode.js';
+
+/** One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it. */
+export function stringMode(client: RedisClient, prefix: Buffer): StorageMode<Buffer> {
+  const redis = withScripts(client);
+
+  async function forEachOwned(remove: boolean): Promise<number> {
+    let total = 0;
+    for await (const keys of scanPrefix(redis, prefix, 'string')) {
+      const pipe = scriptedPipeline(redis);
+      for (const k of keys) pipe.rsStringOwned(k, remove ? '1' : '0');
+      for (const [err, owned] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        total += owned === 1 ? 1 : 0;
+      }
+    }
+    return total;
+  }
+
+  return {
+    name: 'string',
+    storesExpiry: false,
+    locate: (key) => Buffer.concat([prefix, key]),
+    read: (redisKey) => redis.getBuffer(redisKey),
+    async write(redisKey, value, ttlMs) {
+      await redis.set(redisKey, value, 'PX', ttlMs);
+    },
+    async refresh(redisKey, value, ttlMs) {
+      // XX: only when it still exists, so a touch racing a logout cannot bring the session back.
+      return (await redis.set(redisKey, value, 'PX', ttlMs, 'XX')) === 'OK';
+    },
+    async remove(redisKey) {
+      await redis.unlink(redisKey);
+    },
+    count: () => forEachOwned(false),
+    clear: () => forEachOwned(true),
+  };
+}

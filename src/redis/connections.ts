@@ -1,0 +1,122 @@
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ConfigError, UnknownConnectionError } from '../store/errors.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * How to reach Redis: a `redis://` / `rediss://` URL, a unix socket path (`/run/redis.sock` or
+ * `unix:///run/redis.sock`), ioredis options, or an ioredis client you created yourself.
+ */
+export type RedisConnection = string | RedisOptions | RedisClient;
+
+/**
+ * Defaults for clients this library creates. A web request should get an error, not wait forever,
+ * while Redis is down: each command is retried across at most two reconnects before it fails.
+ */
+export const CLIENT_DEFAULTS: RedisOptions = {
+  maxRetriesPerRequest: 2,
+  connectTimeout: 5000,
+};
+
+const configs = new Map<string, RedisConnection>();
+const clients = new Map<string, RedisClient>();
+
+export function isRedisClient(value: unknown): value is RedisClient {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.sendCommand === 'function' && typeof v.defineCommand === 'function';
+}
+
+export function isConnectionString(value: string): boolean {
+  return /^(rediss?|unix):\/\//i.test(value) || value.startsWith('/') || value.startsWith('./');
+}
+
+/** Creates a new client from a URL, socket path or options object, with CLIENT_DEFAULTS underneath. */
+export function createRedisClient(spec: string | RedisOptions): Redis {
+  if (typeof spec === 'string') {
+    if (/^rediss?:\/\//i.test(spec)) return new Redis(spec, { ...CLIENT_DEFAULTS });
+    const path = spec.replace(/^unix:\/\//i, '');
+    if (path.startsWith('/') || path.startsWith('./')) return new Redis({ ...CLIENT_DEFAULTS, path });
+    throw new ConfigError(`not a Redis URL or socket path: ${JSON.stringify(spec.slice(0, 40))}`);
+  }
+  return new Redis({ ...CLIENT_DEFAULTS, ...spec });
+}
+
+function assertConnection(name: string, value: unknown): asserts value is RedisConnection {
+  if (typeof value === 'string') {
+    if (!isConnectionString(value)) {
+      throw new ConfigError(
+        `configureRedis: connection "${name}" must be a redis:// or rediss:// URL, a unix socket path, ioredis options or an ioredis client`,
+      );
+    }
+    return;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`configureRedis: connection "${name}" must be a URL, socket path, options object or client`);
+  }
+}
+
+/**
+ * Registers named connections (django-redisession's REDIS_CONFIG). Names already registered are
+ * replaced; a client already created for a replaced name is disconnected, so the next getRedis
+ * call builds one from the new settings. Clients you passed in yourself are never disconnected.
+ */
+export function configureRedis(config: Record<string, RedisConnection>): void {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new ConfigError('configureRedis takes an object of { name: connection }');
+  }
+  for (const [name, value] of Object.entries(config)) assertConnection(name, value);
+  for (const [name, value] of Object.entries(config)) {
+    const old = clients.get(name);
+    if (old && old !== value && !isRedisClient(configs.get(name))) old.disconnect();
+    clients.delete(name);
+    configs.set(name, value);
+  }
+}
+
+/** The names getRedis accepts: 'default' (localhost:6379 unless configured) and every configured name. */
+export function knownConnectionNames(): string[] {
+  return [...new Set(['default', ...configs.keys()])];
+}
+
+export function isKnownConnection(name: string): boolean {
+  return name === 'default' || configs.has(name);
+}
+
+/** The shared client for a name, created on first use (django-redisession's get_redis). */
+export function getRedis(name = 'default'): RedisClient {
+  const existing = clients.get(name);
+  if (existing) return existing;
+  if (!isKnownConnection(name)) {
+    throw new UnknownConnectionError(
+      `unknown Redis connection "${name}"; known connections: ${knownConnectionNames().join(', ')} (register more with configureRedis)`,
+    );
+  }
+  const spec = configs.get(name) ?? {};
+  const client = isRedisClient(spec) ? spec : createRedisClient(spec);
+  clients.set(name, client);
+  return client;
+}
+
+/** Closes every shared client this module created (for tests and graceful shutdown). */
+export async function closeRedisConnections(): Promise<void> {
+  const closing: Promise<unknown>[] = [];
+  for (const [name, client] of clients) {
+    if (!isRedisClient(configs.get(name))) closing.push(quietQuit(client));
+  }
+  clients.clear();
+  await Promise.all(closing);
+}
+
+/** QUIT when connected (flushes pending replies), else just drop the socket. Never throws. */
+export async function quietQuit(client: RedisClient): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // fall through to disconnect
+    }
+  }
+  client.disconnect();
+}

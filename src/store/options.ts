@@ -1,0 +1,211 @@
+import {
+  BUILTIN_COMPRESSORS,
+  type Compressor,
+  type CompressionOption,
+  type CustomCompressor,
+  fromCustomCompressor,
+  isCustomCompressor,
+} from '../codec/compressors.js';
+import {
+  type CustomSerializer,
+  fromCustomSerializer,
+  isCustomSerializer,
+  jsonSerializer,
+  type Serializer,
+  type SerializerOption,
+} from '../codec/serializers.js';
+import { MAX_BUCKETS } from '../keys/buckets.js';
+import { isConnectionString, isKnownConnection, knownConnectionNames, type RedisConnection } from '../redis/connections.js';
+import { ConfigError } from './errors.js';
+import { isLogger, type Logger, silentLogger } from './logger.js';
+
+export type StorageModeName = 'hash' | 'string';
+
+/** Options of createSessionStore. Each maps to a django-redisession setting where it had one. */
+export interface SessionStoreOptions {
+  /**
+   * A connection name registered with configureRedis, a redis:// / rediss:// URL, a unix socket
+   * path, ioredis options, or an ioredis client (SERVER).
+   * @default 'default'
+   */
+  redis?: RedisConnection;
+  /** 'hash' stores sessions as fields of bucket hashes (USE_HASH = True), 'string' as one key each. @default 'hash' */
+  mode?: StorageModeName;
+  /** Every key this store writes, counts or clears starts with it. @default 'rs:' */
+  prefix?: string;
+  /** Seconds a session lives when it has no `cookie.expires`. @default 86400 */
+  ttl?: number;
+  /** Number of bucket hashes in hash mode (1..16777216). @default 65536 */
+  buckets?: number;
+  /** Session id -> binary key; must be injective (KEY_GENERATOR). Throw or return '' to refuse an id. */
+  keyGenerator?: (sid: string) => Buffer | Uint8Array | string;
+  /** Binary key -> bucket index in [0, buckets) (HASH_KEY_GENERATOR). */
+  hashKeyGenerator?: (key: Buffer) => number;
+  /** Compressor for new writes (COMPRESS_LIB). @default 'snappy' */
+  compression?: CompressionOption;
+  /** Payloads shorter than this are never compressed (COMPRESS_MIN_LENGTH). @default 400 */
+  compressMinLength?: number;
+  /** Serializer for new writes. @default 'json' */
+  serializer?: SerializerOption;
+  /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
+  legacyCodecs?: Array<CustomSerializer | CustomCompressor>;
+  /** Anything with pino's debug/warn/error. @default silent */
+  logger?: Logger;
+  /** Log ids the key scheme refuses (LOG_KEY_ERROR), with only a short prefix of the id. @default false */
+  logKeyErrors?: boolean;
+}
+
+export const DEFAULTS = {
+  redis: 'default',
+  mode: 'hash',
+  prefix: 'rs:',
+  ttl: 86400,
+  buckets: 65536,
+  compression: 'snappy',
+  compressMinLength: 400,
+  serializer: 'json',
+  logKeyErrors: false,
+} as const satisfies SessionStoreOptions;
+
+export interface ResolvedOptions {
+  redis: RedisConnection;
+  mode: StorageModeName;
+  prefix: Buffer;
+  ttlMs: number;
+  buckets: number;
+  keyGenerator: ((sid: string) => Buffer | Uint8Array | string) | null;
+  hashKeyGenerator: ((key: Buffer) => number) | null;
+  serializer: Serializer;
+  compressor: Compressor | null;
+  compressMinLength: number;
+  legacySerializers: Serializer[];
+  legacyCompressors: Compressor[];
+  logger: Logger;
+  logKeyErrors: boolean;
+}
+
+const KNOWN_OPTIONS = [
+  'redis', 'mode', 'prefix', 'ttl', 'buckets', 'keyGenerator', 'hashKeyGenerator', 'compression',
+  'compressMinLength', 'serializer', 'legacyCodecs', 'logger', 'logKeyErrors',
+] as const;
+
+function fail(option: string, value: unknown, accepted: string): never {
+  let shown: string;
+  if (typeof value === 'function') shown = 'a function';
+  else if (typeof value === 'string') shown = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  else shown = String(value);
+  throw new ConfigError(`option "${option}": got ${shown}; expected ${accepted}`);
+}
+
+function assertOneOf<T extends string>(option: string, value: unknown, accepted: readonly T[]): asserts value is T {
+  if (!accepted.includes(value as T)) fail(option, value, `one of ${accepted.map((a) => `'${a}'`).join(', ')}`);
+}
+
+function assertInteger(option: string, value: unknown, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(option, value, `an integer from ${min} to ${max}`);
+  }
+}
+
+function assertFunction(option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') fail(option, value, 'a function');
+}
+
+/** Custom codec ids are written into every value: 8..14 fit in the header, names cost their length. */
+function assertCodecId(option: string, id: unknown): void {
+  if (typeof id === 'number') {
+    assertInteger(`${option}.id`, id, 8, 14);
+    return;
+  }
+  if (typeof id !== 'string' || !/^[\x21-\x7e]{1,32}$/.test(id)) {
+    fail(`${option}.id`, id, 'an integer from 8 to 14, or a name of 1 to 32 printable ASCII characters');
+  }
+}
+
+function resolveSerializer(value: unknown): Serializer {
+  if (value === 'json') return jsonSerializer;
+  if (!isCustomSerializer(value)) {
+    fail('serializer', value, "'json' or { id, serialize, deserialize } or { id, stringify, parse }");
+  }
+  assertCodecId('serializer', value.id);
+  return fromCustomSerializer(value);
+}
+
+function resolveCompressor(value: unknown): Compressor | null {
+  if (value === 'none') return null;
+  if (value === 'snappy' || value === 'gzip' || value === 'brotli') return BUILTIN_COMPRESSORS[value];
+  if (!isCustomCompressor(value)) fail('compression', value, "'snappy', 'gzip', 'brotli', 'none' or { id, compress, decompress }");
+  assertCodecId('compression', value.id);
+  return fromCustomCompressor(value);
+}
+
+function assertRedis(value: unknown): asserts value is RedisConnection {
+  if (typeof value === 'string') {
+    if (isKnownConnection(value) || isConnectionString(value)) return;
+    fail('redis', value, `a connection name (${knownConnectionNames().join(', ')}), a redis:// URL or a socket path`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('redis', value, 'a connection name, URL, socket path, ioredis options or an ioredis client');
+  }
+}
+
+/** Merges DEFAULTS with the user's options and validates everything once, at construction. */
+export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) fail('options', options, 'an object');
+  const unknown = Object.keys(options).filter((k) => !(KNOWN_OPTIONS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(`unknown option ${unknown.map((k) => `"${k}"`).join(', ')}; known options: ${KNOWN_OPTIONS.join(', ')}`);
+  }
+  // `??` and not `||`: an explicit 0 must reach validation, not silently become a default.
+  const o = { ...DEFAULTS, ...stripUndefined(options) };
+
+  assertRedis(o.redis);
+  assertOneOf('mode', o.mode, ['hash', 'string'] as const);
+  if (typeof o.prefix !== 'string' || o.prefix.length === 0 || o.prefix.length > 128) {
+    fail('prefix', o.prefix, 'a non-empty string of at most 128 characters (an empty prefix would let clear() reach foreign keys)');
+  }
+  if (typeof o.ttl !== 'number' || !Number.isFinite(o.ttl) || o.ttl <= 0) fail('ttl', o.ttl, 'a number of seconds > 0');
+  assertInteger('buckets', o.buckets, 1, MAX_BUCKETS);
+  assertFunction('keyGenerator', o.keyGenerator);
+  assertFunction('hashKeyGenerator', o.hashKeyGenerator);
+  assertInteger('compressMinLength', o.compressMinLength, 0, Number.MAX_SAFE_INTEGER);
+  if (o.logger !== undefined && !isLogger(o.logger)) fail('logger', o.logger, 'an object with debug, warn and error methods');
+  if (typeof o.logKeyErrors !== 'boolean') fail('logKeyErrors', o.logKeyErrors, 'true or false');
+  const legacy = o.legacyCodecs ?? [];
+  if (!Array.isArray(legacy)) fail('legacyCodecs', legacy, 'an array of custom serializers and compressors');
+
+  const legacySerializers: Serializer[] = [];
+  const legacyCompressors: Compressor[] = [];
+  for (const codec of legacy) {
+    if (isCustomCompressor(codec)) {
+      assertCodecId('legacyCodecs[]', codec.id);
+      legacyCompressors.push(fromCustomCompressor(codec));
+    } else if (isCustomSerializer(codec)) {
+      assertCodecId('legacyCodecs[]', codec.id);
+      legacySerializers.push(fromCustomSerializer(codec));
+    } else {
+      fail('legacyCodecs[]', codec, 'a custom serializer or compressor');
+    }
+  }
+
+  return {
+    redis: o.redis,
+    mode: o.mode,
+    prefix: Buffer.from(o.prefix, 'utf8'),
+    ttlMs: Math.round(o.ttl * 1000),
+    buckets: o.buckets,
+    keyGenerator: o.keyGenerator ?? null,
+    hashKeyGenerator: o.hashKeyGenerator ?? null,
+    serializer: resolveSerializer(o.serializer),
+    compressor: resolveCompressor(o.compression),
+    compressMinLength: o.compressMinLength,
+    legacySerializers,
+    legacyCompressors,
+    logger: o.logger ?? silentLogger,
+    logKeyErrors: o.logKeyErrors,
+  };
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, inject } from 'vitest';
+import { prefixPattern } from '../../src/redis/scan.js';
+
+export const redisUrl = (): string => inject('redisUrl');
+
+/** A fresh prefix per test so tests never see each other's keys. */
+export function testPrefix(label = 't'): string {
+  return `test:${label}:${randomBytes(4).toString('hex')}:`;
+}
+
+const opened: Redis[] = [];
+
+/** A plain ioredis client for inspecting Redis directly; closed after the file's tests. */
+export function rawClient(): Redis {
+  const client = new Redis(redisUrl());
+  opened.push(client);
+  return client;
+}
+
+afterAll(async () => {
+  await Promise.all(opened.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+});
+
+/** Deletes the keys under a prefix (never FLUSHALL: other files share the server). */
+export async function dropPrefix(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scanBuffer(cursor, 'MATCH', prefixPattern(Buffer.from(prefix)) as unknown as string, 'COUNT', 1000);
+    cursor = next.toString();
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/** Every key under a prefix, as Buffers. */
+export async function keysUnder(client: Redis, prefix: string): Promise<Buffer[]> {
+  const found: Buffer[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scanBuffer(cursor, 'MATCH', prefixPattern(Buffer.from(prefix)) as unknown as string, 'COUNT', 1000);
+    cursor = next.toString();
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** A logger that records what it is told, for asserting on warnings. */
+export function recordingLogger() {
+  const lines: Array<{ level: string; obj: object; msg?: string }> = [];
+  const at = (level: string) => (obj: object, msg?: string) => {
+    lines.push({ level, obj, msg });
+  };
+  return { lines, logger: { debug: at('debug'), warn: at('warn'), error: at('error') } };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/store/errors.js';
+import { DEFAULTS, resolveOptions } from '../../src/store/options.js';
+
+describe('resolveOptions', () => {
+  it('fills the seed defaults', () => {
+    const o = resolveOptions({});
+    expect(DEFAULTS).toMatchObject({ mode: 'hash', prefix: 'rs:', ttl: 86400, buckets: 65536, compression: 'snappy', compressMinLength: 400 });
+    expect(o.mode).toBe('hash');
+    expect(o.ttlMs).toBe(86_400_000);
+    expect(o.compressor?.id).toBe(1);
+    expect(o.logKeyErrors).toBe(false);
+  });
+
+  it.each([
+    [{ mode: 'list' }, /"mode".*'hash', 'string'/],
+    [{ ttl: 0 }, /"ttl": got 0/],
+    [{ ttl: -5 }, /"ttl"/],
+    [{ buckets: 0 }, /"buckets".*1 to 16777216/],
+    [{ buckets: 1.5 }, /"buckets"/],
+    [{ prefix: '' }, /"prefix"/],
+    [{ compression: 'lz4' }, /"compression".*'snappy', 'gzip', 'brotli', 'none'/],
+    [{ compression: { id: 3, compress: (b: Buffer) => b, decompress: (b: Buffer) => b } }, /"compression.id".*8 to 14/],
+    [{ serializer: 'yaml' }, /"serializer"/],
+    [{ compressMinLength: -1 }, /"compressMinLength"/],
+    [{ logKeyErrors: 'yes' }, /"logKeyErrors"/],
+    [{ keyGenerator: 'md5' }, /"keyGenerator".*function/],
+    [{ redis: 'nosuchname' }, /"redis".*default/],
+    [{ ttll: 5 }, /unknown option "ttll"; known options: redis, mode/],
+  ])('rejects %o with a message naming it', (bad, message) => {
+    expect(() => resolveOptions(bad as never)).toThrow(ConfigError);
+    expect(() => resolveOptions(bad as never)).toThrow(message);
+  });
+
+  it('treats undefined as "use the default", never as a value', () => {
+    expect(resolveOptions({ ttl: undefined, mode: undefined }).ttlMs).toBe(86_400_000);
+  });
+
+  it('accepts custom codecs with numeric or named ids', () => {
+    const o = resolveOptions({
+      compression: { id: 'zstd', compress: (b) => b, decompress: (b) => b },
+      serializer: { id: 9, serialize: (s) => JSON.stringify(s), deserialize: (b) => JSON.parse(b.toString()) },
+    });
+    expect(o.compressor?.id).toBe('zstd');
+    expect(o.serializer.id).toBe(9);
+  });
+});
