@@ -1,7 +1,7 @@
-export { createSessionStore } from './store/session-store.js';
-export type { SessionData, SessionStore, WriteOptions } from './store/session-store.js';
-export { DEFAULTS } from './store/options.js';
-export type { SessionStoreOptions, StorageModeName } from './store/options.js';
+export type { CompressionOption, CustomCompressor } from './codec/compressors.js';
+export type { CustomSerializer, SerializerOption } from './codec/serializers.js';
+export type { RedisClient, RedisConnection } from './redis/connections.js';
+export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
 export {
   ConfigError,
   CorruptValueError,
@@ -11,7 +11,7 @@ export {
   UnknownConnectionError,
 } from './store/errors.js';
 export type { Logger } from './store/logger.js';
-export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
-export type { RedisClient, RedisConnection } from './redis/connections.js';
-export type { CompressionOption, CustomCompressor } from './codec/compressors.js';
-export type { CustomSerializer, SerializerOption } from './codec/serializers.js';
+export type { SessionStoreOptions, StorageModeName } from './store/options.js';
+export { DEFAULTS } from './store/options.js';
+export type { SessionData, SessionStore, WriteOptions } from './store/session-store.js';
+export { createSessionStore } from './store/session-store.js';

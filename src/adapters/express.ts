@@ -18,7 +18,8 @@ export class RedisessionStore extends session.Store {
 
   constructor(options: RedisessionStoreOptions = {}) {
     super();
-    this.sessions = 'store' in options && options.store ? options.store : createSessionStore(options as SessionStoreOptions);
+    this.sessions =
+      'store' in options && options.store ? options.store : createSessionStore(options as SessionStoreOptions);
   }
 
   override get(sid: string, cb?: Callback<session.SessionData | null>) {

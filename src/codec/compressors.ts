@@ -45,7 +45,8 @@ export const BUILTIN_COMPRESSORS: Readonly<Record<Exclude<CompressionName, 'none
     id: BUILTIN_COMPRESSOR_IDS.snappy,
     compress: (b) => compressSync(b),
     decompress: (b) => {
-      if (snappyDeclaredLength(b) > MAX_DECOMPRESSED_BYTES) throw new RangeError('snappy header declares an oversized value');
+      if (snappyDeclaredLength(b) > MAX_DECOMPRESSED_BYTES)
+        throw new RangeError('snappy header declares an oversized value');
       return asBuffer(uncompressSync(b, { asBuffer: true }) as Buffer);
     },
   },

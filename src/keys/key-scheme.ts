@@ -32,3 +32,13 @@ export function defaultKeyGenerator(sid: string): Buffer {
   }
   return tagged(KEY_TAG.raw, Buffer.from(sid, 'utf8'));
 }
+
+/**
+ * Whether bytes could be a key made by defaultKeyGenerator. Its tag bytes are control characters,
+ * which no human-chosen prefix contains, so under prefix "rs:" the keys of a store with prefix
+ * "rs:admin:" are told apart from ours.
+ */
+export function isDefaultKey(key: Buffer): boolean {
+  const tag = key[0];
+  return tag !== undefined && tag >= KEY_TAG.uuid && tag <= KEY_TAG.raw && key.length >= 2;
+}

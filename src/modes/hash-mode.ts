@@ -97,10 +97,10 @@ export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode
       let removed = 0;
       for await (const keys of ownBuckets()) {
         const pipe = scriptedPipeline(redis);
-        for (const k of keys) pipe.unlink(k);
-        for (const [err, n] of (await pipe.exec()) ?? []) {
+        for (const k of keys) pipe.rsKeyOwned(k, '1');
+        for (const [err, owned] of (await pipe.exec()) ?? []) {
           if (err) throw err;
-          removed += Number(n);
+          removed += owned === 1 ? 1 : 0;
         }
       }
       return removed;

@@ -3,15 +3,20 @@ import { scanPrefix } from '../redis/scan.js';
 import { scriptedPipeline, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
 
-/** One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it. */
-export function stringMode(client: RedisClient, prefix: Buffer): StorageMode<Buffer> {
+/**
+ * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
+ * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys.
+ */
+export function stringMode(client: RedisClient, prefix: Buffer, isKey: (key: Buffer) => boolean): StorageMode<Buffer> {
   const redis = withScripts(client);
 
   async function forEachOwned(remove: boolean): Promise<number> {
     let total = 0;
-    for await (const keys of scanPrefix(redis, prefix, 'string')) {
+    for await (const found of scanPrefix(redis, prefix, 'string')) {
+      const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
+      if (keys.length === 0) continue;
       const pipe = scriptedPipeline(redis);
-      for (const k of keys) pipe.rsStringOwned(k, remove ? '1' : '0');
+      for (const k of keys) pipe.rsKeyOwned(k, remove ? '1' : '0');
       for (const [err, owned] of (await pipe.exec()) ?? []) {
         if (err) throw err;
         total += owned === 1 ? 1 : 0;

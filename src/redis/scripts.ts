@@ -7,7 +7,7 @@ export const SCRIPTS = {
   rsHashSet: { file: 'hash_set.lua', numberOfKeys: 1 },
   rsHashTouch: { file: 'hash_touch.lua', numberOfKeys: 1 },
   rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: 1 },
-  rsStringOwned: { file: 'string_owned.lua', numberOfKeys: 1 },
+  rsKeyOwned: { file: 'key_owned.lua', numberOfKeys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

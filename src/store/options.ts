@@ -1,7 +1,7 @@
 import {
   BUILTIN_COMPRESSORS,
-  type Compressor,
   type CompressionOption,
+  type Compressor,
   type CustomCompressor,
   fromCustomCompressor,
   isCustomCompressor,
@@ -15,7 +15,12 @@ import {
   type SerializerOption,
 } from '../codec/serializers.js';
 import { MAX_BUCKETS } from '../keys/buckets.js';
-import { isConnectionString, isKnownConnection, knownConnectionNames, type RedisConnection } from '../redis/connections.js';
+import {
+  isConnectionString,
+  isKnownConnection,
+  knownConnectionNames,
+  type RedisConnection,
+} from '../redis/connections.js';
 import { ConfigError } from './errors.js';
 import { isLogger, type Logger, silentLogger } from './logger.js';
 
@@ -85,8 +90,19 @@ export interface ResolvedOptions {
 }
 
 const KNOWN_OPTIONS = [
-  'redis', 'mode', 'prefix', 'ttl', 'buckets', 'keyGenerator', 'hashKeyGenerator', 'compression',
-  'compressMinLength', 'serializer', 'legacyCodecs', 'logger', 'logKeyErrors',
+  'redis',
+  'mode',
+  'prefix',
+  'ttl',
+  'buckets',
+  'keyGenerator',
+  'hashKeyGenerator',
+  'compression',
+  'compressMinLength',
+  'serializer',
+  'legacyCodecs',
+  'logger',
+  'logKeyErrors',
 ] as const;
 
 function fail(option: string, value: unknown, accepted: string): never {
@@ -134,7 +150,8 @@ function resolveSerializer(value: unknown): Serializer {
 function resolveCompressor(value: unknown): Compressor | null {
   if (value === 'none') return null;
   if (value === 'snappy' || value === 'gzip' || value === 'brotli') return BUILTIN_COMPRESSORS[value];
-  if (!isCustomCompressor(value)) fail('compression', value, "'snappy', 'gzip', 'brotli', 'none' or { id, compress, decompress }");
+  if (!isCustomCompressor(value))
+    fail('compression', value, "'snappy', 'gzip', 'brotli', 'none' or { id, compress, decompress }");
   assertCodecId('compression', value.id);
   return fromCustomCompressor(value);
 }
@@ -154,7 +171,9 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   if (typeof options !== 'object' || options === null) fail('options', options, 'an object');
   const unknown = Object.keys(options).filter((k) => !(KNOWN_OPTIONS as readonly string[]).includes(k));
   if (unknown.length > 0) {
-    throw new ConfigError(`unknown option ${unknown.map((k) => `"${k}"`).join(', ')}; known options: ${KNOWN_OPTIONS.join(', ')}`);
+    throw new ConfigError(
+      `unknown option ${unknown.map((k) => `"${k}"`).join(', ')}; known options: ${KNOWN_OPTIONS.join(', ')}`,
+    );
   }
   // `??` and not `||`: an explicit 0 must reach validation, not silently become a default.
   const o = { ...DEFAULTS, ...stripUndefined(options) };
@@ -162,14 +181,19 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   assertRedis(o.redis);
   assertOneOf('mode', o.mode, ['hash', 'string'] as const);
   if (typeof o.prefix !== 'string' || o.prefix.length === 0 || o.prefix.length > 128) {
-    fail('prefix', o.prefix, 'a non-empty string of at most 128 characters (an empty prefix would let clear() reach foreign keys)');
+    fail(
+      'prefix',
+      o.prefix,
+      'a non-empty string of at most 128 characters (an empty prefix would let clear() reach foreign keys)',
+    );
   }
   if (typeof o.ttl !== 'number' || !Number.isFinite(o.ttl) || o.ttl <= 0) fail('ttl', o.ttl, 'a number of seconds > 0');
   assertInteger('buckets', o.buckets, 1, MAX_BUCKETS);
   assertFunction('keyGenerator', o.keyGenerator);
   assertFunction('hashKeyGenerator', o.hashKeyGenerator);
   assertInteger('compressMinLength', o.compressMinLength, 0, Number.MAX_SAFE_INTEGER);
-  if (o.logger !== undefined && !isLogger(o.logger)) fail('logger', o.logger, 'an object with debug, warn and error methods');
+  if (o.logger !== undefined && !isLogger(o.logger))
+    fail('logger', o.logger, 'an object with debug, warn and error methods');
   if (typeof o.logKeyErrors !== 'boolean') fail('logKeyErrors', o.logKeyErrors, 'true or false');
   const legacy = o.legacyCodecs ?? [];
   if (!Array.isArray(legacy)) fail('legacyCodecs', legacy, 'an array of custom serializers and compressors');

@@ -1,6 +1,6 @@
 import { createCodec } from '../codec/codec.js';
 import { defaultBucketOf } from '../keys/buckets.js';
-import { defaultKeyGenerator } from '../keys/key-scheme.js';
+import { defaultKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
 import { hashMode } from '../modes/hash-mode.js';
 import type { StorageMode } from '../modes/mode.js';
@@ -75,7 +75,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   // biome-ignore lint/suspicious/noExplicitAny: each mode has its own location type; the store only passes it back
   const mode: StorageMode<any> =
     opts.mode === 'string'
-      ? stringMode(client, opts.prefix)
+      ? // A custom keyGenerator makes keys of any shape: then only the prefix tells ours apart.
+        stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
       : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf });
 
   // Say once when Redis goes away and once when it is back, not on every reconnect attempt.
@@ -144,7 +145,10 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         if (expiresAt !== null && expiresAt <= Date.now()) return null;
         return session as SessionData;
       } catch (err) {
-        logger.warn({ id: idForLog(sid), reason: (err as Error).message }, 'redisession: stored session cannot be decoded; treated as missing');
+        logger.warn(
+          { id: idForLog(sid), reason: (err as Error).message },
+          'redisession: stored session cannot be decoded; treated as missing',
+        );
         return null;
       }
     },

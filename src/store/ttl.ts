@@ -18,4 +18,3 @@ export function ttlMsFor(session: unknown, defaultTtlMs: number, now: number): n
   }
   return defaultTtlMs;
 }
-

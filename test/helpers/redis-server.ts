@@ -41,7 +41,13 @@ export async function freePort(): Promise<number> {
 export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => {});
     try {
       await probe.connect();
@@ -61,7 +67,19 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   assertRedisServerInstalled();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redisession-test-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...extraArgs];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...extraArgs,
+  ];
   let proc: ChildProcess;
   let exited: Promise<void>;
   const launch = async () => {

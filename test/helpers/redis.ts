@@ -27,7 +27,13 @@ afterAll(async () => {
 export async function dropPrefix(client: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await client.scanBuffer(cursor, 'MATCH', prefixPattern(Buffer.from(prefix)) as unknown as string, 'COUNT', 1000);
+    const [next, keys] = await client.scanBuffer(
+      cursor,
+      'MATCH',
+      prefixPattern(Buffer.from(prefix)) as unknown as string,
+      'COUNT',
+      1000,
+    );
     cursor = next.toString();
     if (keys.length > 0) await client.unlink(...keys);
   } while (cursor !== '0');
@@ -38,7 +44,13 @@ export async function keysUnder(client: Redis, prefix: string): Promise<Buffer[]
   const found: Buffer[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await client.scanBuffer(cursor, 'MATCH', prefixPattern(Buffer.from(prefix)) as unknown as string, 'COUNT', 1000);
+    const [next, keys] = await client.scanBuffer(
+      cursor,
+      'MATCH',
+      prefixPattern(Buffer.from(prefix)) as unknown as string,
+      'COUNT',
+      1000,
+    );
     cursor = next.toString();
     found.push(...keys);
   } while (cursor !== '0');

@@ -10,7 +10,11 @@ const small = { user: 1 };
 
 describe('codec', () => {
   it.each(['snappy', 'gzip', 'brotli'] as const)('compresses big sessions with %s and reads them back', (name) => {
-    const codec = createCodec({ serializer: jsonSerializer, compressor: BUILTIN_COMPRESSORS[name], compressMinLength: 400 });
+    const codec = createCodec({
+      serializer: jsonSerializer,
+      compressor: BUILTIN_COMPRESSORS[name],
+      compressMinLength: 400,
+    });
     const value = codec.encode(big, 123);
     expect(decodeEnvelope(value).compressor).toBe(BUILTIN_COMPRESSORS[name].id);
     expect(value.length).toBeLessThan(JSON.stringify(big).length);
@@ -18,19 +22,31 @@ describe('codec', () => {
   });
 
   it('leaves payloads under compressMinLength alone', () => {
-    const codec = createCodec({ serializer: jsonSerializer, compressor: BUILTIN_COMPRESSORS.snappy, compressMinLength: 400 });
+    const codec = createCodec({
+      serializer: jsonSerializer,
+      compressor: BUILTIN_COMPRESSORS.snappy,
+      compressMinLength: 400,
+    });
     expect(decodeEnvelope(codec.encode(small, null)).compressor).toBe(0);
   });
 
   it('keeps the uncompressed form when compression does not shrink it', () => {
     const random = { blob: Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7919) % 251)).toString('latin1') };
-    const grow = fromCustomCompressor({ id: 9, compress: (b) => Buffer.concat([b, b]), decompress: (b) => b.subarray(0, b.length / 2) });
+    const grow = fromCustomCompressor({
+      id: 9,
+      compress: (b) => Buffer.concat([b, b]),
+      decompress: (b) => b.subarray(0, b.length / 2),
+    });
     const codec = createCodec({ serializer: jsonSerializer, compressor: grow, compressMinLength: 0 });
     expect(decodeEnvelope(codec.encode(random, null)).compressor).toBe(0);
   });
 
   it('reads values written with any built-in compressor, whatever it writes with now', () => {
-    const writer = createCodec({ serializer: jsonSerializer, compressor: BUILTIN_COMPRESSORS.gzip, compressMinLength: 0 });
+    const writer = createCodec({
+      serializer: jsonSerializer,
+      compressor: BUILTIN_COMPRESSORS.gzip,
+      compressMinLength: 0,
+    });
     const reader = createCodec({ serializer: jsonSerializer, compressor: null, compressMinLength: 0 });
     expect(reader.decode(writer.encode(big, null)).session).toEqual(big);
   });
@@ -45,7 +61,12 @@ describe('codec', () => {
     const value = writer.encode(small, null);
     const plain = createCodec({ serializer: jsonSerializer, compressor: null, compressMinLength: 0 });
     expect(() => plain.decode(value)).toThrow(/unknown serializer "rev-json"/);
-    const legacy = createCodec({ serializer: jsonSerializer, compressor: null, compressMinLength: 0, readable: { serializers: [upper] } });
+    const legacy = createCodec({
+      serializer: jsonSerializer,
+      compressor: null,
+      compressMinLength: 0,
+      readable: { serializers: [upper] },
+    });
     expect(legacy.decode(value).session).toEqual(small);
   });
 
@@ -58,7 +79,11 @@ describe('codec', () => {
   });
 
   it('reports broken compressed data and broken JSON as corrupt', () => {
-    const codec = createCodec({ serializer: jsonSerializer, compressor: BUILTIN_COMPRESSORS.snappy, compressMinLength: 0 });
+    const codec = createCodec({
+      serializer: jsonSerializer,
+      compressor: BUILTIN_COMPRESSORS.snappy,
+      compressMinLength: 0,
+    });
     const good = codec.encode(big, null);
     const broken = Buffer.from(good);
     broken.fill(0xff, 4, 40);

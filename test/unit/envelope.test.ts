@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeEnvelope,
-  encodeEnvelope,
   EXPIRY_OFFSET,
+  encodeEnvelope,
   FORMAT_NO_EXPIRY,
   FORMAT_WITH_EXPIRY,
 } from '../../src/codec/envelope.js';

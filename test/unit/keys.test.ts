@@ -19,7 +19,14 @@ describe('session id validation', () => {
   });
 
   it('accepts ids from every framework and odd but harmless ones', () => {
-    for (const sid of [expressId(), djangoId(), randomUUID(), 'x'.repeat(MAX_SESSION_ID_LENGTH), 'sess*?[]', 'ünïcødé 🍪']) {
+    for (const sid of [
+      expressId(),
+      djangoId(),
+      randomUUID(),
+      'x'.repeat(MAX_SESSION_ID_LENGTH),
+      'sess*?[]',
+      'ünïcødé 🍪',
+    ]) {
       expect(sessionIdProblem(sid)).toBeNull();
     }
   });

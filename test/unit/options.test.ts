@@ -5,7 +5,14 @@ import { DEFAULTS, resolveOptions } from '../../src/store/options.js';
 describe('resolveOptions', () => {
   it('fills the seed defaults', () => {
     const o = resolveOptions({});
-    expect(DEFAULTS).toMatchObject({ mode: 'hash', prefix: 'rs:', ttl: 86400, buckets: 65536, compression: 'snappy', compressMinLength: 400 });
+    expect(DEFAULTS).toMatchObject({
+      mode: 'hash',
+      prefix: 'rs:',
+      ttl: 86400,
+      buckets: 65536,
+      compression: 'snappy',
+      compressMinLength: 400,
+    });
     expect(o.mode).toBe('hash');
     expect(o.ttlMs).toBe(86_400_000);
     expect(o.compressor?.id).toBe(1);

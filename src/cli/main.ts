@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { statsCommand } from './stats.js';
+
+/** `redisession <command>`: one file per command next to this one. */
+export async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('redisession')
+    .command(statsCommand)
+    .demandCommand(1, 'Name a command (see --help).')
+    .strict()
+    .help()
+    .version()
+    .fail((msg, err) => {
+      // msg: bad usage (exit 2, with a pointer to --help); err: the command itself failed (exit 1)
+      process.stderr.write(
+        msg ? `redisession: ${msg}\nRun redisession --help for usage.\n` : `redisession: ${err?.message}\n`,
+      );
+      process.exit(msg ? 2 : 1);
+    })
+    .parseAsync();
+}
+
+await main(hideBin(process.argv));

@@ -1,0 +1,31 @@
+--[[
+  Is this key one of ours: a string-mode session, or a bucket hash, that starts with our envelope?
+  length() and clear() ask before counting or deleting, so foreign data that happens to sit under
+  the store's prefix, even with the right key shape, is never counted or deleted.
+  (A bucket is judged by one random field: buckets only ever hold our values.)
+
+  KEYS[1]  key found by SCAN under the store's prefix
+  ARGV[1]  '1' to delete it when it is ours, '0' to only check
+
+  Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), else 0.
+]]
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local first
+if kind == 'string' then
+  first = redis.call('GETRANGE', KEYS[1], 0, 0)
+elseif kind == 'hash' then
+  local pair = redis.call('HRANDFIELD', KEYS[1], 1, 'WITHVALUES')
+  first = pair[2]
+end
+if not first then
+  return 0
+end
+-- 0xA2 / 0xA3: envelope v1 without / with expiry (src/codec/envelope.ts)
+local format = string.byte(first, 1)
+if format ~= 0xA2 and format ~= 0xA3 then
+  return 0
+end
+if ARGV[1] == '1' then
+  redis.call('UNLINK', KEYS[1])
+end
+return 1

@@ -1,0 +1,97 @@
+import { createServer, type Server } from 'node:http';
+import express from 'express';
+import session from 'express-session';
+import { RedisessionStore } from 'redisession/express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baseUrl, CookieJar, close, listen } from '../helpers/http.js';
+import { sleep } from '../helpers/redis.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    user: string;
+    visits: number;
+  }
+}
+
+let redis: RedisServer;
+const servers: Server[] = [];
+const stores: RedisessionStore[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer(); // private: one test stops it
+});
+afterAll(async () => {
+  await Promise.all(servers.map(close));
+  await Promise.all(stores.map((s) => s.close()));
+  await redis.destroy();
+});
+
+async function app(mode: 'hash' | 'string', maxAge: number): Promise<CookieJar> {
+  const store = new RedisessionStore({ redis: redis.url, mode, prefix: `express-${mode}-${maxAge}:` });
+  stores.push(store);
+  const a = express();
+  a.use(session({ store, secret: 'test secret', resave: false, saveUninitialized: false, cookie: { maxAge } }));
+  a.post('/login', (req, res) => {
+    req.session.user = 'alice';
+    res.json({ ok: true });
+  });
+  a.get('/me', (req, res) => {
+    req.session.visits = (req.session.visits ?? 0) + 1;
+    res.json({ user: req.session.user ?? null, visits: req.session.visits });
+  });
+  a.post('/logout', (req, res, next) => {
+    req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  a.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ error: err.message });
+  });
+  const server = await listen(createServer(a));
+  servers.push(server);
+  return new CookieJar(baseUrl(server));
+}
+
+describe.each(['hash', 'string'] as const)('express-session with RedisessionStore (%s mode)', (mode) => {
+  it('logs in, keeps the session across requests, and logs out', async () => {
+    const browser = await app(mode, 60_000);
+    expect((await browser.request('/me')).body).toEqual({ user: null, visits: 1 });
+    expect((await browser.request('/login', { method: 'POST' })).status).toBe(200);
+    expect(browser.cookies.has('connect.sid')).toBe(true);
+    expect((await browser.request('/me')).body).toEqual({ user: 'alice', visits: 2 });
+    expect((await browser.request('/me')).body).toEqual({ user: 'alice', visits: 3 });
+
+    const stolen = new Map(browser.cookies);
+    await browser.request('/logout', { method: 'POST' });
+    // the old cookie no longer opens anything: the session is gone from Redis
+    const replay = new CookieJar(browser.base);
+    for (const [k, v] of stolen) replay.cookies.set(k, v);
+    expect((await replay.request('/me')).body).toMatchObject({ user: null });
+  });
+
+  it('starts a fresh session once the old one expired', async () => {
+    const browser = await app(mode, 500);
+    await browser.request('/login', { method: 'POST' });
+    expect((await browser.request('/me')).body).toMatchObject({ user: 'alice' });
+    await sleep(700);
+    // a browser would drop the cookie; sending it anyway must not revive the session
+    expect((await browser.request('/me')).body).toMatchObject({ user: null });
+  });
+});
+
+describe('express-session while Redis is down', () => {
+  it('answers 500 through next(err), then works again when Redis is back', async () => {
+    const browser = await app('hash', 60_000);
+    await browser.request('/login', { method: 'POST' });
+    await redis.stop(true);
+    const down = await browser.request('/me');
+    expect(down.status).toBe(500);
+    await redis.restart();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await browser.request('/login', { method: 'POST' })).status;
+      if (status !== 200) await sleep(100);
+    }
+    expect(status).toBe(200);
+    expect((await browser.request('/me')).body).toMatchObject({ user: 'alice' });
+  });
+});

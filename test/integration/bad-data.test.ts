@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { Redis } from 'ioredis';
+import { createSessionStore } from 'redisession';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
+import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { dropPrefix, keysUnder, rawClient, recordingLogger, redisUrl, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/redis-server.js';
+
+const raw = rawClient();
+const sid = () => randomBytes(24).toString('base64url');
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const p of prefixes) await dropPrefix(raw, p);
+});
+
+/** Writes bytes exactly where the store would look for this id. */
+async function plant(prefix: string, mode: 'hash' | 'string', id: string, value: Buffer): Promise<void> {
+  const key = defaultKeyGenerator(id);
+  if (mode === 'string') await raw.set(Buffer.concat([Buffer.from(prefix), key]), value, 'PX', 60_000);
+  else await raw.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key, value);
+}
+
+const future = Buffer.alloc(6);
+future.writeUIntBE(Date.now() + 3_600_000, 0, 6);
+
+const corrupt: Array<[string, Buffer]> = [
+  ['random bytes', randomBytes(64)],
+  ['an empty value', Buffer.alloc(0)],
+  ['a truncated envelope', Buffer.from([0xa3, 0x00, 0x01])],
+  ['an unknown format version', Buffer.concat([Buffer.from([0xa5, 0x00]), future, Buffer.from('{}')])],
+  ['a valid header with broken snappy data', Buffer.concat([Buffer.from([0xa3, 0x01]), future, randomBytes(40)])],
+  [
+    'a valid header with broken gzip data',
+    Buffer.concat([Buffer.from([0xa3, 0x02]), future, Buffer.from([0x1f, 0x8b, 0, 0])]),
+  ],
+  [
+    'valid snappy of broken JSON',
+    Buffer.concat([Buffer.from([0xa3, 0x01]), future, Buffer.from([5, 0x10, 0x7b, 0x22, 0x61, 0x22, 0x3a])]),
+  ],
+  ['broken JSON', Buffer.concat([Buffer.from([0xa3, 0x00]), future, Buffer.from('{"user":')])],
+  ['JSON that is not an object', Buffer.concat([Buffer.from([0xa3, 0x00]), future, Buffer.from('"just a string"')])],
+  ['an unknown serializer id', Buffer.concat([Buffer.from([0xa3, 0x70]), future, Buffer.from('{}')])],
+  ['a connect-redis JSON value', Buffer.from('{"cookie":{"path":"/"},"user":1}')],
+];
+
+describe.each(['hash', 'string'] as const)('corrupted values in %s mode', (mode) => {
+  const prefix = testPrefix(`corrupt-${mode}`);
+  prefixes.push(prefix);
+  const { lines, logger } = recordingLogger();
+  const store = createSessionStore({ redis: redisUrl(), mode, prefix, logger });
+  afterAll(() => store.close());
+
+  it.each(corrupt)('get returns null and warns for %s', async (_name, value) => {
+    const id = sid();
+    await plant(prefix, mode, id, value);
+    const warnings = lines.length;
+    expect(await store.get(id)).toBeNull();
+    expect(lines.length).toBe(warnings + 1);
+    const last = lines.at(-1);
+    expect(last?.level).toBe('warn');
+    expect(JSON.stringify(last)).not.toContain(id); // only a short prefix of the id
+    // the next set replaces the broken value with a good one
+    await store.set(id, { user: 1 });
+    expect(await store.get(id)).toEqual({ user: 1 });
+  });
+});
+
+describe('values written under another configuration stay readable', () => {
+  const prefix = testPrefix('codec-change');
+  prefixes.push(prefix);
+  const big = { cart: Array.from({ length: 50 }, (_, i) => ({ sku: `SKU-${i}`, title: 'Same title' })) };
+
+  it('reads snappy values after switching to gzip, brotli or no compression, and back', async () => {
+    const ids = { snappy: sid(), gzip: sid(), brotli: sid(), none: sid() };
+    const stores = (['snappy', 'gzip', 'brotli', 'none'] as const).map((compression) =>
+      createSessionStore({ redis: redisUrl(), prefix, compression }),
+    );
+    for (const [i, store] of stores.entries()) await store.set(Object.values(ids)[i] as string, { ...big, i });
+    for (const reader of stores) {
+      for (const [i, id] of Object.values(ids).entries()) expect(await reader.get(id)).toEqual({ ...big, i });
+    }
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it('reads values of a custom serializer after switching back to JSON, when it is kept as legacy', async () => {
+    const reversed = {
+      id: 'rev',
+      stringify: (s: unknown) => [...JSON.stringify(s)].reverse().join(''),
+      parse: (t: string) => JSON.parse([...t].reverse().join('')),
+    };
+    const customCompressor = {
+      id: 9,
+      compress: (b: Buffer) => deflateRawSync(b),
+      decompress: (b: Buffer) => inflateRawSync(b),
+    };
+    const writer = createSessionStore({
+      redis: redisUrl(),
+      prefix,
+      serializer: reversed,
+      compression: customCompressor,
+      compressMinLength: 0,
+    });
+    const id = sid();
+    const session = { user: 'custom', note: 'repeat '.repeat(20) };
+    await writer.set(id, session);
+    const { lines, logger } = recordingLogger();
+    const forgetful = createSessionStore({ redis: redisUrl(), prefix, logger });
+    expect(await forgetful.get(id)).toBeNull(); // unreadable without the codec: a logged miss
+    expect(lines[0]?.obj).toMatchObject({ reason: expect.stringMatching(/unknown compressor 9/) });
+    const keeping = createSessionStore({ redis: redisUrl(), prefix, legacyCodecs: [reversed, customCompressor] });
+    expect(await keeping.get(id)).toEqual(session);
+    await Promise.all([writer.close(), forgetful.close(), keeping.close()]);
+  });
+});
+
+describe('prefix isolation', () => {
+  it('length and clear never read or delete foreign keys, in or next to the prefix', async () => {
+    const prefix = testPrefix('iso');
+    const others = testPrefix('other');
+    prefixes.push(prefix, others);
+    const foreign = new Map<string, string>([
+      [`${others}plain`, 'string'],
+      [`${prefix}config`, 'string'], // foreign data that shares our prefix
+      [`${prefix}ab`, 'hash'], // same length as a bucket key, but not ours: a hash of another app
+      [`${prefix.slice(0, -1)}`, 'string'],
+    ]);
+    for (const [k, type] of foreign) {
+      if (type === 'string') await raw.set(k, Buffer.concat([Buffer.from([0xa3]), randomBytes(10)]));
+      else await raw.hset(k, 'f', 'not our envelope');
+    }
+    for (const mode of ['hash', 'string'] as const) {
+      const store = createSessionStore({ redis: redisUrl(), prefix, mode, buckets: 65536 });
+      for (let i = 0; i < 10; i++) await store.set(sid(), { i });
+      await store.clear();
+      expect(await store.length()).toBe(0);
+      await store.close();
+    }
+    for (const [k] of foreign) expect(await raw.exists(k)).toBe(1);
+    expect((await keysUnder(raw, others)).length).toBe(1);
+  });
+});
+
+describe('refused ids never reach Redis', () => {
+  it('answers get/destroy for bad ids without a connection, and logs only an id prefix', async () => {
+    const port = await freePort(); // nothing listens here
+    const offline = new Redis({ port, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+    offline.on('error', () => {});
+    const { lines, logger } = recordingLogger();
+    const store = createSessionStore({ redis: offline, logger, logKeyErrors: true });
+    const secretish = `bad\nid-with-a-long-tail-${'z'.repeat(40)}`;
+    expect(await store.get(secretish)).toBeNull();
+    await store.destroy('');
+    await expect(store.get(sid())).rejects.toThrow(); // a good id does try Redis
+    expect(lines.filter((l) => l.msg?.includes('refused'))).toHaveLength(2);
+    expect(JSON.stringify(lines)).not.toContain('long-tail');
+    offline.disconnect();
+  });
+});

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  ConfigError,
+  closeRedisConnections,
+  configureRedis,
+  createSessionStore,
+  getRedis,
+  UnknownConnectionError,
+} from 'redisession';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
+
+const raw = rawClient();
+const prefix = testPrefix('conn');
+afterAll(async () => {
+  await dropPrefix(raw, prefix);
+  await closeRedisConnections();
+});
+
+describe('named connections', () => {
+  it('hands out one shared client per name, created on first use', async () => {
+    const { port } = new URL(redisUrl());
+    configureRedis({ sessions: redisUrl(), other: { port: Number(port), host: '127.0.0.1', db: 1 } });
+    const a = getRedis('sessions');
+    expect(getRedis('sessions')).toBe(a);
+    expect(getRedis('other')).not.toBe(a);
+    expect(await a.ping()).toBe('PONG');
+    expect(await getRedis('other').ping()).toBe('PONG');
+  });
+
+  it('names every known connection when asked for an unknown one', () => {
+    configureRedis({ sessions: redisUrl() });
+    expect(() => getRedis('sesions')).toThrow(UnknownConnectionError);
+    expect(() => getRedis('sesions')).toThrow(/known connections: default, sessions/);
+  });
+
+  it('lets a store use a named connection, a URL, options, or a client, and sees the same data', async () => {
+    const { port } = new URL(redisUrl());
+    configureRedis({ sessions: redisUrl() });
+    const client = new Redis(redisUrl());
+    const stores = [
+      createSessionStore({ redis: 'sessions', prefix }),
+      createSessionStore({ redis: redisUrl(), prefix }),
+      createSessionStore({ redis: { port: Number(port), host: '127.0.0.1' }, prefix }),
+      createSessionStore({ redis: client, prefix }),
+    ];
+    const id = randomBytes(24).toString('base64url');
+    await stores[0]?.set(id, { who: 'named' });
+    for (const s of stores) expect(await s.get(id)).toEqual({ who: 'named' });
+    expect(stores[0]?.redis).toBe(getRedis('sessions'));
+    await Promise.all(stores.map((s) => s.close()));
+    expect(client.status).toBe('ready'); // a client passed in is the caller's to close
+    expect(getRedis('sessions').status).toBe('ready'); // shared clients survive a store's close
+    await client.quit();
+  });
+
+  it('reconfiguring a name gives a new client on next use', () => {
+    configureRedis({ swap: redisUrl() });
+    const before = getRedis('swap');
+    configureRedis({ swap: `${redisUrl()}/2` });
+    expect(getRedis('swap')).not.toBe(before);
+  });
+
+  it('rejects connection specs it cannot use', () => {
+    expect(() => configureRedis({ bad: 'localhost:6379' })).toThrow(ConfigError);
+    expect(() => configureRedis({ bad: 42 as never })).toThrow(ConfigError);
+  });
+});

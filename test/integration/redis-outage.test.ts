@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { createSessionStore, type SessionStore } from 'redisession';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordingLogger } from '../helpers/redis.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+
+// A private server, so stopping it does not disturb the other test files.
+let server: RedisServer;
+let store: SessionStore;
+const { lines, logger } = recordingLogger();
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  store = createSessionStore({ redis: server.url, prefix: 'outage:', logger });
+});
+afterAll(async () => {
+  await store.close();
+  await server.destroy();
+});
+
+describe('Redis goes away and comes back', () => {
+  it('fails calls with an error while Redis is down, then recovers on its own', async () => {
+    const id = randomBytes(24).toString('base64url');
+    await store.set(id, { user: 1 });
+
+    await server.stop(true); // SIGKILL, no persistence: the data is gone with it
+    const started = Date.now();
+    await expect(store.get(id)).rejects.toThrow();
+    await expect(store.set(id, { user: 2 })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(10_000); // an error, not a hang
+    expect(lines.some((l) => l.msg?.includes('connection error'))).toBe(true);
+
+    await server.restart();
+    const deadline = Date.now() + 10_000;
+    let recovered = false;
+    while (!recovered && Date.now() < deadline) {
+      try {
+        await store.set(id, { user: 3 });
+        recovered = true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(recovered).toBe(true);
+    expect(await store.get(id)).toEqual({ user: 3 });
+    expect(lines.some((l) => l.msg?.includes('is back'))).toBe(true);
+  });
+});
