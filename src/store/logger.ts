@@ -8,8 +8,16 @@ export interface Logger {
 const noop = (): void => {};
 export const silentLogger: Logger = { debug: noop, warn: noop, error: noop };
 
-export function isLogger(value: unknown): value is Logger {
+/** Accepts anything with at least one of debug/warn/error (console, pino, a test spy). */
+export function isLogger(value: unknown): value is Partial<Logger> {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.warn === 'function' && typeof v.error === 'function' && typeof v.debug === 'function';
+  return typeof v.warn === 'function' || typeof v.error === 'function' || typeof v.debug === 'function';
+}
+
+/** Binds the methods the logger has (pino's need `this`) and fills the rest with no-ops. */
+export function toLogger(value: Partial<Logger>): Logger {
+  const pick = (m: keyof Logger) =>
+    typeof value[m] === 'function' ? (value[m] as Logger[typeof m]).bind(value) : noop;
+  return { debug: pick('debug'), warn: pick('warn'), error: pick('error') };
 }

@@ -22,7 +22,7 @@ import {
   type RedisConnection,
 } from '../redis/connections.js';
 import { ConfigError } from './errors.js';
-import { isLogger, type Logger, silentLogger } from './logger.js';
+import { isLogger, type Logger, silentLogger, toLogger } from './logger.js';
 
 export type StorageModeName = 'hash' | 'string';
 
@@ -193,7 +193,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   assertFunction('hashKeyGenerator', o.hashKeyGenerator);
   assertInteger('compressMinLength', o.compressMinLength, 0, Number.MAX_SAFE_INTEGER);
   if (o.logger !== undefined && !isLogger(o.logger))
-    fail('logger', o.logger, 'an object with debug, warn and error methods');
+    fail('logger', o.logger, 'an object with debug, warn and error methods (pino, console)');
   if (typeof o.logKeyErrors !== 'boolean') fail('logKeyErrors', o.logKeyErrors, 'true or false');
   const legacy = o.legacyCodecs ?? [];
   if (!Array.isArray(legacy)) fail('legacyCodecs', legacy, 'an array of custom serializers and compressors');
@@ -225,7 +225,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     compressMinLength: o.compressMinLength,
     legacySerializers,
     legacyCompressors,
-    logger: o.logger ?? silentLogger,
+    logger: o.logger ? toLogger(o.logger) : silentLogger,
     logKeyErrors: o.logKeyErrors,
   };
 }

@@ -25,18 +25,8 @@ afterAll(async () => {
 
 /** Deletes the keys under a prefix (never FLUSHALL: other files share the server). */
 export async function dropPrefix(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scanBuffer(
-      cursor,
-      'MATCH',
-      prefixPattern(Buffer.from(prefix)) as unknown as string,
-      'COUNT',
-      1000,
-    );
-    cursor = next.toString();
-    if (keys.length > 0) await client.unlink(...keys);
-  } while (cursor !== '0');
+  const keys = await keysUnder(client, prefix);
+  for (let i = 0; i < keys.length; i += 1000) await client.unlink(...keys.slice(i, i + 1000));
 }
 
 /** Every key under a prefix, as Buffers. */

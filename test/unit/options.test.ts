@@ -52,3 +52,23 @@ describe('resolveOptions', () => {
     expect(o.serializer.id).toBe(9);
   });
 });
+
+describe('logger option', () => {
+  it('accepts a partial logger such as console and binds its methods', () => {
+    const seen: string[] = [];
+    const partial = {
+      prefix: 'p:',
+      warn(this: { prefix: string }, _obj: object, msg?: string) {
+        seen.push(`${this.prefix}${msg}`);
+      },
+    };
+    const { logger } = resolveOptions({ logger: partial as never });
+    logger.warn({}, 'hello');
+    logger.debug({}, 'dropped');
+    expect(seen).toEqual(['p:hello']);
+  });
+
+  it('rejects a logger with none of the methods', () => {
+    expect(() => resolveOptions({ logger: { info: () => {} } as never })).toThrow(/"logger"/);
+  });
+});

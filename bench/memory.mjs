@@ -1,0 +1,115 @@
+// Bytes per session in Redis for each layout: `npm run build && node bench/memory.mjs [count]`.
+// Starts its own redis-server on a free loopback port; the full benchmark suite comes with issue 4.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createSessionStore } from '../dist/index.js';
+
+const COUNT = Number(process.argv[2] ?? 100_000);
+
+function typicalSession() {
+  const maxAge = 86_400_000;
+  return {
+    cookie: {
+      originalMaxAge: maxAge,
+      expires: new Date(Date.now() + maxAge).toISOString(),
+      secure: false,
+      httpOnly: true,
+      path: '/',
+    },
+    userId: 100_000 + Math.floor(Math.random() * 900_000),
+    csrfToken: randomBytes(16).toString('hex'),
+  };
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(extra) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'rs-bench-'));
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
+    { stdio: 'ignore' },
+  );
+  const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 50 ? null : 100) });
+  client.on('error', () => {}); // the server is stopped at the end of each contender
+  await client.ping();
+  return {
+    port,
+    client,
+    stop: async () => {
+      await client.quit();
+      proc.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function usedMemory(client) {
+  const info = await client.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)[1]);
+}
+
+async function fill(write) {
+  const ids = Array.from({ length: COUNT }, () => randomBytes(24).toString('base64url'));
+  for (let i = 0; i < ids.length; i += 500)
+    await Promise.all(ids.slice(i, i + 500).map((id) => write(id, typicalSession())));
+}
+
+const contenders = [
+  {
+    name: 'connect-redis layout (SET sess:<id> JSON EX)',
+    redisArgs: [],
+    run: (client) => fill((id, s) => client.set(`sess:${id}`, JSON.stringify(s), 'EX', 86_400)),
+  },
+  { name: 'redisession string mode', redisArgs: [], store: { mode: 'string' } },
+  { name: 'redisession hash mode, Redis defaults', redisArgs: [], store: { mode: 'hash' } },
+  {
+    name: 'redisession hash mode, hash-max-listpack-value 256',
+    redisArgs: ['--hash-max-listpack-value', '256'],
+    store: { mode: 'hash' },
+  },
+];
+
+const rows = [];
+for (const c of contenders) {
+  const redis = await startRedis(c.redisArgs);
+  const before = await usedMemory(redis.client);
+  let sample = '';
+  if (c.run) await c.run(redis.client);
+  else {
+    const store = createSessionStore({ redis: redis.client, ...c.store });
+    await fill((id, s) => store.set(id, s));
+    const encodings = new Map();
+    for (let i = 0; i < 200; i++) {
+      const k = await redis.client.randomkeyBuffer();
+      const e = k && (await redis.client.object('ENCODING', k));
+      if (e) encodings.set(e, (encodings.get(e) ?? 0) + 1);
+    }
+    sample = [...encodings].map(([e, n]) => `${e} ${Math.round(n / 2)}%`).join(', ');
+  }
+  const after = await usedMemory(redis.client);
+  rows.push({
+    layout: c.name,
+    sessions: COUNT,
+    bytesPerSession: Math.round((after - before) / COUNT),
+    encoding: sample || '-',
+  });
+  await redis.stop();
+}
+console.table(rows);
+// the same as a markdown table, for the README
+console.log('\n| layout | sessions | bytes/session | bucket encoding (sample of 200) |\n| --- | ---: | ---: | --- |');
+for (const r of rows) console.log(`| ${r.layout} | ${r.sessions} | ${r.bytesPerSession} | ${r.encoding} |`);
