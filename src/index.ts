@@ -15,3 +15,8 @@ export type { SessionStoreOptions, StorageModeName } from './store/options.js';
 export { DEFAULTS } from './store/options.js';
 export type { SessionData, SessionStore, WriteOptions } from './store/session-store.js';
 export { createSessionStore } from './store/session-store.js';
+export { DEFAULT_GRACE_MS } from './sweep/bucket-scan.js';
+export type { BucketRange, SweepStrategy } from './sweep/plan.js';
+export { SWEEP_STRATEGIES, shardRanges } from './sweep/plan.js';
+export type { SweepCheckpoint, SweepOptions, SweepProgress, SweepResult, SweepTarget } from './sweep/runner.js';
+export { runSweep } from './sweep/runner.js';

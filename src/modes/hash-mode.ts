@@ -1,7 +1,8 @@
 import { bucketIndexOf, bucketKey, bucketWidth } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
-import { type ScriptedClient, scriptedPipeline, withScripts } from '../redis/scripts.js';
+import { scriptedPipeline, withScripts } from '../redis/scripts.js';
+import { DEFAULT_GRACE_MS, scanBuckets } from '../sweep/bucket-scan.js';
 import type { StorageMode } from './mode.js';
 
 export interface HashLocation {
@@ -14,38 +15,12 @@ export interface HashModeSetup {
   buckets: number;
   /** key -> bucket index in [0, buckets) */
   bucketOf: (key: Buffer) => number;
+  /** Share of writes (0..1) that also clean expired sessions out of the bucket written to. */
+  inlineSweep: number;
 }
 
-/** HSCAN COUNT per bucket_scan.lua call: bounds the work of one script call on a big bucket. */
-export const SCAN_SLICE = 500;
-
-/**
- * Walks one bucket with bucket_scan.lua until its cursor returns to 0. cutoff '' means the
- * server's clock minus graceMs. Returns the summed counters.
- */
-export async function scanBucket(
-  redis: ScriptedClient,
-  bucket: Buffer,
-  opts: { cutoff: number | ''; graceMs: number; remove: boolean },
-): Promise<{ scanned: number; expired: number; live: number }> {
-  const total = { scanned: 0, expired: 0, live: 0 };
-  let cursor = '0';
-  do {
-    const reply = (await redis.rsBucketScan(
-      bucket,
-      cursor,
-      SCAN_SLICE,
-      String(opts.cutoff),
-      opts.graceMs,
-      opts.remove ? '1' : '0',
-    )) as [string | Buffer, number, number, number];
-    cursor = reply[0].toString();
-    total.scanned += reply[1];
-    total.expired += reply[2];
-    total.live += reply[3];
-  } while (cursor !== '0');
-  return total;
-}
+/** Fields an in-line sweep checks: bounded, and about a whole listpack bucket at 1M sessions. */
+export const INLINE_SWEEP_SAMPLE = 16;
 
 /**
  * Sessions as fields of `buckets` hashes. Small hashes are listpacks, far cheaper per session than
@@ -53,7 +28,7 @@ export async function scanBucket(
  */
 export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
   const redis = withScripts(client);
-  const { prefix, buckets, bucketOf } = setup;
+  const { prefix, buckets, bucketOf, inlineSweep } = setup;
   const width = bucketWidth(buckets);
 
   async function* ownBuckets(): AsyncGenerator<Buffer[]> {
@@ -75,7 +50,8 @@ export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode
     },
     read: ({ bucket, field }) => redis.hgetBuffer(bucket, field),
     async write({ bucket, field }, value, ttlMs) {
-      await redis.rsHashSet(bucket, field, value, ttlMs);
+      const sample = inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0;
+      await redis.rsHashSet(bucket, field, value, ttlMs, sample, DEFAULT_GRACE_MS);
     },
     async refresh({ bucket, field }, value, ttlMs, now) {
       return (await redis.rsHashTouch(bucket, field, value, ttlMs, now)) === 1;
@@ -86,10 +62,7 @@ export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode
     async count(now) {
       let live = 0;
       for await (const keys of ownBuckets()) {
-        const counts = await Promise.all(
-          keys.map((k) => scanBucket(redis, k, { cutoff: now, graceMs: 0, remove: false })),
-        );
-        for (const c of counts) live += c.live;
+        live += (await scanBuckets(redis, keys, { cutoff: now, graceMs: 0, remove: false })).live;
       }
       return live;
     },

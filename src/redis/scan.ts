@@ -19,26 +19,53 @@ export function dataNodes(client: RedisClient): Redis[] {
   return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
 }
 
+/** Where a prefix scan stands: which data node, and SCAN's cursor on it. */
+export interface ScanPosition {
+  node: number;
+  cursor: string;
+}
+
+export interface ScanPage {
+  keys: Buffer[];
+  /** Where to resume after this page; null once every node has been walked. */
+  next: ScanPosition | null;
+}
+
 /**
- * Yields batches of keys under the prefix that have the given Redis type, walking every data node
- * with SCAN (never KEYS). A key may be yielded twice if the keyspace changes meanwhile (SCAN's own
- * guarantee), so callers must be idempotent.
+ * Yields pages of keys under the prefix that have the given Redis type, walking every data node
+ * with SCAN (never KEYS), optionally from a saved position. A key may be yielded twice if the
+ * keyspace changes meanwhile (SCAN's own guarantee), so callers must be idempotent.
  */
+export async function* scanPrefixPages(
+  client: RedisClient,
+  prefix: Buffer,
+  type: 'hash' | 'string',
+  count = 1000,
+  from: ScanPosition = { node: 0, cursor: '0' },
+): AsyncGenerator<ScanPage> {
+  // ioredis accepts Buffer arguments everywhere; its types only admit strings for MATCH.
+  const match = prefixPattern(prefix) as unknown as string;
+  const nodes = dataNodes(client);
+  for (let n = from.node; n < nodes.length; n++) {
+    const node = nodes[n] as Redis;
+    let cursor = n === from.node ? from.cursor : '0';
+    do {
+      const [next, keys] = await node.scanBuffer(cursor, 'MATCH', match, 'COUNT', count, 'TYPE', type);
+      cursor = next.toString();
+      const more = cursor !== '0' ? { node: n, cursor } : n + 1 < nodes.length ? { node: n + 1, cursor: '0' } : null;
+      yield { keys, next: more };
+    } while (cursor !== '0');
+  }
+}
+
+/** Batches of keys under the prefix with the given type (see scanPrefixPages). */
 export async function* scanPrefix(
   client: RedisClient,
   prefix: Buffer,
   type: 'hash' | 'string',
   count = 1000,
 ): AsyncGenerator<Buffer[]> {
-  const pattern = prefixPattern(prefix);
-  for (const node of dataNodes(client)) {
-    let cursor = '0';
-    do {
-      // ioredis accepts Buffer arguments everywhere; its types only admit strings for MATCH.
-      const match = pattern as unknown as string;
-      const [next, keys] = await node.scanBuffer(cursor, 'MATCH', match, 'COUNT', count, 'TYPE', type);
-      cursor = next.toString();
-      if (keys.length > 0) yield keys;
-    } while (cursor !== '0');
+  for await (const page of scanPrefixPages(client, prefix, type, count)) {
+    if (page.keys.length > 0) yield page.keys;
   }
 }

@@ -54,6 +54,12 @@ export interface SessionStoreOptions {
   serializer?: SerializerOption;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
   legacyCodecs?: Array<CustomSerializer | CustomCompressor>;
+  /**
+   * Hash mode: share of writes (0..1) that also remove expired sessions from the bucket they
+   * write to, so storage stays bounded even without the cleanup worker. 0 turns it off.
+   * @default 0.1
+   */
+  inlineSweep?: number;
   /** Anything with pino's debug/warn/error. @default silent */
   logger?: Logger;
   /** Log ids the key scheme refuses (LOG_KEY_ERROR), with only a short prefix of the id. @default false */
@@ -69,6 +75,7 @@ export const DEFAULTS = {
   compression: 'snappy',
   compressMinLength: 400,
   serializer: 'json',
+  inlineSweep: 0.1,
   logKeyErrors: false,
 } as const satisfies SessionStoreOptions;
 
@@ -85,25 +92,29 @@ export interface ResolvedOptions {
   compressMinLength: number;
   legacySerializers: Serializer[];
   legacyCompressors: Compressor[];
+  inlineSweep: number;
   logger: Logger;
   logKeyErrors: boolean;
 }
 
-const KNOWN_OPTIONS = [
-  'redis',
-  'mode',
-  'prefix',
-  'ttl',
-  'buckets',
-  'keyGenerator',
-  'hashKeyGenerator',
-  'compression',
-  'compressMinLength',
-  'serializer',
-  'legacyCodecs',
-  'logger',
-  'logKeyErrors',
-] as const;
+// A record, not a list, so the compiler complains when an option is added to the interface only.
+const OPTION_NAMES: Record<keyof SessionStoreOptions, true> = {
+  redis: true,
+  mode: true,
+  prefix: true,
+  ttl: true,
+  buckets: true,
+  keyGenerator: true,
+  hashKeyGenerator: true,
+  compression: true,
+  compressMinLength: true,
+  serializer: true,
+  legacyCodecs: true,
+  inlineSweep: true,
+  logger: true,
+  logKeyErrors: true,
+};
+const KNOWN_OPTIONS = Object.keys(OPTION_NAMES);
 
 function fail(option: string, value: unknown, accepted: string): never {
   let shown: string;
@@ -169,7 +180,7 @@ function assertRedis(value: unknown): asserts value is RedisConnection {
 /** Merges DEFAULTS with the user's options and validates everything once, at construction. */
 export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options', options, 'an object');
-  const unknown = Object.keys(options).filter((k) => !(KNOWN_OPTIONS as readonly string[]).includes(k));
+  const unknown = Object.keys(options).filter((k) => !KNOWN_OPTIONS.includes(k));
   if (unknown.length > 0) {
     throw new ConfigError(
       `unknown option ${unknown.map((k) => `"${k}"`).join(', ')}; known options: ${KNOWN_OPTIONS.join(', ')}`,
@@ -194,6 +205,9 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   assertInteger('compressMinLength', o.compressMinLength, 0, Number.MAX_SAFE_INTEGER);
   if (o.logger !== undefined && !isLogger(o.logger))
     fail('logger', o.logger, 'an object with debug, warn and error methods (pino, console)');
+  if (typeof o.inlineSweep !== 'number' || !(o.inlineSweep >= 0 && o.inlineSweep <= 1)) {
+    fail('inlineSweep', o.inlineSweep, 'a number from 0 (off) to 1 (every write)');
+  }
   if (typeof o.logKeyErrors !== 'boolean') fail('logKeyErrors', o.logKeyErrors, 'true or false');
   const legacy = o.legacyCodecs ?? [];
   if (!Array.isArray(legacy)) fail('legacyCodecs', legacy, 'an array of custom serializers and compressors');
@@ -225,6 +239,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     compressMinLength: o.compressMinLength,
     legacySerializers,
     legacyCompressors,
+    inlineSweep: o.inlineSweep,
     logger: o.logger ? toLogger(o.logger) : silentLogger,
     logKeyErrors: o.logKeyErrors,
   };

@@ -13,6 +13,7 @@ import {
   quietQuit,
   type RedisClient,
 } from '../redis/connections.js';
+import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
 import { ttlMsFor } from './ttl.js';
@@ -41,6 +42,11 @@ export interface SessionStore {
   length(): Promise<number>;
   /** Deletes every session under this store's prefix, and nothing else. */
   clear(): Promise<void>;
+  /**
+   * Hash mode: removes expired sessions now (what the cleanup worker runs, without BullMQ).
+   * String mode has nothing to sweep (Redis expires the keys) and returns zeros.
+   */
+  sweep(options?: SweepOptions): Promise<SweepResult>;
   /** Disconnects the client if the store created it (from a URL or options); shared clients stay open. */
   close(): Promise<void>;
 }
@@ -77,7 +83,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     opts.mode === 'string'
       ? // A custom keyGenerator makes keys of any shape: then only the prefix tells ours apart.
         stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
-      : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf });
+      : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf, inlineSweep: opts.inlineSweep });
 
   // Say once when Redis goes away and once when it is back, not on every reconnect attempt.
   let down = false;
@@ -163,6 +169,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     },
 
     length: () => mode.count(Date.now()),
+
+    async sweep(sweepOptions) {
+      if (opts.mode === 'string') {
+        const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };
+        return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none };
+      }
+      return runSweep({ client, prefix: opts.prefix, buckets: opts.buckets }, sweepOptions);
+    },
 
     async clear() {
       await mode.clear();
