@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { cleanupCommand } from './cleanup.js';
+import { scheduleCommand } from './schedule.js';
 import { statsCommand } from './stats.js';
+import { workerCommand } from './worker.js';
 
-/** `redisession <command>`: one file per command next to this one. */
+/** `redisession <command>`: one file per command next to this one. Configuration: see .env.example. */
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('redisession')
+    .command(workerCommand)
+    .command(cleanupCommand)
+    .command(scheduleCommand)
     .command(statsCommand)
     .demandCommand(1, 'Name a command (see --help).')
     .strict()

@@ -1,30 +1,14 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { createSessionStore } from 'redisession';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, runCli } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 
-const run = promisify(execFile);
-const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const raw = rawClient();
 const prefix = testPrefix('cli');
+const cli = (...args: string[]) => runCli(args, { REDIS_URL: redisUrl() });
 
-/** Runs the built CLI as a child process, as an operator would; never throws. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does it for you)');
-});
+beforeAll(assertBuilt);
 afterAll(() => dropPrefix(raw, prefix));
 
 describe('redisession CLI', () => {
@@ -32,9 +16,17 @@ describe('redisession CLI', () => {
     const store = createSessionStore({ redis: redisUrl(), prefix });
     for (let i = 0; i < 7; i++) await store.set(randomBytes(24).toString('base64url'), { i });
     await store.close();
-    const out = await cli('stats', '--redis', redisUrl(), '--prefix', prefix);
+    const out = await cli('stats', '--prefix', prefix, '--exact', '--json');
     expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toEqual({ prefix, mode: 'hash', sessions: 7 });
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      prefix,
+      mode: 'hash',
+      exact: true,
+      sessions: 7,
+      expiredNotSwept: 0,
+    });
+    const str = await cli('stats', '--prefix', prefix, '--mode', 'string', '--json');
+    expect(JSON.parse(str.stdout)).toMatchObject({ mode: 'string', sessions: 0 });
   });
 
   it('rejects unknown commands and flags with exit code 2 and a message naming them', async () => {
@@ -47,8 +39,43 @@ describe('redisession CLI', () => {
   });
 
   it('exits 1 with a clear message when Redis is unreachable', async () => {
-    const out = await cli('stats', '--redis', 'redis://127.0.0.1:1');
+    const out = await runCli(['stats', '--json'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/redisession: /);
+  });
+});
+
+describe('configuration errors', () => {
+  it.each([
+    [{ CLEANUP_SHARDS: 'many' }, /CLEANUP_SHARDS="many": expected an integer from 1 to 1024/],
+    [{ CLEANUP_STRATEGY: 'all' }, /CLEANUP_STRATEGY="all": expected full, sample, existing/],
+    [{ CLEANUP_EVERY: 'often' }, /CLEANUP_EVERY="often": expected a duration/],
+    [{ CLEANUP_EVERY: '15m', CLEANUP_CRON: '*/5 * * * *' }, /CLEANUP_EVERY and CLEANUP_CRON are both set/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud": expected fatal, error, warn, info/],
+    [{ REDIS_URL: 'redis://user:hunter2@localhost:6379', SESSION_BUCKETS: '0' }, /SESSION_BUCKETS="0"/],
+    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL="localhost:6379": expected a redis:\/\//],
+  ])('rejects %o at start, naming the variable', async (env, message) => {
+    for (const command of ['stats', 'cleanup', 'schedule']) {
+      const out = await runCli([command], { REDIS_URL: redisUrl(), ...env } as Record<string, string>);
+      expect(out.code).toBe(2);
+      expect(out.stderr).toMatch(message);
+      expect(out.stderr).not.toContain('hunter2');
+    }
+  });
+
+  it('rejects bad flags of cleanup and schedule', async () => {
+    for (const args of [
+      ['cleanup', '--strategy', 'all'],
+      ['cleanup', '--shards', '0'],
+      ['cleanup', '--shards', 'x'],
+      ['cleanup', '--bogus'],
+      ['schedule', '--every', '15m', '--cron', '* * * * *'],
+      ['schedule', '--every', 'soon'],
+      ['schedule', '--cron', 'every day'],
+    ]) {
+      const out = await cli(...args);
+      expect(out.code, args.join(' ')).toBe(2);
+      expect(out.stderr).toMatch(/redisession: /);
+    }
   });
 });

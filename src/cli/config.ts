@@ -1,0 +1,21 @@
+import { existsSync } from 'node:fs';
+import { EnvConfigError, loadConfig, type WorkerConfig } from '../worker/config.js';
+
+/** Reads .env from the working directory when present (variables already set win), then validates. */
+export function configFromEnv(): WorkerConfig {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof EnvConfigError) {
+      process.stderr.write(`redisession: ${err.message}\nSee .env.example for every variable and its default.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Drops undefined values so unset CLI flags never override the environment's settings. */
+export function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,71 @@
+import cliProgress from 'cli-progress';
+import type { ShardProgress } from '../worker/processors.js';
+
+export interface Totals {
+  bucketsDone: number;
+  bucketsTotal: number | null;
+  scanned: number;
+  deleted: number;
+}
+
+/** Sums the latest progress of every shard. */
+export function sumShards(latest: Map<string, ShardProgress>, expectedTotal: number | null): Totals {
+  const t: Totals = { bucketsDone: 0, bucketsTotal: expectedTotal, scanned: 0, deleted: 0 };
+  for (const p of latest.values()) {
+    t.bucketsDone += p.bucketsDone;
+    t.scanned += p.scanned;
+    t.deleted += p.deleted;
+  }
+  return t;
+}
+
+export interface ProgressView {
+  update(t: Totals): void;
+  stop(): void;
+}
+
+/** A live bar on a terminal; on a pipe or a log, at most one plain line a second. Both on stderr. */
+export function progressView(): ProgressView {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: 'sweep [{bar}] {percentage}% | {value}/{total} buckets | scanned {scanned} | deleted {deleted}',
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(t) {
+        const total = t.bucketsTotal ?? Math.max(t.bucketsDone, 1);
+        if (!started) {
+          bar.start(total, t.bucketsDone, { scanned: t.scanned, deleted: t.deleted });
+          started = true;
+        }
+        bar.setTotal(total);
+        bar.update(t.bucketsDone, { scanned: t.scanned, deleted: t.deleted });
+      },
+      stop: () => started && bar.stop(),
+    };
+  }
+  let last = 0;
+  let pending: Totals | null = null;
+  const line = (t: Totals) =>
+    process.stderr.write(
+      `progress: ${t.bucketsDone}/${t.bucketsTotal ?? '?'} buckets, scanned ${t.scanned}, deleted ${t.deleted}\n`,
+    );
+  return {
+    update(t) {
+      pending = t;
+      if (Date.now() - last >= 1000) {
+        line(t);
+        last = Date.now();
+        pending = null;
+      }
+    },
+    stop() {
+      if (pending) line(pending);
+    },
+  };
+}

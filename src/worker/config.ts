@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { MAX_BUCKETS } from '../keys/buckets.js';
+import { SWEEP_STRATEGIES } from '../sweep/plan.js';
+import { formatDuration, parseDuration } from './duration.js';
+import { redactUrl } from './redact.js';
+
+/*
+ * The worker and CLI are configured from the environment (and .env, which the CLI entry loads
+ * before calling loadConfig: no file is read at import time). .env.example documents each one.
+ */
+
+const redisUrl = z
+  .string()
+  .refine(
+    (v) => /^(rediss?|unix):\/\//i.test(v) || v.startsWith('/'),
+    'a redis://, rediss:// or unix:// URL, or a socket path',
+  );
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `an integer from ${min} to ${max}`).max(max, `an integer from ${min} to ${max}`));
+
+const duration = (min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null || ms < min || ms > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a duration from ${formatDuration(min)} to ${formatDuration(max)}, such as 250ms, 30s, 15m, 1h`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'one of true, false, on, off, 1, 0' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const schema = z.object({
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  QUEUE_REDIS_URL: redisUrl.optional(),
+  SESSION_MODE: z.enum(['hash', 'string'], { message: 'hash or string' }).default('hash'),
+  SESSION_PREFIX: z.string().min(1, 'a non-empty string').max(128, 'at most 128 characters').default('rs:'),
+  SESSION_BUCKETS: int(1, MAX_BUCKETS).default(65536),
+  QUEUE_NAME: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)')
+    .default('redisession-cleanup'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[^:\s]{1,64}$/, 'a short prefix without ":" or spaces (a hash tag such as {redisession} on a cluster)')
+    .default('{redisession}'),
+  CLEANUP_SCHEDULE: bool.default(true),
+  CLEANUP_EVERY: duration(1000, 7 * 86_400_000).optional(),
+  CLEANUP_CRON: z
+    .string()
+    .regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression with 5 or 6 fields, such as "*/15 * * * *"')
+    .optional(),
+  CLEANUP_TZ: z.string().min(1).optional(),
+  CLEANUP_STRATEGY: z
+    .enum(SWEEP_STRATEGIES as [string, ...string[]], { message: SWEEP_STRATEGIES.join(', ') })
+    .default('full'),
+  CLEANUP_SHARDS: int(1, 1024).default(8),
+  CLEANUP_BATCH: int(1, 10_000).default(100),
+  CLEANUP_SAMPLE: int(1, MAX_BUCKETS).default(100),
+  CLEANUP_GRACE: duration(0, 86_400_000).default(60_000),
+  CLEANUP_ATTEMPTS: int(1, 100).default(5),
+  WORKER_CONCURRENCY: int(1, 64).default(2),
+  WORKER_LOCK_DURATION: duration(1000, 3_600_000).default(30_000),
+  WORKER_STALLED_INTERVAL: duration(500, 3_600_000).default(30_000),
+  SHUTDOWN_TIMEOUT: duration(1000, 600_000).default(25_000),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  LOG_PRETTY: bool.default(false),
+});
+
+type Env = z.infer<typeof schema>;
+
+export interface WorkerConfig {
+  redisUrl: string;
+  queueRedisUrl: string;
+  session: { mode: 'hash' | 'string'; prefix: string; buckets: number };
+  queue: { name: string; prefix: string };
+  schedule: { enabled: boolean; every: number | null; cron: string | null; tz: string | null };
+  cleanup: {
+    strategy: (typeof SWEEP_STRATEGIES)[number];
+    shards: number;
+    batch: number;
+    sample: number;
+    graceMs: number;
+    attempts: number;
+  };
+  worker: { concurrency: number; lockDuration: number; stalledInterval: number; shutdownTimeout: number };
+  log: { level: Env['LOG_LEVEL']; pretty: boolean };
+}
+
+/** Thrown for a bad environment; the message names every bad variable, its value and what is accepted. */
+export class EnvConfigError extends Error {
+  override name = 'EnvConfigError';
+}
+
+const SECRET_VARS = new Set(['REDIS_URL', 'QUEUE_REDIS_URL']);
+
+function shown(name: string, value: string | undefined): string {
+  if (value === undefined) return '(unset)';
+  return JSON.stringify(SECRET_VARS.has(name) ? redactUrl(value) : value);
+}
+
+/** Validates the environment once, at start; no side effects. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  // An empty variable means "not set", as most .env parsers and shells treat it.
+  const input = Object.fromEntries(
+    Object.keys(schema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = schema.safeParse(input);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      problems.push(`  ${name}=${shown(name, env[name])}: expected ${issue.message}`);
+    }
+  } else if (parsed.data.CLEANUP_CRON && parsed.data.CLEANUP_EVERY) {
+    problems.push('  CLEANUP_EVERY and CLEANUP_CRON are both set: choose one');
+  }
+  if (problems.length > 0 || !parsed.success) {
+    throw new EnvConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    redisUrl: e.REDIS_URL,
+    queueRedisUrl: e.QUEUE_REDIS_URL ?? e.REDIS_URL,
+    session: { mode: e.SESSION_MODE, prefix: e.SESSION_PREFIX, buckets: e.SESSION_BUCKETS },
+    queue: { name: e.QUEUE_NAME, prefix: e.QUEUE_PREFIX },
+    schedule: {
+      enabled: e.CLEANUP_SCHEDULE,
+      every: e.CLEANUP_CRON ? null : (e.CLEANUP_EVERY ?? 15 * 60_000),
+      cron: e.CLEANUP_CRON ?? null,
+      tz: e.CLEANUP_TZ ?? null,
+    },
+    cleanup: {
+      strategy: e.CLEANUP_STRATEGY as WorkerConfig['cleanup']['strategy'],
+      shards: e.CLEANUP_SHARDS,
+      batch: e.CLEANUP_BATCH,
+      sample: e.CLEANUP_SAMPLE,
+      graceMs: e.CLEANUP_GRACE,
+      attempts: e.CLEANUP_ATTEMPTS,
+    },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      lockDuration: e.WORKER_LOCK_DURATION,
+      stalledInterval: e.WORKER_STALLED_INTERVAL,
+      shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+  };
+}

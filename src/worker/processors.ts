@@ -1,0 +1,124 @@
+import { DelayedError, type FlowProducer, type Job, type Processor, UnrecoverableError } from 'bullmq';
+import type { RedisClient } from '../redis/connections.js';
+import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
+import type { WorkerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { defaultRequest, enqueueSweep, JOB, type ShardData, type SummaryData, type SweepSummary } from './queue.js';
+
+/** What a shard reports with job.updateProgress after every batch; the checkpoint resumes a retry. */
+export interface ShardProgress {
+  bucketsDone: number;
+  bucketsTotal: number | null;
+  scanned: number;
+  deleted: number;
+  elapsedMs: number;
+  checkpoint: SweepCheckpoint;
+}
+
+export interface ShardResult {
+  buckets: number;
+  scanned: number;
+  deleted: number;
+  durationMs: number;
+}
+
+interface Deps {
+  config: WorkerConfig;
+  /** The Redis holding the sessions. */
+  sessions: RedisClient;
+  flows: FlowProducer;
+  logger: Logger;
+}
+
+function savedProgress(job: Job): ShardProgress | null {
+  const p = job.progress as unknown;
+  return typeof p === 'object' && p !== null && 'checkpoint' in p ? (p as ShardProgress) : null;
+}
+
+async function processShard(deps: Deps, job: Job<ShardData>, token: string | undefined, signal?: AbortSignal) {
+  const d = job.data;
+  const saved = savedProgress(job);
+  const log = deps.logger.child({ jobId: job.id, shard: d.shard, shards: d.shards, attempt: job.attemptsMade + 1 });
+  log.info(
+    { range: d.range, strategy: d.strategy, dryRun: d.dryRun, resumeAt: saved?.bucketsDone ?? 0 },
+    saved ? 'shard resumed' : 'shard started',
+  );
+  const started = Date.now();
+  const elapsedBefore = saved?.elapsedMs ?? 0;
+  const result = await runSweep(
+    { client: deps.sessions, prefix: Buffer.from(d.prefix, 'utf8'), buckets: d.buckets },
+    {
+      strategy: d.strategy,
+      sample: d.sample,
+      batch: d.batch,
+      graceMs: d.graceMs,
+      dryRun: d.dryRun,
+      range: d.range,
+      ...(d.indexes ? { indexes: d.indexes } : {}),
+      ...(saved ? { checkpoint: saved.checkpoint } : {}),
+      ...(signal ? { signal } : {}),
+      onProgress: async (p) => {
+        const progress: ShardProgress = {
+          bucketsDone: p.bucketsDone,
+          bucketsTotal: p.bucketsTotal,
+          scanned: p.scanned,
+          deleted: p.deleted,
+          elapsedMs: elapsedBefore + Date.now() - started,
+          checkpoint: p.checkpoint,
+        };
+        await job.updateProgress(progress as unknown as object);
+      },
+    },
+  );
+  const durationMs = elapsedBefore + Date.now() - started;
+  if (!result.completed) {
+    // Shutting down: park the shard without spending an attempt; whoever picks it up next
+    // resumes from the checkpoint saved with the last progress update.
+    log.info({ bucketsDone: result.buckets, durationMs }, 'shard paused for shutdown');
+    await job.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
+  }
+  const out: ShardResult = { buckets: result.buckets, scanned: result.scanned, deleted: result.deleted, durationMs };
+  log.info(out, 'shard finished');
+  return out;
+}
+
+async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummary> {
+  const values = Object.values(await job.getChildrenValues<ShardResult>());
+  const summary: SweepSummary = {
+    buckets: 0,
+    scanned: 0,
+    deleted: 0,
+    durationMs: Date.now() - job.data.requestedAt,
+    shards: values.length,
+    dryRun: job.data.dryRun,
+    strategy: job.data.strategy,
+  };
+  for (const v of values) {
+    summary.buckets += v.buckets;
+    summary.scanned += v.scanned;
+    summary.deleted += v.deleted;
+  }
+  deps.logger.info({ jobId: job.id, ...summary }, 'sweep finished');
+  return summary;
+}
+
+/** One processor for every job name on the cleanup queue. */
+export function createProcessor(deps: Deps): Processor {
+  return async (job, token, signal) => {
+    switch (job.name) {
+      case JOB.shard:
+        return processShard(deps, job as Job<ShardData>, token, signal);
+      case JOB.summary:
+        return summarize(deps, job as Job<SummaryData>);
+      case JOB.trigger: {
+        const req = defaultRequest(deps.config);
+        const node = await enqueueSweep(deps.config, deps.flows, req);
+        deps.logger.info({ sweepJobId: node.job.id, ...req }, 'scheduled sweep started');
+        return { sweepJobId: node.job.id };
+      }
+      default:
+        throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
+    }
+  };
+}

@@ -1,0 +1,162 @@
+import { FlowProducer, type JobNode, Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { type SweepStrategy, sampleIndexes, shardRanges } from '../sweep/plan.js';
+import type { WorkerConfig } from './config.js';
+import { redactUrl } from './redact.js';
+
+/** Job names on the cleanup queue. */
+export const JOB = {
+  /** Made by the Job Scheduler: turns into a sweep flow. */
+  trigger: 'sweep',
+  /** Parent of a sweep flow: sums its shards once they are all done. */
+  summary: 'sweep-summary',
+  /** One contiguous range of buckets (or a list, for 'sample'). */
+  shard: 'sweep-shard',
+} as const;
+
+export const SCHEDULER_ID = 'redisession-sweep';
+
+/** What a sweep runs with; the CLI overrides parts of the configured defaults. */
+export interface SweepRequest {
+  strategy: SweepStrategy;
+  shards: number;
+  batch: number;
+  sample: number;
+  graceMs: number;
+  dryRun: boolean;
+}
+
+export interface ShardData extends Omit<SweepRequest, 'shards'> {
+  prefix: string;
+  buckets: number;
+  shard: number;
+  shards: number;
+  range: { from: number; to: number };
+  indexes?: number[];
+}
+
+export interface SummaryData {
+  strategy: SweepStrategy;
+  dryRun: boolean;
+  shards: number;
+  requestedAt: number;
+}
+
+/** The sums a sweep reports: the parent job's return value and the CLI's --json output. */
+export interface SweepSummary {
+  buckets: number;
+  scanned: number;
+  deleted: number;
+  durationMs: number;
+  shards: number;
+  dryRun: boolean;
+  strategy: SweepStrategy;
+}
+
+/**
+ * An ioredis connection for BullMQ: maxRetriesPerRequest must be null (its blocking commands wait
+ * indefinitely), and no ioredis keyPrefix (BullMQ has its own `prefix`).
+ */
+export function queueConnection(config: WorkerConfig): Redis {
+  return new Redis(config.queueRedisUrl, { maxRetriesPerRequest: null });
+}
+
+/**
+ * For one-shot CLI commands: a queue connection that is up, or an error naming the (redacted)
+ * URL after `timeoutMs`, instead of BullMQ's wait-forever.
+ */
+export async function connectQueue(config: WorkerConfig, timeoutMs = 5000): Promise<Redis> {
+  const connection = new Redis(config.queueRedisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  connection.on('error', () => {}); // reported below
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`cannot reach Redis at ${redactUrl(config.queueRedisUrl)}`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+    return connection;
+  } catch (err) {
+    connection.disconnect();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function defaultRequest(config: WorkerConfig): SweepRequest {
+  return { ...config.cleanup, dryRun: false };
+}
+
+/** Bounded history: old finished jobs go, so the queue's keys never grow without end. */
+export const KEEP = {
+  completed: { count: 200, age: 7 * 86_400 },
+  failed: { count: 1000, age: 30 * 86_400 },
+} as const;
+
+export function openQueue(config: WorkerConfig, connection: Redis): Queue {
+  return new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
+}
+
+export function openQueueEvents(config: WorkerConfig, connection: Redis): QueueEvents {
+  return new QueueEvents(config.queue.name, { connection: connection.duplicate(), prefix: config.queue.prefix });
+}
+
+/** The children of one sweep: a shard per range of buckets (or per slice of the sampled list). */
+export function shardJobs(config: WorkerConfig, req: SweepRequest): ShardData[] {
+  const { prefix, buckets } = config.session;
+  const ranges = shardRanges(buckets, req.shards);
+  const common = { ...req, prefix, buckets, shards: ranges.length };
+  if (req.strategy === 'sample') {
+    // The parent draws the sample once, so a retried shard revisits the same buckets.
+    const all = sampleIndexes(req.sample, { from: 0, to: buckets });
+    return ranges.map((range, shard) => ({
+      ...common,
+      shard,
+      range,
+      indexes: all.filter((i) => i >= range.from && i < range.to),
+    }));
+  }
+  return ranges.map((range, shard) => ({ ...common, shard, range }));
+}
+
+/**
+ * Adds one sweep as a BullMQ flow: a summary parent with one child per shard. A shard that fails
+ * after its attempts fails the parent (failParentOnFailure), so no sweep waits forever.
+ */
+export async function enqueueSweep(config: WorkerConfig, flows: FlowProducer, req: SweepRequest): Promise<JobNode> {
+  const queueName = config.queue.name;
+  const shards = shardJobs(config, req);
+  const summary: SummaryData = {
+    strategy: req.strategy,
+    dryRun: req.dryRun,
+    shards: shards.length,
+    requestedAt: Date.now(),
+  };
+  return flows.add({
+    name: JOB.summary,
+    queueName,
+    data: summary,
+    opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
+    children: shards.map((data) => ({
+      name: JOB.shard,
+      queueName,
+      data,
+      opts: {
+        attempts: config.cleanup.attempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        failParentOnFailure: true,
+        removeOnComplete: KEEP.completed,
+        removeOnFail: KEEP.failed,
+      },
+    })),
+  });
+}
+
+export function openFlowProducer(config: WorkerConfig, connection: Redis): FlowProducer {
+  return new FlowProducer({ connection, prefix: config.queue.prefix });
+}

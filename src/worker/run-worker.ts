@@ -1,0 +1,91 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createRedisClient, quietQuit } from '../redis/connections.js';
+import type { WorkerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { createProcessor } from './processors.js';
+import { openFlowProducer, openQueue, queueConnection } from './queue.js';
+import { redactUrl } from './redact.js';
+import { removeSchedule, scheduleFromConfig, upsertSchedule } from './schedule.js';
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Stops taking jobs, lets the batch under way finish (its shard is parked to resume), closes connections. */
+  close(): Promise<void>;
+}
+
+/** BullMQ's keys must never be evicted: say so at start when Redis could evict them. */
+async function checkEvictionPolicy(connection: Redis, logger: Logger): Promise<void> {
+  try {
+    const reply = (await connection.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy && policy !== 'noeviction') {
+      logger.warn(
+        { maxmemoryPolicy: policy },
+        'maxmemory-policy is not noeviction: Redis may evict BullMQ keys and lose jobs; set maxmemory-policy noeviction',
+      );
+    }
+  } catch (err) {
+    logger.debug({ err: (err as Error).message }, 'cannot read maxmemory-policy (CONFIG not allowed?)');
+  }
+}
+
+/** Connects, upserts the schedule, and starts processing sweep jobs. */
+export async function runWorker(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
+  const connection = queueConnection(config);
+  connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis connection error'));
+  const sessions = createRedisClient(config.redisUrl);
+  sessions.on('error', (err) => logger.warn({ err: err.message }, 'session Redis connection error'));
+  await checkEvictionPolicy(connection, logger);
+
+  const queue = openQueue(config, connection);
+  const flows = openFlowProducer(config, connection);
+  if (config.session.mode === 'string') {
+    logger.warn('SESSION_MODE=string: Redis expires string-mode sessions itself; sweeps will find nothing to do');
+  }
+  if (config.schedule.enabled) {
+    await upsertSchedule(queue, scheduleFromConfig(config));
+    logger.info(
+      { every: config.schedule.every, cron: config.schedule.cron, tz: config.schedule.tz },
+      'sweep schedule upserted',
+    );
+  } else if (await removeSchedule(queue)) {
+    logger.info('CLEANUP_SCHEDULE=off: removed the repeatable sweep');
+  }
+
+  const worker = new Worker(config.queue.name, createProcessor({ config, sessions, flows, logger }), {
+    connection,
+    prefix: config.queue.prefix,
+    concurrency: config.worker.concurrency,
+    lockDuration: config.worker.lockDuration,
+    stalledInterval: config.worker.stalledInterval,
+    maxStalledCount: 2,
+  });
+  worker.on('failed', (job, err) => {
+    logger.error({ jobId: job?.id, name: job?.name, attempt: job?.attemptsMade, err: err.message }, 'job failed');
+  });
+  worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled (its worker died?): it will run again'));
+  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  await worker.waitUntilReady();
+  logger.info(
+    {
+      queue: config.queue.name,
+      queuePrefix: config.queue.prefix,
+      redis: redactUrl(config.redisUrl),
+      sessionPrefix: config.session.prefix,
+      buckets: config.session.buckets,
+      concurrency: config.worker.concurrency,
+    },
+    'worker ready',
+  );
+
+  return {
+    worker,
+    async close() {
+      worker.cancelAllJobs('shutdown');
+      await worker.close();
+      await Promise.all([queue.close(), flows.close()]);
+      await Promise.all([quietQuit(connection), quietQuit(sessions)]);
+    },
+  };
+}

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeEnvelope } from '../../src/codec/envelope.js';
+import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
+import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { dropPrefix, keysUnder, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
+import { startRedisServer } from '../helpers/redis-server.js';
+
+const raw = rawClient();
+const workers: WorkerProcess[] = [];
+const prefixes: string[] = [];
+const queues: Array<{ name: string }> = [];
+
+beforeAll(assertBuilt);
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map(killWorker));
+});
+afterAll(async () => {
+  for (const p of prefixes) await dropPrefix(raw, p);
+  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  for (const { name } of queues) {
+    const q = new Queue(name, { connection: conn, prefix: '{redisession}' });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
+  await conn.quit();
+});
+
+/** A fresh queue and session prefix per test, and fast stall detection. */
+function setup(buckets: number, extra: Record<string, string> = {}) {
+  const prefix = testPrefix('worker');
+  const queue = `q-${randomBytes(4).toString('hex')}`;
+  prefixes.push(prefix);
+  queues.push({ name: queue });
+  const env: Record<string, string> = {
+    REDIS_URL: redisUrl(),
+    QUEUE_NAME: queue,
+    SESSION_PREFIX: prefix,
+    SESSION_BUCKETS: String(buckets),
+    CLEANUP_SCHEDULE: 'off',
+    CLEANUP_GRACE: '0',
+    CLEANUP_SHARDS: '2',
+    WORKER_LOCK_DURATION: '2s',
+    WORKER_STALLED_INTERVAL: '1s',
+    ...extra,
+  };
+  const worker = (more: Record<string, string> = {}) => {
+    const w = startWorker({ ...env, ...more });
+    workers.push(w);
+    return w;
+  };
+  return { prefix, queue, env, worker };
+}
+
+/** Plants sessions where the store would put them: `expired` ones (expired a minute ago) and `live` ones. */
+async function plant(prefix: string, buckets: number, expired: number, live: number): Promise<void> {
+  const now = Date.now();
+  const old = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: now - 60_000 }, Buffer.from('{"u":1}'));
+  const fresh = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: now + 3_600_000 }, Buffer.from('{"u":2}'));
+  const width = bucketWidth(buckets);
+  for (let start = 0; start < expired + live; start += 5000) {
+    const pipe = raw.pipeline();
+    for (let i = start; i < Math.min(start + 5000, expired + live); i++) {
+      const key = defaultKeyGenerator(randomBytes(24).toString('base64url'));
+      pipe.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, buckets), width), key, i < expired ? old : fresh);
+    }
+    await pipe.exec();
+  }
+}
+
+async function fields(prefix: string): Promise<number> {
+  let n = 0;
+  for (const k of await keysUnder(raw, prefix)) n += await raw.hlen(k);
+  return n;
+}
+
+describe('redisession worker + cleanup --wait', () => {
+  it('sweeps through the worker and reports a summary that matches Redis', async () => {
+    const { prefix, env, worker } = setup(1024);
+    await plant(prefix, 1024, 700, 300);
+    const w = worker();
+    await w.ready;
+    const dry = await runCli(['cleanup', '--wait', '--json', '--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      buckets: 1024,
+      scanned: 1000,
+      deleted: 700,
+      dryRun: true,
+      shards: 2,
+    });
+    expect(await fields(prefix)).toBe(1000);
+
+    const out = await runCli(['cleanup', '--wait', '--json', '--shards', '4', '--batch', '50'], env);
+    expect(out.code).toBe(0);
+    const summary = JSON.parse(out.stdout);
+    expect(summary).toMatchObject({ buckets: 1024, scanned: 1000, deleted: 700, shards: 4, strategy: 'full' });
+    expect(summary.durationMs).toBeGreaterThan(0);
+    expect(out.stderr).toMatch(/progress: \d+\/1024 buckets/); // plain progress lines when not a TTY
+    expect(await fields(prefix)).toBe(300);
+
+    const existing = await runCli(['cleanup', '--wait', '--json', '--strategy', 'existing'], env);
+    expect(JSON.parse(existing.stdout)).toMatchObject({ scanned: 300, deleted: 0, strategy: 'existing' });
+    // the worker logged each shard and the sweep, as JSON lines
+    const finished = await w.waitForLog((l) => l.msg === 'sweep finished' && l.dryRun === false && l.deleted === 700);
+    expect(finished).toMatchObject({ scanned: 1000, shards: 4 });
+    expect(w.logs.filter((l) => l.msg === 'shard finished').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('without --wait prints the queued job and returns at once', async () => {
+    const { env } = setup(64);
+    const out = await runCli(['cleanup', '--json'], env);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ shards: 2, strategy: 'full', dryRun: false });
+  });
+
+  it('fails the sweep visibly when a shard fails', async () => {
+    // sessions on a Redis that is not there; the queue on the real one
+    const { env, worker } = setup(64, {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      QUEUE_REDIS_URL: redisUrl(),
+      CLEANUP_ATTEMPTS: '1',
+    });
+    await worker().ready;
+    const out = await runCli(['cleanup', '--wait', '--json'], env);
+    expect(out.code).toBe(1);
+    expect(JSON.parse(out.stdout)).toMatchObject({ failed: true });
+    expect(out.stderr).toMatch(/sweep .* failed/);
+  });
+});
+
+describe('faults', () => {
+  it('SIGTERM mid-sweep: exits 0 after its batch, and a restarted worker completes the sweep', async () => {
+    const buckets = 65536;
+    const { prefix, env, worker } = setup(buckets, { CLEANUP_BATCH: '5' });
+    await plant(prefix, buckets, 3000, 1000);
+    const first = worker();
+    await first.ready;
+    const cli = runCli(['cleanup', '--wait', '--json'], env, 120_000);
+    await first.waitForLog((l) => l.msg === 'shard started');
+    await new Promise((r) => setTimeout(r, 300));
+    first.proc.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    expect(first.logs.some((l) => l.msg === 'shard paused for shutdown')).toBe(true);
+    expect(first.logs.some((l) => l.msg === 'sweep finished')).toBe(false);
+
+    const second = worker();
+    await second.waitForLog((l) => l.msg === 'shard resumed');
+    const out = await cli;
+    expect(out.code).toBe(0);
+    // checkpoints carry the counts across the restart: nothing lost, nothing counted twice
+    expect(JSON.parse(out.stdout)).toMatchObject({ buckets, scanned: 4000, deleted: 3000 });
+    expect(await fields(prefix)).toBe(1000);
+  });
+
+  it('SIGKILL mid-shard: the other worker picks the shard up and finishes it', async () => {
+    const buckets = 65536;
+    const { prefix, env, worker } = setup(buckets, { CLEANUP_BATCH: '5', WORKER_CONCURRENCY: '1' });
+    await plant(prefix, buckets, 3000, 1000);
+    const a = worker();
+    const b = worker();
+    await Promise.all([a.ready, b.ready]);
+    const cli = runCli(['cleanup', '--wait', '--json'], env, 120_000);
+    await a.waitForLog((l) => l.msg === 'shard started');
+    await new Promise((r) => setTimeout(r, 300));
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const out = await cli;
+    expect(out.code).toBe(0);
+    const summary = JSON.parse(out.stdout);
+    expect(summary.buckets).toBe(buckets);
+    // the batch in flight when A died may have deleted sessions it never reported: at most one batch
+    expect(summary.deleted).toBeLessThanOrEqual(3000);
+    expect(summary.deleted).toBeGreaterThan(2900);
+    expect(b.logs.some((l) => l.msg === 'shard resumed')).toBe(true);
+    expect(await fields(prefix)).toBe(1000); // but Redis is exactly right
+  });
+});
+
+describe('schedule', () => {
+  it('two workers starting together leave exactly one scheduler, which sweeps', async () => {
+    const { prefix, queue, env, worker } = setup(256, { CLEANUP_SCHEDULE: 'on', CLEANUP_EVERY: '1h' });
+    await plant(prefix, 256, 50, 10);
+    const [a, b] = [worker(), worker()];
+    await Promise.all([a.ready, b.ready]);
+    const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    const q = new Queue(queue, { connection: conn, prefix: '{redisession}' });
+    expect(await q.getJobSchedulersCount()).toBe(1);
+    await q.close();
+    await conn.quit();
+    // the first run of an `every` schedule starts right away
+    const done = await Promise.race([
+      a.waitForLog((l) => l.msg === 'sweep finished'),
+      b.waitForLog((l) => l.msg === 'sweep finished'),
+    ]);
+    expect(done).toMatchObject({ deleted: 50 });
+    const shown = await runCli(['schedule', '--json'], env);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ every: '1h', cron: null });
+    const changed = await runCli(['schedule', '--cron', '*/30 * * * *', '--tz', 'UTC', '--json'], env);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ cron: '*/30 * * * *', tz: 'UTC', every: null });
+    const removed = await runCli(['schedule', '--remove', '--json'], env);
+    expect(removed.stdout.trim()).toBe('null');
+  });
+
+  it('warns at start when maxmemory-policy could evict BullMQ keys', async () => {
+    const lru = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
+    try {
+      const { worker } = setup(16, { REDIS_URL: lru.url });
+      const w = worker();
+      await w.ready;
+      const warn = await w.waitForLog((l) => String(l.msg).includes('noeviction'));
+      expect(warn).toMatchObject({ level: 40, maxmemoryPolicy: 'allkeys-lru' });
+    } finally {
+      await Promise.all(workers.splice(0).map(killWorker));
+      await lru.destroy();
+    }
+  });
+});

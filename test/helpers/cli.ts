@@ -1,0 +1,111 @@
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** The built CLI, run as an operator runs it. npm test builds dist/ before the tests. */
+export const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+export function assertBuilt(): void {
+  if (!existsSync(BIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does it for you)');
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `redisession ...args` to completion; never throws. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Resolves on process.send('ready'), what PM2's wait_ready waits for. */
+  ready: Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when a log line matches. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** Starts `redisession worker` as a child process with an IPC channel. */
+export function startWorker(env: Record<string, string>): WorkerProcess {
+  const proc = fork(BIN, ['worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters: Array<{
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
+  let buffer = '';
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl = buffer.indexOf('\n');
+    while (nl >= 0) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      nl = buffer.indexOf('\n');
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logs.push(line);
+        for (const w of [...waiters]) {
+          if (w.match(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      } catch {
+        logs.push({ raw: text });
+      }
+    }
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.on('message', (m) => m === 'ready' && resolve());
+    exited.then(({ code }) => reject(new Error(`worker exited (${code}) before ready: ${stderr}`)));
+  });
+  ready.catch(() => {});
+  return {
+    proc,
+    logs,
+    ready,
+    exited,
+    waitForLog(match, timeoutMs = 30_000) {
+      const found = logs.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
+      });
+    },
+  };
+}
+
+/** Stops a worker if it is still running (SIGKILL), for test teardown. */
+export async function killWorker(w: WorkerProcess): Promise<void> {
+  if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
+  await w.exited;
+}
