@@ -44,7 +44,7 @@ async function startRedis(extra) {
     { stdio: 'ignore' },
   );
   const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 50 ? null : 100) });
-  client.on('error', () => {}); // the server is stopped at the end of each contender
+  client.on('error', () => {}); // refused until the server is up, and after it is stopped
   await client.ping();
   return {
     port,
