@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -216,6 +219,78 @@ describe('schedule', () => {
     } finally {
       await Promise.all(workers.splice(0).map(killWorker));
       await lru.destroy();
+    }
+  });
+});
+
+describe('operations', () => {
+  it('a second signal exits at once, without waiting for the shutdown', async () => {
+    // A private server we can freeze with DEBUG SLEEP, so the graceful stop is still under way
+    // when the second signal comes.
+    const frozen = await startRedisServer(['--enable-debug-command', 'yes']);
+    const buckets = 65536;
+    const { env, worker } = setup(buckets, { REDIS_URL: frozen.url, CLEANUP_BATCH: '2', SHUTDOWN_TIMEOUT: '60s' });
+    const admin = new Redis(frozen.url);
+    try {
+      const w = worker();
+      await w.ready;
+      void runCli(['cleanup'], env);
+      await w.waitForLog((l) => l.msg === 'shard started');
+      void admin.call('DEBUG', 'SLEEP', '3').catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+      w.proc.kill('SIGTERM');
+      await w.waitForLog((l) => l.msg === 'shutting down: finishing the batch under way');
+      const second = Date.now();
+      w.proc.kill('SIGTERM');
+      const exit = await w.exited;
+      expect(exit.code).toBe(1);
+      expect(Date.now() - second).toBeLessThan(2000); // did not wait for Redis to wake up
+      expect(w.logs.some((l) => l.msg === 'second signal: exiting now')).toBe(true);
+    } finally {
+      admin.disconnect();
+      await frozen.destroy();
+    }
+  });
+
+  it('never logs the Redis password, from the worker or the CLI', async () => {
+    const secret = `pw-${randomBytes(6).toString('hex')}`;
+    const locked = await startRedisServer(['--requirepass', secret]);
+    try {
+      const url = `redis://:${secret}@127.0.0.1:${locked.port}`;
+      const { env, worker } = setup(64, { REDIS_URL: url, CLEANUP_SCHEDULE: 'on', LOG_LEVEL: 'debug' });
+      const w = worker();
+      await w.ready;
+      const out = await runCli(['cleanup', '--wait', '--json'], env);
+      expect(out.code).toBe(0);
+      const stats = await runCli(['stats'], env);
+      const bad = await runCli(['stats'], { ...env, SESSION_BUCKETS: 'x' });
+      expect(bad.code).toBe(2);
+      const ready = await w.waitForLog((l) => l.msg === 'worker ready');
+      expect(ready.redis).toContain('***');
+      const everything = JSON.stringify(w.logs) + out.stdout + out.stderr + stats.stdout + stats.stderr + bad.stderr;
+      expect(everything).not.toContain(secret);
+    } finally {
+      await Promise.all(workers.splice(0).map(killWorker));
+      await locked.destroy();
+    }
+  });
+
+  it('reads .env from the working directory, with the environment taking precedence', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redisession-env-'));
+    try {
+      writeFileSync(join(dir, '.env'), 'CLEANUP_SHARDS=lots\nLOG_LEVEL=chatty\n');
+      const fromFile = await runCli(['stats'], { REDIS_URL: redisUrl() }, 30_000, dir);
+      expect(fromFile.code).toBe(2);
+      expect(fromFile.stderr).toMatch(/CLEANUP_SHARDS="lots"/);
+      const overridden = await runCli(
+        ['stats'],
+        { REDIS_URL: redisUrl(), CLEANUP_SHARDS: '3', LOG_LEVEL: 'info' },
+        30_000,
+        dir,
+      );
+      expect(overridden.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
