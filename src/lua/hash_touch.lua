@@ -1,12 +1,14 @@
 --[[
-  Refreshes a session that still exists: replaces its value (new expiry, current data) and extends
-  the bucket's TTL. A session that was destroyed, or has already expired, is not brought back; an
-  expired one is removed while we hold it.
+  Extends the life of a session that still exists by rewriting only the expiry in its value
+  header: the session data stays exactly as stored, so a touch that carries an older copy of the
+  session (express-session touches unmodified sessions at the end of a request) cannot undo a
+  write another request made meanwhile. A session that was destroyed, or has already expired, is
+  not brought back; an expired one is removed while we hold it.
 
   KEYS[1]  bucket hash
   ARGV[1]  field: the session's binary key
-  ARGV[2]  value: envelope carrying the new absolute expiry
-  ARGV[3]  the session's TTL in ms (integer > 0)
+  ARGV[2]  the new absolute expiry: 6 bytes, Unix ms, big-endian (the envelope's own encoding)
+  ARGV[3]  the session's TTL in ms (integer > 0), for the bucket's own TTL
   ARGV[4]  now, Unix ms (the web server's clock, the same one that stamped the expiry)
 
   Returns 1 when refreshed, 0 when there was nothing (live) to refresh.
@@ -15,15 +17,26 @@ local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then
   return 0
 end
--- 0xA3: envelope v1 with an expiry at bytes 3..8 (src/codec/envelope.ts)
-if string.byte(old, 1) == 0xA3 then
+local format = string.byte(old, 1)
+local value
+-- 0xA3 / 0xA2: envelope v1 with an expiry at bytes 3..8 / without one (src/codec/envelope.ts)
+if format == 0xA3 then
   local a, b, c, d, e, f = string.byte(old, 3, 8)
-  if f and ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= tonumber(ARGV[4]) then
+  if not f then
+    return 0
+  end
+  if ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= tonumber(ARGV[4]) then
     redis.call('HDEL', KEYS[1], ARGV[1])
     return 0
   end
+  value = string.sub(old, 1, 2) .. ARGV[2] .. string.sub(old, 9)
+elseif format == 0xA2 then
+  value = string.char(0xA3) .. string.sub(old, 2, 2) .. ARGV[2] .. string.sub(old, 3)
+else
+  -- not our envelope: leave it alone (get treats it as a miss)
+  return 0
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], value)
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)

@@ -1,3 +1,4 @@
+import { EXPIRY_BYTES } from '../codec/envelope.js';
 import { bucketIndexOf, bucketKey, bucketWidth } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
@@ -53,8 +54,10 @@ export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode
       const sample = inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0;
       await redis.rsHashSet(bucket, field, value, ttlMs, sample, DEFAULT_GRACE_MS);
     },
-    async refresh({ bucket, field }, value, ttlMs, now) {
-      return (await redis.rsHashTouch(bucket, field, value, ttlMs, now)) === 1;
+    async refresh({ bucket, field }, expiresAt, ttlMs, now) {
+      const expiry = Buffer.allocUnsafe(EXPIRY_BYTES);
+      expiry.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
+      return (await redis.rsHashTouch(bucket, field, expiry, ttlMs, now)) === 1;
     },
     async remove({ bucket, field }) {
       await redis.hdel(bucket, field);

@@ -11,8 +11,11 @@ export interface StorageMode<L> {
   locate(key: Buffer): L;
   read(loc: L): Promise<Buffer | null>;
   write(loc: L, value: Buffer, ttlMs: number): Promise<void>;
-  /** Replaces the value only if a live session is there; true when it did. */
-  refresh(loc: L, value: Buffer, ttlMs: number, now: number): Promise<boolean>;
+  /**
+   * Extends a live session to expire at `expiresAt` without touching its data (a touch carries a
+   * possibly stale copy of the session); true when there was a live session to extend.
+   */
+  refresh(loc: L, expiresAt: number, ttlMs: number, now: number): Promise<boolean>;
   remove(loc: L): Promise<void>;
   /** Live sessions under the prefix (walks the keyspace with SCAN). */
   count(now: number): Promise<number>;

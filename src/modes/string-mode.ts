@@ -33,9 +33,10 @@ export function stringMode(client: RedisClient, prefix: Buffer, isKey: (key: Buf
     async write(redisKey, value, ttlMs) {
       await redis.set(redisKey, value, 'PX', ttlMs);
     },
-    async refresh(redisKey, value, ttlMs) {
-      // XX: only when it still exists, so a touch racing a logout cannot bring the session back.
-      return (await redis.set(redisKey, value, 'PX', ttlMs, 'XX')) === 'OK';
+    async refresh(redisKey, _expiresAt, ttlMs) {
+      // Only the TTL: the stored data stays as the last set wrote it, and a key that is gone
+      // (logged out meanwhile) stays gone.
+      return (await redis.pexpire(redisKey, ttlMs)) === 1;
     },
     async remove(redisKey) {
       await redis.unlink(redisKey);

@@ -35,7 +35,11 @@ export interface SessionStore {
   get(sid: string): Promise<SessionData | null>;
   /** Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. */
   set(sid: string, session: object, options?: WriteOptions): Promise<void>;
-  /** Resets the session's lifetime if it still exists; never brings back a destroyed session. */
+  /**
+   * Resets the session's lifetime (from its cookie, as set does) if it still exists. Only the
+   * expiry changes: the stored data stays as the last set wrote it, so a touch carrying an older
+   * copy never undoes a concurrent write, and a destroyed session is never brought back.
+   */
   touch(sid: string, session: object, options?: WriteOptions): Promise<void>;
   destroy(sid: string): Promise<void>;
   /** Live sessions under this store's prefix (walks the keyspace: meant for admin use, not per request). */
@@ -131,9 +135,11 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.remove(where.loc);
       return;
     }
-    const value = encode(session, mode.storesExpiry ? now + ttlMs : null);
-    if (op === 'set') await mode.write(where.loc, value, ttlMs);
-    else await mode.refresh(where.loc, value, ttlMs, now);
+    if (op === 'touch') {
+      await mode.refresh(where.loc, now + ttlMs, ttlMs, now);
+      return;
+    }
+    await mode.write(where.loc, encode(session, mode.storesExpiry ? now + ttlMs : null), ttlMs);
   }
 
   return {

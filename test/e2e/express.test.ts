@@ -11,6 +11,7 @@ declare module 'express-session' {
   interface SessionData {
     user: string;
     visits: number;
+    cart: string[];
   }
 }
 
@@ -39,6 +40,17 @@ async function app(mode: 'hash' | 'string', maxAge: number): Promise<CookieJar> 
   a.get('/me', (req, res) => {
     req.session.visits = (req.session.visits ?? 0) + 1;
     res.json({ user: req.session.user ?? null, visits: req.session.visits });
+  });
+  a.get('/slow', (req, res) => {
+    // reads the session, changes nothing, answers late: express-session then calls store.touch
+    setTimeout(() => res.json({ user: req.session.user ?? null }), 300);
+  });
+  a.post('/cart', (req, res) => {
+    req.session.cart = [...(req.session.cart ?? []), 'book'];
+    res.json({ cart: req.session.cart });
+  });
+  a.get('/cart', (req, res) => {
+    res.json({ cart: req.session.cart ?? [] });
   });
   a.post('/logout', (req, res, next) => {
     req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
@@ -75,6 +87,18 @@ describe.each(['hash', 'string'] as const)('express-session with RedisessionStor
     await sleep(700);
     // a browser would drop the cookie; sending it anyway must not revive the session
     expect((await browser.request('/me')).body).toMatchObject({ user: null });
+  });
+});
+
+describe.each(['hash', 'string'] as const)('concurrent requests (%s mode)', (mode) => {
+  it("a slow request's touch does not undo what a faster request saved", async () => {
+    const browser = await app(mode, 60_000);
+    await browser.request('/login', { method: 'POST' });
+    const slow = browser.request('/slow');
+    await sleep(50);
+    await browser.request('/cart', { method: 'POST' });
+    await slow;
+    expect((await browser.request('/cart')).body).toEqual({ cart: ['book'] });
   });
 });
 

@@ -116,14 +116,24 @@ describe.each(matrix)('store in $mode mode, compression $compression', ({ mode, 
     expect(await store.get(id)).toBeNull();
   });
 
-  it('touch extends the lifetime and stores the refreshed cookie', async () => {
+  it('touch extends the lifetime and keeps the stored data', async () => {
     const id = sid();
-    await store.set(id, session({}, 400));
+    const stored = session({ cart: ['a'] }, 400);
+    await store.set(id, stored);
     await sleep(200);
-    const refreshed = session({}, 60_000);
-    await store.touch(id, refreshed);
+    await store.touch(id, session({}, 60_000));
     await sleep(350); // past the first expiry
-    expect(await store.get(id)).toEqual(refreshed);
+    expect(await store.get(id)).toEqual(stored);
+  });
+
+  it('a touch carrying an older copy never undoes a newer write', async () => {
+    const id = sid();
+    const before = session({ cart: [] });
+    await store.set(id, before);
+    const after = { ...before, cart: ['book'] }; // another request adds to the cart
+    await store.set(id, after);
+    await store.touch(id, before); // the slow request ends and touches its stale copy
+    expect(await store.get(id)).toEqual(after);
   });
 
   it('touch never creates a session that was destroyed', async () => {
