@@ -19,10 +19,13 @@ export interface Decoded {
 }
 
 export interface Codec {
-  encode(session: unknown, expiresAt: number | null): Buffer;
+  /** Throws SessionEncodeError when the session cannot be turned into bytes. */
+  encode(session: unknown, expiresAt: number | null): Promise<Buffer>;
   /** Throws CorruptValueError for anything it cannot read. */
-  decode(value: Buffer): Decoded;
+  decode(value: Buffer): Promise<Decoded>;
 }
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function createCodec(setup: CodecSetup): Codec {
   const serializers = new Map<number | string, Serializer>();
@@ -37,16 +40,21 @@ export function createCodec(setup: CodecSetup): Codec {
   const { serializer, compressor, compressMinLength } = setup;
 
   return {
-    encode(session, expiresAt) {
+    async encode(session, expiresAt) {
       let payload: Buffer;
       try {
-        payload = serializer.serialize(session);
+        payload = await serializer.serialize(session);
       } catch (err) {
-        throw new SessionEncodeError(`session cannot be serialised: ${(err as Error).message}`, { cause: err });
+        throw new SessionEncodeError(`session cannot be serialised: ${message(err)}`, { cause: err });
       }
       let compressorId: number | string = BUILTIN_COMPRESSOR_IDS.none;
       if (compressor && payload.length >= compressMinLength) {
-        const packed = compressor.compress(payload);
+        let packed: Buffer;
+        try {
+          packed = await compressor.compress(payload);
+        } catch (err) {
+          throw new SessionEncodeError(`session cannot be compressed: ${message(err)}`, { cause: err });
+        }
         // Keep the compressed form only when it pays for itself.
         if (packed.length < payload.length) {
           payload = packed;
@@ -56,25 +64,25 @@ export function createCodec(setup: CodecSetup): Codec {
       return encodeEnvelope({ serializer: serializer.id, compressor: compressorId, expiresAt }, payload);
     },
 
-    decode(value) {
+    async decode(value) {
       const env = decodeEnvelope(value);
       let payload = env.payload;
       if (env.compressor !== BUILTIN_COMPRESSOR_IDS.none) {
         const c = compressors.get(env.compressor);
         if (!c) throw new CorruptValueError(`value written with unknown compressor ${JSON.stringify(env.compressor)}`);
         try {
-          payload = c.decompress(payload);
+          payload = await c.decompress(payload);
         } catch (err) {
-          throw new CorruptValueError(`compressed data is broken: ${(err as Error).message}`, { cause: err });
+          throw new CorruptValueError(`compressed data is broken: ${message(err)}`, { cause: err });
         }
       }
       const s = serializers.get(env.serializer);
       if (!s) throw new CorruptValueError(`value written with unknown serializer ${JSON.stringify(env.serializer)}`);
       let session: unknown;
       try {
-        session = s.deserialize(payload);
+        session = await s.deserialize(payload);
       } catch (err) {
-        throw new CorruptValueError(`payload cannot be parsed: ${(err as Error).message}`, { cause: err });
+        throw new CorruptValueError(`payload cannot be parsed: ${message(err)}`, { cause: err });
       }
       if (typeof session !== 'object' || session === null || Array.isArray(session)) {
         throw new CorruptValueError('payload is not a session object');

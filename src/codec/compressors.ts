@@ -1,21 +1,24 @@
 import * as zlib from 'node:zlib';
 import { compressSync, uncompressSync } from 'snappy';
+import { codecId, isThenable } from './serializers.js';
 
-/** A compressor as the codec uses it. Synchronous: sessions are small and this runs per request. */
+/** A compressor as the codec uses it. The built-in ones are synchronous; a custom one may return promises. */
 export interface Compressor {
   readonly id: number | string;
-  compress(bytes: Buffer): Buffer;
-  decompress(bytes: Buffer): Buffer;
+  compress(bytes: Buffer): Buffer | Promise<Buffer>;
+  decompress(bytes: Buffer): Buffer | Promise<Buffer>;
 }
 
 /**
- * A user-supplied compressor; `id` is written into every compressed value (an integer 8..14, or a
- * name of 1..32 characters). Both functions must be synchronous.
+ * A user-supplied compressor; `id` is written into every compressed value (8..14 fit in the header
+ * byte; any other integer or a name of 1..32 characters costs its length + 1 bytes per value).
+ * Synchronous functions are cheaper on the request path, but promises (zlib's callback API through
+ * promisify) work too.
  */
 export interface CustomCompressor {
   id: number | string;
-  compress(bytes: Buffer): Uint8Array;
-  decompress(bytes: Buffer): Uint8Array;
+  compress(bytes: Buffer): Uint8Array | Promise<Uint8Array>;
+  decompress(bytes: Buffer): Uint8Array | Promise<Uint8Array>;
 }
 
 export type CompressionName = 'snappy' | 'gzip' | 'brotli' | 'none';
@@ -37,8 +40,11 @@ function snappyDeclaredLength(b: Buffer): number {
   return Number.POSITIVE_INFINITY;
 }
 
-const asBuffer = (u: Uint8Array): Buffer =>
-  Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+const asBuffer = (u: unknown): Buffer => {
+  if (Buffer.isBuffer(u)) return u;
+  if (u instanceof Uint8Array) return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  throw new TypeError('a compressor must return a Buffer or Uint8Array');
+};
 
 export const BUILTIN_COMPRESSORS: Readonly<Record<Exclude<CompressionName, 'none'>, Compressor>> = {
   snappy: {
@@ -70,11 +76,9 @@ export function isCustomCompressor(value: unknown): value is CustomCompressor {
 }
 
 export function fromCustomCompressor(custom: CustomCompressor): Compressor {
-  const compress = custom.compress.bind(custom);
-  const decompress = custom.decompress.bind(custom);
-  return {
-    id: custom.id,
-    compress: (b) => asBuffer(compress(b)),
-    decompress: (b) => asBuffer(decompress(b)),
+  const wrap = (fn: (b: Buffer) => Uint8Array | Promise<Uint8Array>) => (b: Buffer) => {
+    const out = fn.call(custom, b);
+    return isThenable(out) ? Promise.resolve(out).then(asBuffer) : asBuffer(out);
   };
+  return { id: codecId(custom.id), compress: wrap(custom.compress), decompress: wrap(custom.decompress) };
 }

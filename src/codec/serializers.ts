@@ -1,23 +1,33 @@
 import { SessionEncodeError } from '../store/errors.js';
 
-/** A serializer as the codec uses it: bytes in, bytes out. */
+/** A serializer as the codec uses it: bytes in, bytes out (a custom one may answer with a promise). */
 export interface Serializer {
   readonly id: number | string;
-  serialize(session: unknown): Buffer;
+  serialize(session: unknown): Buffer | Promise<Buffer>;
   deserialize(bytes: Buffer): unknown;
 }
 
 /**
  * A user-supplied serializer. Give either serialize/deserialize (bytes) or stringify/parse (text,
- * so `{ id: 'json5', ...JSON5 }` works). `id` is written into every value: an integer 8..14, or a
- * name of 1..32 characters (costs its length + 1 bytes per value).
+ * so `{ id: 'json5', ...JSON5 }` works); they may return promises. `id` is written into every
+ * value: 8..14 fit in the header byte; any other integer or a name of 1..32 characters costs its
+ * length + 1 bytes per value.
  */
 export interface CustomSerializer {
   id: number | string;
-  serialize?(session: unknown): string | Uint8Array;
+  serialize?(session: unknown): string | Uint8Array | Promise<string | Uint8Array>;
   deserialize?(bytes: Buffer): unknown;
-  stringify?(session: unknown): string;
+  stringify?(session: unknown): string | Promise<string>;
   parse?(text: string): unknown;
+}
+
+/** Codec ids 8..14 fit in the header's nibble; any other number is written as the name "#n". */
+export function codecId(id: number | string): number | string {
+  return typeof id === 'number' && !(id >= 8 && id <= 14) ? `#${id}` : id;
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 export type SerializerOption = 'json' | CustomSerializer;
@@ -46,26 +56,21 @@ export function isCustomSerializer(value: unknown): value is CustomSerializer {
 
 /** Normalises a custom serializer to the bytes-in/bytes-out shape. */
 export function fromCustomSerializer(custom: CustomSerializer): Serializer {
-  const { id } = custom;
-  if (typeof custom.serialize === 'function' && typeof custom.deserialize === 'function') {
-    const serialize = custom.serialize.bind(custom);
-    const deserialize = custom.deserialize.bind(custom);
-    return {
-      id,
-      serialize: (session) => toBuffer(serialize(session)),
-      deserialize: (bytes) => deserialize(bytes),
-    };
-  }
-  const stringify = (custom.stringify as (s: unknown) => string).bind(custom);
-  const parse = (custom.parse as (t: string) => unknown).bind(custom);
+  const id = codecId(custom.id);
+  const bytes = typeof custom.serialize === 'function' && typeof custom.deserialize === 'function';
+  const serialize = (bytes ? custom.serialize : custom.stringify) as (s: unknown) => unknown;
+  const deserialize = (bytes ? custom.deserialize : custom.parse) as (input: unknown) => unknown;
   return {
     id,
-    serialize: (session) => toBuffer(stringify(session)),
-    deserialize: (bytes) => parse(bytes.toString('utf8')),
+    serialize: (session) => {
+      const out = serialize.call(custom, session);
+      return isThenable(out) ? Promise.resolve(out).then(toBuffer) : toBuffer(out);
+    },
+    deserialize: (buf) => deserialize.call(custom, bytes ? buf : buf.toString('utf8')),
   };
 }
 
-function toBuffer(out: string | Uint8Array): Buffer {
+function toBuffer(out: unknown): Buffer {
   if (typeof out === 'string') return Buffer.from(out, 'utf8');
   if (out instanceof Uint8Array) return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   throw new SessionEncodeError('the custom serializer must return a string or a Uint8Array');

@@ -8,19 +8,58 @@ export function bucketWidth(buckets: number): number {
   return 3;
 }
 
-/** Bucket hash key: the prefix followed by the big-endian bucket index (65536 buckets: 2 bytes). */
+/*
+ * Bucket keys start with the store's prefix and a marker byte no human-chosen prefix contains, so
+ * the buckets of a store with prefix "sess:a" never pass for those of a store with prefix "sess:":
+ *
+ *   prefix 0x00 <index, big-endian, bucketWidth bytes>    numbered bucket (the default scheme)
+ *   prefix 0x01 <bytes>                                   named bucket (a hashKeyGenerator returning bytes)
+ */
+export const NUMBERED_BUCKET = 0x00;
+export const NAMED_BUCKET = 0x01;
+/** Longest name a hashKeyGenerator may return. */
+export const MAX_BUCKET_NAME = 64;
+
+/** The key of numbered bucket `index` (65536 buckets: prefix + 3 bytes). */
 export function bucketKey(prefix: Buffer, index: number, width: number): Buffer {
-  const out = Buffer.allocUnsafe(prefix.length + width);
+  const out = Buffer.allocUnsafe(prefix.length + 1 + width);
   prefix.copy(out, 0);
-  out.writeUIntBE(index, prefix.length, width);
+  out[prefix.length] = NUMBERED_BUCKET;
+  out.writeUIntBE(index, prefix.length + 1, width);
   return out;
 }
 
-/** The bucket index of a bucket key made by bucketKey, or null when it is not one of ours. */
+/** The key of a named bucket (the seed's HASH_KEY_GENERATOR returned a key: this is that key). */
+export function namedBucketKey(prefix: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([prefix, Buffer.of(NAMED_BUCKET), name]);
+}
+
+function startsWith(key: Buffer, prefix: Buffer, marker: number): boolean {
+  return (
+    key.length > prefix.length + 1 && key[prefix.length] === marker && key.subarray(0, prefix.length).equals(prefix)
+  );
+}
+
+/** The index of a numbered bucket key of this store, or null when it is not one. */
 export function bucketIndexOf(key: Buffer, prefix: Buffer, width: number, buckets: number): number | null {
-  if (key.length !== prefix.length + width || !key.subarray(0, prefix.length).equals(prefix)) return null;
-  const index = key.readUIntBE(prefix.length, width);
+  if (key.length !== prefix.length + 1 + width || !startsWith(key, prefix, NUMBERED_BUCKET)) return null;
+  const index = key.readUIntBE(prefix.length + 1, width);
   return index < buckets ? index : null;
+}
+
+/** Whether a key is a named bucket of this store. */
+export function isNamedBucket(key: Buffer, prefix: Buffer): boolean {
+  return key.length <= prefix.length + 1 + MAX_BUCKET_NAME && startsWith(key, prefix, NAMED_BUCKET);
+}
+
+/**
+ * Which numbered range a bucket key belongs to, for sharding sweeps: its own index, or for a named
+ * bucket a stable hash of its name. null when the key is no bucket of this store.
+ */
+export function shardIndexOf(key: Buffer, prefix: Buffer, width: number, buckets: number): number | null {
+  const index = bucketIndexOf(key, prefix, width, buckets);
+  if (index !== null) return index;
+  return isNamedBucket(key, prefix) ? mix32(key.subarray(prefix.length + 1)) % buckets : null;
 }
 
 // FNV-1a followed by murmur3's finaliser: cheap, and sequential ids still spread evenly.

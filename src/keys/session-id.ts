@@ -2,7 +2,7 @@
 export const MAX_SESSION_ID_LENGTH = 256;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what we refuse
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Session ids arrive from cookies, so they are user input. Returns why an id is refused, or null.

@@ -1,5 +1,5 @@
 import { EXPIRY_BYTES } from '../codec/envelope.js';
-import { bucketIndexOf, bucketKey, bucketWidth } from '../keys/buckets.js';
+import { bucketKey, bucketWidth, MAX_BUCKET_NAME, namedBucketKey, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
 import { scriptedPipeline, withScripts } from '../redis/scripts.js';
@@ -14,8 +14,8 @@ export interface HashLocation {
 export interface HashModeSetup {
   prefix: Buffer;
   buckets: number;
-  /** key -> bucket index in [0, buckets) */
-  bucketOf: (key: Buffer) => number;
+  /** key -> bucket index in [0, buckets), or the bytes naming a bucket (a custom hashKeyGenerator) */
+  bucketOf: (key: Buffer) => number | Buffer | Uint8Array | string;
   /** Share of writes (0..1) that also clean expired sessions out of the bucket written to. */
   inlineSweep: number;
 }
@@ -27,14 +27,14 @@ export const INLINE_SWEEP_SAMPLE = 16;
  * Sessions as fields of `buckets` hashes. Small hashes are listpacks, far cheaper per session than
  * a key each; fields have no TTL before Redis 7.4, so expiry lives in the value (see envelope.ts).
  */
-export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
-  const redis = withScripts(client);
+export function hashMode(client: () => RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
+  const redis = () => withScripts(client());
   const { prefix, buckets, bucketOf, inlineSweep } = setup;
   const width = bucketWidth(buckets);
 
   async function* ownBuckets(): AsyncGenerator<Buffer[]> {
-    for await (const keys of scanPrefix(redis, prefix, 'hash')) {
-      const mine = keys.filter((k) => bucketIndexOf(k, prefix, width, buckets) !== null);
+    for await (const keys of scanPrefix(client(), prefix, 'hash')) {
+      const mine = keys.filter((k) => shardIndexOf(k, prefix, width, buckets) !== null);
       if (mine.length > 0) yield mine;
     }
   }
@@ -43,36 +43,44 @@ export function hashMode(client: RedisClient, setup: HashModeSetup): StorageMode
     name: 'hash',
     storesExpiry: true,
     locate(key) {
-      const index = bucketOf(key);
-      if (!Number.isInteger(index) || index < 0 || index >= buckets) {
-        throw new RangeError(`hashKeyGenerator returned ${String(index)}, not an integer in [0, ${buckets})`);
+      const bucket = bucketOf(key);
+      if (typeof bucket === 'number') {
+        if (!Number.isInteger(bucket) || bucket < 0 || bucket >= buckets) {
+          throw new RangeError(`hashKeyGenerator returned ${bucket}, not an integer in [0, ${buckets})`);
+        }
+        return { bucket: bucketKey(prefix, bucket, width), field: key };
       }
-      return { bucket: bucketKey(prefix, index, width), field: key };
+      const name = typeof bucket === 'string' ? Buffer.from(bucket, 'utf8') : Buffer.isBuffer(bucket) ? bucket : null;
+      const bytes = name ?? (bucket instanceof Uint8Array ? Buffer.from(bucket) : null);
+      if (!bytes || bytes.length === 0 || bytes.length > MAX_BUCKET_NAME) {
+        throw new RangeError(`hashKeyGenerator must return a bucket index or 1..${MAX_BUCKET_NAME} bytes`);
+      }
+      return { bucket: namedBucketKey(prefix, bytes), field: key };
     },
-    read: ({ bucket, field }) => redis.hgetBuffer(bucket, field),
+    read: ({ bucket, field }) => redis().hgetBuffer(bucket, field),
     async write({ bucket, field }, value, ttlMs) {
       const sample = inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0;
-      await redis.rsHashSet(bucket, field, value, ttlMs, sample, DEFAULT_GRACE_MS);
+      await redis().rsHashSet(bucket, field, value, ttlMs, sample, DEFAULT_GRACE_MS);
     },
     async refresh({ bucket, field }, expiresAt, ttlMs, now) {
       const expiry = Buffer.allocUnsafe(EXPIRY_BYTES);
       expiry.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
-      return (await redis.rsHashTouch(bucket, field, expiry, ttlMs, now)) === 1;
+      return (await redis().rsHashTouch(bucket, field, expiry, ttlMs, now)) === 1;
     },
     async remove({ bucket, field }) {
-      await redis.hdel(bucket, field);
+      await redis().hdel(bucket, field);
     },
     async count(now) {
       let live = 0;
       for await (const keys of ownBuckets()) {
-        live += (await scanBuckets(redis, keys, { cutoff: now, graceMs: 0, remove: false })).live;
+        live += (await scanBuckets(redis(), keys, { cutoff: now, graceMs: 0, remove: false })).live;
       }
       return live;
     },
     async clear() {
       let removed = 0;
       for await (const keys of ownBuckets()) {
-        const pipe = scriptedPipeline(redis);
+        const pipe = scriptedPipeline(redis());
         for (const k of keys) pipe.rsKeyOwned(k, '1');
         for (const [err, owned] of (await pipe.exec()) ?? []) {
           if (err) throw err;

@@ -7,15 +7,19 @@ import type { StorageMode } from './mode.js';
  * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
  * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys.
  */
-export function stringMode(client: RedisClient, prefix: Buffer, isKey: (key: Buffer) => boolean): StorageMode<Buffer> {
-  const redis = withScripts(client);
+export function stringMode(
+  client: () => RedisClient,
+  prefix: Buffer,
+  isKey: (key: Buffer) => boolean,
+): StorageMode<Buffer> {
+  const redis = () => withScripts(client());
 
   async function forEachOwned(remove: boolean): Promise<number> {
     let total = 0;
-    for await (const found of scanPrefix(redis, prefix, 'string')) {
+    for await (const found of scanPrefix(redis(), prefix, 'string')) {
       const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
       if (keys.length === 0) continue;
-      const pipe = scriptedPipeline(redis);
+      const pipe = scriptedPipeline(redis());
       for (const k of keys) pipe.rsKeyOwned(k, remove ? '1' : '0');
       for (const [err, owned] of (await pipe.exec()) ?? []) {
         if (err) throw err;
@@ -29,17 +33,17 @@ export function stringMode(client: RedisClient, prefix: Buffer, isKey: (key: Buf
     name: 'string',
     storesExpiry: false,
     locate: (key) => Buffer.concat([prefix, key]),
-    read: (redisKey) => redis.getBuffer(redisKey),
+    read: (redisKey) => redis().getBuffer(redisKey),
     async write(redisKey, value, ttlMs) {
-      await redis.set(redisKey, value, 'PX', ttlMs);
+      await redis().set(redisKey, value, 'PX', ttlMs);
     },
     async refresh(redisKey, _expiresAt, ttlMs) {
       // Only the TTL: the stored data stays as the last set wrote it, and a key that is gone
       // (logged out meanwhile) stays gone.
-      return (await redis.pexpire(redisKey, ttlMs)) === 1;
+      return (await redis().pexpire(redisKey, ttlMs)) === 1;
     },
     async remove(redisKey) {
-      await redis.unlink(redisKey);
+      await redis().unlink(redisKey);
     },
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),

@@ -1,5 +1,6 @@
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnknownConnectionError } from '../store/errors.js';
+import type { Logger } from '../store/logger.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -58,8 +59,9 @@ function assertConnection(name: string, value: unknown): asserts value is RedisC
 
 /**
  * Registers named connections (django-redisession's REDIS_CONFIG). Names already registered are
- * replaced; a client already created for a replaced name is disconnected, so the next getRedis
- * call builds one from the new settings. Clients you passed in yourself are never disconnected.
+ * replaced; a client already created for a replaced name is closed once its pending commands are
+ * answered, and the next getRedis call builds one from the new settings. Clients you passed in
+ * yourself are never closed.
  */
 export function configureRedis(config: Record<string, RedisConnection>): void {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
@@ -68,7 +70,9 @@ export function configureRedis(config: Record<string, RedisConnection>): void {
   for (const [name, value] of Object.entries(config)) assertConnection(name, value);
   for (const [name, value] of Object.entries(config)) {
     const old = clients.get(name);
-    if (old && old !== value && !isRedisClient(configs.get(name))) old.disconnect();
+    // QUIT, not disconnect: commands already sent on the old client still get their replies;
+    // stores look their named client up on every call, so they move to the new one.
+    if (old && old !== value && !isRedisClient(configs.get(name))) void quietQuit(old);
     clients.delete(name);
     configs.set(name, value);
   }
@@ -119,4 +123,50 @@ export async function quietQuit(client: RedisClient): Promise<void> {
     }
   }
   client.disconnect();
+}
+
+/** Tells a client apart from one this library can use: a keyPrefix would hide keys from SCAN MATCH. */
+export function assertUsableClient(client: RedisClient): void {
+  const options = (client as { options?: { keyPrefix?: string } }).options;
+  if (options?.keyPrefix) {
+    throw new ConfigError(
+      `the Redis client has keyPrefix ${JSON.stringify(options.keyPrefix)}: not supported (SCAN patterns ignore it); use the store's prefix option instead`,
+    );
+  }
+}
+
+interface Watch {
+  loggers: Set<Logger>;
+  down: boolean;
+}
+const watches = new WeakMap<RedisClient, Watch>();
+
+/**
+ * Logs, through every watching store's logger, when a client loses Redis and when it is back:
+ * once per transition, not on every reconnect attempt. One listener pair per client however many
+ * stores share it. Returns the function that stops watching.
+ */
+export function watchConnection(client: RedisClient, logger: Logger): () => void {
+  let watch = watches.get(client);
+  if (!watch) {
+    const w: Watch = { loggers: new Set(), down: false };
+    watch = w;
+    watches.set(client, w);
+    client.on('error', (err: Error & { code?: string }) => {
+      if (w.down) return;
+      w.down = true;
+      for (const l of w.loggers)
+        l.warn({ err: { message: err.message, code: err.code } }, 'redisession: Redis connection error');
+    });
+    client.on('ready', () => {
+      if (!w.down) return;
+      w.down = false;
+      for (const l of w.loggers) l.warn({}, 'redisession: Redis connection is back');
+    });
+  }
+  const w = watch;
+  w.loggers.add(logger);
+  return () => {
+    w.loggers.delete(logger);
+  };
 }

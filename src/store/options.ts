@@ -23,6 +23,7 @@ import {
 } from '../redis/connections.js';
 import { ConfigError } from './errors.js';
 import { isLogger, type Logger, silentLogger, toLogger } from './logger.js';
+import { MAX_TTL_MS } from './ttl.js';
 
 export type StorageModeName = 'hash' | 'string';
 
@@ -44,8 +45,12 @@ export interface SessionStoreOptions {
   buckets?: number;
   /** Session id -> binary key; must be injective (KEY_GENERATOR). Throw or return '' to refuse an id. */
   keyGenerator?: (sid: string) => Buffer | Uint8Array | string;
-  /** Binary key -> bucket index in [0, buckets) (HASH_KEY_GENERATOR). */
-  hashKeyGenerator?: (key: Buffer) => number;
+  /**
+   * Binary key -> bucket (HASH_KEY_GENERATOR): an index in [0, buckets), or 1..64 bytes naming
+   * the bucket (its key is then prefix + 0x01 + those bytes). Byte 0 of the key is the default
+   * keyGenerator's tag; the id-derived bytes follow.
+   */
+  hashKeyGenerator?: (key: Buffer) => number | Buffer | Uint8Array | string;
   /** Compressor for new writes (COMPRESS_LIB). @default 'snappy' */
   compression?: CompressionOption;
   /** Payloads shorter than this are never compressed (COMPRESS_MIN_LENGTH). @default 400 */
@@ -86,7 +91,7 @@ export interface ResolvedOptions {
   ttlMs: number;
   buckets: number;
   keyGenerator: ((sid: string) => Buffer | Uint8Array | string) | null;
-  hashKeyGenerator: ((key: Buffer) => number) | null;
+  hashKeyGenerator: ((key: Buffer) => number | Buffer | Uint8Array | string) | null;
   serializer: Serializer;
   compressor: Compressor | null;
   compressMinLength: number;
@@ -138,14 +143,14 @@ function assertFunction(option: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') fail(option, value, 'a function');
 }
 
-/** Custom codec ids are written into every value: 8..14 fit in the header, names cost their length. */
+/** Custom codec ids are written into every value: 8..14 fit in the header, others cost their length. */
 function assertCodecId(option: string, id: unknown): void {
   if (typeof id === 'number') {
-    assertInteger(`${option}.id`, id, 8, 14);
+    assertInteger(`${option}.id`, id, 0, 2 ** 31);
     return;
   }
   if (typeof id !== 'string' || !/^[\x21-\x7e]{1,32}$/.test(id)) {
-    fail(`${option}.id`, id, 'an integer from 8 to 14, or a name of 1 to 32 printable ASCII characters');
+    fail(`${option}.id`, id, 'a whole number (8 to 14 cost no space), or a name of 1 to 32 printable ASCII characters');
   }
 }
 
@@ -198,7 +203,9 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
       'a non-empty string of at most 128 characters (an empty prefix would let clear() reach foreign keys)',
     );
   }
-  if (typeof o.ttl !== 'number' || !Number.isFinite(o.ttl) || o.ttl <= 0) fail('ttl', o.ttl, 'a number of seconds > 0');
+  if (typeof o.ttl !== 'number' || !(o.ttl > 0 && o.ttl * 1000 <= MAX_TTL_MS)) {
+    fail('ttl', o.ttl, `a number of seconds > 0 and at most ${MAX_TTL_MS / 1000} (100 years)`);
+  }
   assertInteger('buckets', o.buckets, 1, MAX_BUCKETS);
   assertFunction('keyGenerator', o.keyGenerator);
   assertFunction('hashKeyGenerator', o.hashKeyGenerator);

@@ -6,20 +6,23 @@ import { hashMode } from '../modes/hash-mode.js';
 import type { StorageMode } from '../modes/mode.js';
 import { stringMode } from '../modes/string-mode.js';
 import {
+  assertUsableClient,
   createRedisClient,
   getRedis,
   isKnownConnection,
   isRedisClient,
   quietQuit,
   type RedisClient,
+  watchConnection,
 } from '../redis/connections.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
-import { ttlMsFor } from './ttl.js';
+import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
 
 /** A session as stored: any JSON-serialisable object (express-session, koa-session, fastify). */
-export type SessionData = Record<string, unknown>;
+// biome-ignore lint/suspicious/noExplicitAny: session contents are the application's; `unknown` would force casts on every read
+export type SessionData = Record<string, any>;
 
 export interface WriteOptions {
   /** Lifetime in ms, overriding the one derived from `cookie.expires` (koa-session passes maxAge). */
@@ -29,7 +32,7 @@ export interface WriteOptions {
 export interface SessionStore {
   readonly mode: StorageModeName;
   readonly prefix: string;
-  /** The ioredis client this store talks through. */
+  /** The ioredis client this store talks through (for a named connection: its current client). */
   readonly redis: RedisClient;
   /** The session, or null when it is missing, expired, undecodable, or its id is refused. */
   get(sid: string): Promise<SessionData | null>;
@@ -57,10 +60,15 @@ export interface SessionStore {
 
 const MAX_KEY_BYTES = 1024;
 
-function connect(spec: ResolvedOptions['redis']): { client: RedisClient; owned: boolean } {
-  if (typeof spec === 'string' && isKnownConnection(spec)) return { client: getRedis(spec), owned: false };
-  if (isRedisClient(spec)) return { client: spec, owned: false };
-  return { client: createRedisClient(spec), owned: true };
+/**
+ * Where the store gets its client. A named connection is looked up on every call, so a store made
+ * before configureRedis (re)defines the name follows it; a client created here is the store's own.
+ */
+function connectionSource(spec: ResolvedOptions['redis']): { current: () => RedisClient; owned: RedisClient | null } {
+  if (typeof spec === 'string' && isKnownConnection(spec)) return { current: () => getRedis(spec), owned: null };
+  const client = isRedisClient(spec) ? spec : createRedisClient(spec);
+  assertUsableClient(client);
+  return { current: () => client, owned: isRedisClient(spec) ? null : client };
 }
 
 function toKey(out: Buffer | Uint8Array | string): Buffer {
@@ -73,7 +81,21 @@ function toKey(out: Buffer | Uint8Array | string): Buffer {
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
   const opts = resolveOptions(options);
   const { logger } = opts;
-  const { client, owned } = connect(opts.redis);
+  const source = connectionSource(opts.redis);
+  let watched: RedisClient | null = null;
+  let unwatch = (): void => {};
+  /** The client for this call; starts watching (for logs) a client the first time it is seen. */
+  const client = (): RedisClient => {
+    const c = source.current();
+    if (c !== watched) {
+      assertUsableClient(c);
+      unwatch();
+      unwatch = watchConnection(c, logger);
+      watched = c;
+    }
+    return c;
+  };
+  client();
   const codec = createCodec({
     serializer: opts.serializer,
     compressor: opts.compressor,
@@ -89,21 +111,6 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
       : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf, inlineSweep: opts.inlineSweep });
 
-  // Say once when Redis goes away and once when it is back, not on every reconnect attempt.
-  let down = false;
-  const onError = (err: Error & { code?: string }): void => {
-    if (down) return;
-    down = true;
-    logger.warn({ err: { message: err.message, code: err.code } }, 'redisession: Redis connection error');
-  };
-  const onReady = (): void => {
-    if (!down) return;
-    down = false;
-    logger.warn({}, 'redisession: Redis connection is back');
-  };
-  client.on('error', onError);
-  client.on('ready', onReady);
-
   /** Where the session lives, or why its id is refused. */
   function locate(sid: unknown, op: string): { loc: unknown } | { problem: string } {
     let problem = sessionIdProblem(sid);
@@ -118,7 +125,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return { problem };
   }
 
-  function encode(session: object, expiresAt: number | null): Buffer {
+  function encode(session: object, expiresAt: number | null): Promise<Buffer> {
     if (typeof session !== 'object' || session === null || Array.isArray(session)) {
       throw new SessionEncodeError('session must be an object');
     }
@@ -129,7 +136,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
     const now = Date.now();
-    const ttlMs = Math.ceil(wo?.ttlMs ?? ttlMsFor(session, opts.ttlMs, now));
+    const ttlMs = Math.min(Math.ceil(wo?.ttlMs ?? ttlMsFor(session, opts.ttlMs, now)), MAX_TTL_MS);
     if (!(ttlMs > 0)) {
       // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
       await mode.remove(where.loc);
@@ -139,13 +146,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.refresh(where.loc, now + ttlMs, ttlMs, now);
       return;
     }
-    await mode.write(where.loc, encode(session, mode.storesExpiry ? now + ttlMs : null), ttlMs);
+    await mode.write(where.loc, await encode(session, mode.storesExpiry ? now + ttlMs : null), ttlMs);
   }
 
   return {
     mode: opts.mode,
     prefix: opts.prefix.toString('utf8'),
-    redis: client,
+    get redis() {
+      return client();
+    },
 
     async get(sid) {
       const where = locate(sid, 'get');
@@ -153,7 +162,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       const raw = await mode.read(where.loc);
       if (raw === null) return null;
       try {
-        const { session, expiresAt } = codec.decode(raw);
+        const { session, expiresAt } = await codec.decode(raw);
         if (expiresAt !== null && expiresAt <= Date.now()) return null;
         return session as SessionData;
       } catch (err) {
@@ -181,7 +190,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };
         return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none };
       }
-      return runSweep({ client, prefix: opts.prefix, buckets: opts.buckets }, sweepOptions);
+      // A hashKeyGenerator may name buckets the numbered plans cannot list: find them with SCAN.
+      const strategy = sweepOptions?.strategy ?? (opts.hashKeyGenerator ? 'existing' : 'full');
+      return runSweep({ client: client(), prefix: opts.prefix, buckets: opts.buckets }, { ...sweepOptions, strategy });
     },
 
     async clear() {
@@ -189,9 +200,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     },
 
     async close() {
-      client.off('error', onError);
-      client.off('ready', onReady);
-      if (owned) await quietQuit(client);
+      unwatch();
+      if (source.owned) await quietQuit(source.owned);
     },
   };
 }

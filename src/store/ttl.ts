@@ -1,3 +1,6 @@
+/** No session lives longer than this (100 years): keeps expiries inside the envelope's 48 bits. */
+export const MAX_TTL_MS = 100 * 365 * 86_400_000;
+
 /** The parts of a session the store looks at to decide how long it lives. */
 interface CookieLike {
   expires?: unknown;

@@ -1,4 +1,4 @@
-import { bucketIndexOf, bucketKey, bucketWidth } from '../keys/buckets.js';
+import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
@@ -95,11 +95,12 @@ async function* batches(target: SweepTarget, opts: SweepOptions, range: BucketRa
     }
     return;
   }
-  // existing: only buckets that exist, found with SCAN under the prefix (sparse keyspaces)
+  // existing: only buckets that exist, found with SCAN under the prefix (sparse keyspaces, named buckets)
   const from = start !== null && typeof start === 'object' ? start : undefined;
   for await (const page of scanPrefixPages(target.client, target.prefix, 'hash', batch, from)) {
     const keys = page.keys.filter((k) => {
-      const i = bucketIndexOf(k, target.prefix, width, target.buckets);
+      // named buckets (a custom hashKeyGenerator) are shared out among shards by a hash of their name
+      const i = shardIndexOf(k, target.prefix, width, target.buckets);
       return i !== null && i >= range.from && i < range.to;
     });
     yield { keys, next: page.next };

@@ -67,3 +67,38 @@ describe('named connections', () => {
     expect(() => configureRedis({ bad: 42 as never })).toThrow(ConfigError);
   });
 });
+
+describe('clients and stores over time', () => {
+  it('a store made before configureRedis follows the name to its new client', async () => {
+    configureRedis({ late: `redis://127.0.0.1:${await deadPort()}` });
+    const store = createSessionStore({ redis: 'late', prefix });
+    configureRedis({ late: redisUrl() }); // e.g. in a test's beforeAll, after the store was built
+    const id = randomBytes(24).toString('base64url');
+    await store.set(id, { ok: true });
+    expect(await store.get(id)).toEqual({ ok: true });
+    expect(store.redis).toBe(getRedis('late'));
+    await store.close();
+  });
+
+  it('refuses an ioredis client with keyPrefix, which SCAN patterns would not see', () => {
+    const prefixed = new Redis(redisUrl(), { keyPrefix: 'app:', lazyConnect: true });
+    expect(() => createSessionStore({ redis: prefixed })).toThrow(/keyPrefix "app:": not supported/);
+    prefixed.disconnect();
+  });
+
+  it('many stores on one client add one listener pair, not one per store', async () => {
+    const client = new Redis(redisUrl());
+    const before = client.listenerCount('error');
+    const stores = Array.from({ length: 20 }, (_, i) =>
+      createSessionStore({ redis: client, prefix: `${prefix}${i}:` }),
+    );
+    expect(client.listenerCount('error')).toBe(before + 1);
+    await Promise.all(stores.map((s) => s.close()));
+    await client.quit();
+  });
+});
+
+async function deadPort(): Promise<number> {
+  const { freePort } = await import('../helpers/redis-server.js');
+  return freePort();
+}

@@ -235,3 +235,48 @@ describe('hash mode layout', () => {
     expect(decodeEnvelope((await raw.getBuffer(key)) as Buffer).expiresAt).toBeNull();
   });
 });
+
+describe('hashKeyGenerator returning bucket names (the seed returned a Redis key)', () => {
+  it('stores, counts, sweeps and clears sessions in named buckets', async () => {
+    const prefix = testPrefix('named');
+    const store = createSessionStore({
+      redis: redisUrl(),
+      prefix,
+      inlineSweep: 0,
+      hashKeyGenerator: (key) => key.subarray(1, 2), // the first id byte: up to 256 named buckets
+    });
+    stores.push({ store, prefix });
+    const ids = Array.from({ length: 30 }, sid);
+    for (const id of ids) await store.set(id, { id });
+    await store.set(sid(), { short: true }, { ttlMs: 30 });
+    for (const id of ids) expect(await store.get(id)).toEqual({ id });
+    await sleep(80);
+    expect(await store.length()).toBe(30);
+    const swept = await store.sweep({ graceMs: 0 }); // finds named buckets with SCAN
+    expect(swept.deleted).toBeLessThanOrEqual(1); // 0 when the bucket already expired with it
+    expect(swept.scanned).toBeGreaterThanOrEqual(30);
+    await store.clear();
+    expect(await keysUnder(raw, prefix)).toHaveLength(0);
+  });
+
+  it('refuses what it cannot use as a bucket, per id, with a clear message', async () => {
+    const prefix = testPrefix('badbucket');
+    const store = createSessionStore({ redis: redisUrl(), prefix, hashKeyGenerator: () => 70_000, buckets: 16 });
+    stores.push({ store, prefix });
+    await expect(store.set(sid(), {})).rejects.toThrow(/hashKeyGenerator returned 70000, not an integer in \[0, 16\)/);
+  });
+});
+
+describe('types a user writes', () => {
+  it('lets session fields be read without casts', async () => {
+    const prefix = testPrefix('types');
+    const store = createSessionStore({ redis: redisUrl(), prefix });
+    stores.push({ store, prefix });
+    const id = sid();
+    await store.set(id, { user: 'ann', views: 1, cookie: { expires: new Date(Date.now() + 60_000) } });
+    const s = await store.get(id);
+    const user: string = s?.user;
+    const views: number = s?.views + 1;
+    expect([user, views, typeof s?.cookie.expires]).toEqual(['ann', 2, 'string']);
+  });
+});

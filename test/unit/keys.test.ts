@@ -1,6 +1,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bucketIndexOf, bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
+import {
+  bucketIndexOf,
+  bucketKey,
+  bucketWidth,
+  defaultBucketOf,
+  isNamedBucket,
+  namedBucketKey,
+  shardIndexOf,
+} from '../../src/keys/buckets.js';
 import { defaultKeyGenerator, KEY_TAG } from '../../src/keys/key-scheme.js';
 import { idForLog, MAX_SESSION_ID_LENGTH, sessionIdProblem } from '../../src/keys/session-id.js';
 
@@ -13,6 +21,7 @@ describe('session id validation', () => {
     ['x'.repeat(MAX_SESSION_ID_LENGTH + 1), 'longer'],
     ['abc\r\nSET x', 'control'],
     ['a\u0000b', 'control'],
+    ['a\u0085b', 'control'], // C1 (NEL)
     ['\ud800abc', 'surrogate'],
   ])('refuses %j', (sid, why) => {
     expect(sessionIdProblem(sid)).toContain(why);
@@ -89,11 +98,18 @@ describe('buckets', () => {
     expect(bucketWidth(65536)).toBe(2);
     expect(bucketWidth(65537)).toBe(3);
     const key = bucketKey(prefix, 0x1234, 2);
-    expect(key.equals(Buffer.from([0x72, 0x73, 0x3a, 0x12, 0x34]))).toBe(true);
+    expect(key.equals(Buffer.from([0x72, 0x73, 0x3a, 0x00, 0x12, 0x34]))).toBe(true);
     expect(bucketIndexOf(key, prefix, 2, 65536)).toBe(0x1234);
     expect(bucketIndexOf(key, prefix, 2, 0x1000)).toBeNull(); // out of this store's range
-    expect(bucketIndexOf(Buffer.from('rs:abc'), prefix, 2, 65536)).toBeNull(); // wrong length
-    expect(bucketIndexOf(Buffer.from('xx:ab'), prefix, 2, 65536)).toBeNull(); // wrong prefix
+    expect(bucketIndexOf(Buffer.from('rs:\u0000abc'), prefix, 2, 65536)).toBeNull(); // wrong length
+    expect(bucketIndexOf(Buffer.from('xx:\u0000ab'), prefix, 2, 65536)).toBeNull(); // wrong prefix
+    // the buckets of a store whose prefix extends ours (rs:a, 256 buckets) have the same length
+    expect(bucketIndexOf(bucketKey(Buffer.from('rs:a'), 7, 1), prefix, 2, 65536)).toBeNull();
+    const named = namedBucketKey(prefix, Buffer.from('eu'));
+    expect(isNamedBucket(named, prefix)).toBe(true);
+    expect(bucketIndexOf(named, prefix, 2, 65536)).toBeNull();
+    expect(shardIndexOf(named, prefix, 2, 8)).toBe(shardIndexOf(named, prefix, 2, 8));
+    expect(shardIndexOf(Buffer.from('rs:x'), prefix, 2, 8)).toBeNull();
   });
 
   // 64 buckets x ~200 ids: a uniform spread keeps every bucket well within [100, 300]
