@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, runCli } from '../helpers/cli.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+
+const exec = promisify(execFile);
+const ROOT = new URL('../..', import.meta.url).pathname;
+const PM2 = join(ROOT, 'node_modules/.bin/pm2');
+const home = mkdtempSync(join(tmpdir(), 'redisession-pm2-'));
+let redis: RedisServer;
+let env: Record<string, string>;
+
+/** Runs the real pm2 CLI with a private PM2_HOME, so no other PM2 daemon is touched. */
+const pm2 = (...args: string[]) => exec(PM2, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 });
+
+async function processes(): Promise<Array<{ status: string; mode: string; restarts: number }>> {
+  const { stdout } = await pm2('jlist');
+  return (JSON.parse(stdout) as Array<{ pm2_env: { status: string; exec_mode: string; restart_time: number } }>).map(
+    (p) => ({ status: p.pm2_env.status, mode: p.pm2_env.exec_mode, restarts: p.pm2_env.restart_time }),
+  );
+}
+
+function logLines(): Array<Record<string, unknown>> {
+  const text = readFileSync(join(home, 'logs', 'redisession-worker-out.log'), 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  redis = await startRedisServer();
+  env = { PM2_HOME: home, REDIS_URL: redis.url, WORKER_INSTANCES: '2', CLEANUP_SCHEDULE: 'off', CLEANUP_GRACE: '0' };
+});
+afterAll(async () => {
+  await pm2('kill').catch(() => {});
+  await redis.destroy();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('under PM2, with ecosystem.config.js', () => {
+  it('starts the instances in fork mode, runs sweeps, and stops them gracefully', async () => {
+    await pm2('start', 'ecosystem.config.js'); // wait_ready: returns once both sent 'ready'
+    const started = await processes();
+    expect(started).toEqual([
+      { status: 'online', mode: 'fork_mode', restarts: 0 },
+      { status: 'online', mode: 'fork_mode', restarts: 0 },
+    ]);
+    expect(logLines().filter((l) => l.msg === 'worker ready')).toHaveLength(2); // plain JSON lines
+
+    const out = await runCli(['cleanup', '--wait', '--json', '--shards', '4'], { REDIS_URL: redis.url });
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 65536, shards: 4 });
+
+    await pm2('stop', 'redisession-worker'); // SIGINT, then SIGKILL only after kill_timeout
+    expect((await processes()).map((p) => p.status)).toEqual(['stopped', 'stopped']);
+    expect(logLines().filter((l) => l.msg === 'stopped')).toHaveLength(2);
+  });
+});
