@@ -1,11 +1,20 @@
 // PM2 process file for the cleanup worker: `pm2 start ecosystem.config.js` (after `npm ci`, which
-// builds dist/). Settings come from the environment or a .env file next to this one (.env.example).
-// A named `apps` export, so PM2's require() of this ES module works on Node >= 20.19.
+// builds dist/). Settings come from the environment, or a .env file next to this one (the
+// environment wins); .env.example lists them. A named `apps` export, so PM2's require() of this ES
+// module works on Node >= 20.19.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
-const instances = Number(process.env.WORKER_INSTANCES ?? 2);
-// PM2 sends SIGINT, then SIGKILL after kill_timeout: leave the worker time to finish its batch
-// and park its shard (SHUTDOWN_TIMEOUT, 25 s by default), plus a margin.
-const shutdownMs = 30_000;
+const envFile = join(import.meta.dirname, '.env');
+if (existsSync(envFile)) process.loadEnvFile(envFile);
+
+const instances = Number(process.env.WORKER_INSTANCES || 2);
+
+// PM2 sends SIGINT, then SIGKILL after kill_timeout: give the worker its whole SHUTDOWN_TIMEOUT
+// (finish the batch, park the shard, close connections) plus a margin, so PM2 never cuts it short.
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const m = /^(\d+)(ms|s|m|h)?$/.exec(process.env.SHUTDOWN_TIMEOUT || '25s');
+const shutdownMs = m ? Number(m[1]) * UNITS[m[2] || 'ms'] : 25_000;
 
 export const apps = [
   {
@@ -17,7 +26,7 @@ export const apps = [
     instances: Number.isInteger(instances) && instances > 0 ? instances : 2,
     wait_ready: true, // the worker calls process.send('ready') once connected
     listen_timeout: 20_000,
-    kill_timeout: shutdownMs,
+    kill_timeout: shutdownMs + 5_000,
     autorestart: true,
     exp_backoff_restart_delay: 200,
     max_memory_restart: '512M',

@@ -1,15 +1,20 @@
+import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { SWEEP_STRATEGIES, type SweepStrategy } from '../sweep/plan.js';
+import { LIMITS } from '../worker/config.js';
 import type { ShardProgress } from '../worker/processors.js';
 import {
   connectQueue,
-  defaultRequest,
-  enqueueSweep,
-  openFlowProducer,
+  JOB,
+  KEEP,
+  openQueue,
   openQueueEvents,
+  type SweepOverrides,
   type SweepSummary,
+  type TriggerData,
+  type TriggerResult,
 } from '../worker/queue.js';
-import { configFromEnv, definedOnly } from './config.js';
+import { boundedInt, configFromEnv, definedOnly } from './config.js';
 import { progressView, sumShards } from './progress.js';
 
 interface CleanupArgs {
@@ -22,17 +27,67 @@ interface CleanupArgs {
   json?: boolean;
 }
 
-const positiveInt = (name: string) => (v: unknown) => {
-  if (v === undefined) return v;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number >= 1, got ${JSON.stringify(v)}`);
-  return n;
-};
+/** The real reason a sweep failed: the failing shard's error rather than "child ... failed". */
+async function failureReason(queue: Queue, err: unknown): Promise<string> {
+  const text = err instanceof Error ? err.message : String(err);
+  const child = /child [^:\s]+:[^:\s]+:([^\s]+) failed/.exec(text)?.[1];
+  const job = child ? await queue.getJob(child) : undefined;
+  return job?.failedReason ? `shard ${job.data?.shard ?? '?'} failed: ${job.failedReason}` : text;
+}
 
-/** `redisession cleanup`: enqueue an ad-hoc sweep, and with --wait follow it to its summary. */
+/**
+ * Follows a sweep: waits for a worker to take the request, then for the sweep it started, showing
+ * its shards' progress. Returns the summary, or throws with the reason the sweep failed.
+ */
+async function follow(
+  queue: Queue,
+  events: QueueEvents,
+  trigger: Job,
+  json: boolean,
+): Promise<SweepSummary | TriggerResult> {
+  const bySweep = new Map<string, Map<string, ShardProgress>>();
+  let sweepId: string | null = null;
+  let total: number | null = null;
+  const view = progressView();
+  const idle = setTimeout(() => {
+    process.stderr.write(
+      `waiting: no worker has taken sweep request ${trigger.id} yet (is \`redisession worker\` running on queue ` +
+        `${queue.name} of the same Redis?); Ctrl-C stops waiting, the request stays queued\n`,
+    );
+  }, 10_000);
+  events.on('progress', ({ jobId, data }) => {
+    const p = data as unknown as ShardProgress;
+    if (typeof p !== 'object' || p === null || typeof p.sweepId !== 'string') return;
+    const shards = bySweep.get(p.sweepId) ?? new Map<string, ShardProgress>();
+    shards.set(jobId, p);
+    bySweep.set(p.sweepId, shards);
+    if (p.sweepId === sweepId) view.update(sumShards(shards, total));
+  });
+  try {
+    const started = (await trigger.waitUntilFinished(events)) as TriggerResult;
+    clearTimeout(idle);
+    if (!started.sweepJobId) return started;
+    sweepId = started.sweepJobId;
+    total = started.bucketsTotal;
+    if (!json)
+      process.stderr.write(`sweep ${sweepId} started: ${started.shards} shard${started.shards === 1 ? '' : 's'}\n`);
+    const parent = await Job.fromId(queue, sweepId);
+    if (!parent) throw new Error(`sweep ${sweepId} disappeared from the queue`);
+    try {
+      return { ...((await parent.waitUntilFinished(events)) as SweepSummary), jobId: sweepId } as SweepSummary;
+    } catch (err) {
+      throw new Error(await failureReason(queue, err));
+    }
+  } finally {
+    clearTimeout(idle);
+    view.stop();
+  }
+}
+
+/** `redisession cleanup`: ask the workers for a sweep, and with --wait follow it to its summary. */
 export const cleanupCommand: CommandModule<object, CleanupArgs> = {
   command: 'cleanup',
-  describe: 'Enqueue a sweep of expired hash-mode sessions (run by the worker)',
+  describe: 'Ask the workers for a sweep of expired hash-mode sessions (of the store they are configured for)',
   builder: (y) =>
     y
       .option('strategy', {
@@ -40,81 +95,84 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
         describe: 'full: every bucket; sample: N random; existing: SCAN',
       })
       .option('shards', {
-        type: 'number',
-        describe: 'parallel shard jobs (default CLEANUP_SHARDS)',
-        coerce: positiveInt('shards'),
+        type: 'string',
+        describe: `parallel shard jobs, ${LIMITS.shards.join('..')} (default: the worker's CLEANUP_SHARDS)`,
+        coerce: boundedInt('shards', ...LIMITS.shards),
       })
       .option('batch', {
-        type: 'number',
-        describe: 'buckets per round trip (default CLEANUP_BATCH)',
-        coerce: positiveInt('batch'),
+        type: 'string',
+        describe: `buckets per round trip, ${LIMITS.batch.join('..')} (default: CLEANUP_BATCH)`,
+        coerce: boundedInt('batch', ...LIMITS.batch),
       })
       .option('sample', {
-        type: 'number',
-        describe: 'buckets for --strategy sample (default CLEANUP_SAMPLE)',
-        coerce: positiveInt('sample'),
+        type: 'string',
+        describe: 'buckets for --strategy sample (default: CLEANUP_SAMPLE)',
+        coerce: boundedInt('sample', ...LIMITS.sample),
       })
       .option('dry-run', { type: 'boolean', describe: 'count expired sessions, delete nothing' })
       .option('wait', { type: 'boolean', describe: 'follow the sweep and print its summary' })
-      .option('json', { type: 'boolean', describe: 'print the result as one JSON object' }),
+      .option('json', { type: 'boolean', describe: 'print the result as one JSON object on stdout' }),
   handler: async (args) => {
     const config = configFromEnv();
-    const req = {
-      ...defaultRequest(config),
-      ...definedOnly({
-        strategy: args.strategy,
-        shards: args.shards,
-        batch: args.batch,
-        sample: args.sample,
-        dryRun: args.dryRun,
-      }),
-    };
+    const overrides: SweepOverrides = definedOnly({
+      strategy: args.strategy,
+      shards: args.shards as number | undefined,
+      batch: args.batch as number | undefined,
+      sample: args.sample as number | undefined,
+      dryRun: args.dryRun,
+    });
     const connection = await connectQueue(config);
-    const flows = openFlowProducer(config, connection);
+    const queue = openQueue(config, connection);
     const events = args.wait ? openQueueEvents(config, connection) : null;
     try {
-      await events?.waitUntilReady(); // listen before enqueueing, or early events are missed
-      const node = await enqueueSweep(config, flows, req);
-      const jobId = node.job.id as string;
+      await events?.waitUntilReady(); // listen before asking, or early events are missed
+      const data: TriggerData = { origin: 'cli', ...overrides };
+      const trigger = await queue.add(JOB.trigger, data, {
+        removeOnComplete: KEEP.completed,
+        removeOnFail: KEEP.failed,
+      });
       if (!events) {
-        const queued = { jobId, shards: node.children?.length ?? 0, strategy: req.strategy, dryRun: req.dryRun };
+        const queued = { requestId: trigger.id, queued: true, ...overrides };
         process.stdout.write(
-          args.json ? `${JSON.stringify(queued)}\n` : `sweep ${jobId} queued: ${queued.shards} shards\n`,
+          args.json ? `${JSON.stringify(queued)}\n` : `sweep requested (job ${trigger.id}); a worker will run it\n`,
         );
         return;
       }
-      const shardIds = new Set((node.children ?? []).map((c) => c.job.id as string));
-      const latest = new Map<string, ShardProgress>();
-      const expected = req.strategy === 'full' ? config.session.buckets : req.strategy === 'sample' ? req.sample : null;
-      const view = progressView();
-      events.on('progress', ({ jobId: id, data }) => {
-        if (!shardIds.has(id) || typeof data !== 'object' || data === null) return;
-        latest.set(id, data as unknown as ShardProgress);
-        view.update(sumShards(latest, expected));
-      });
-      let summary: SweepSummary;
+      let result: SweepSummary | TriggerResult;
       try {
-        summary = (await node.job.waitUntilFinished(events)) as SweepSummary;
+        result = await follow(queue, events, trigger, args.json ?? false);
       } catch (err) {
-        view.stop();
-        const failed = { jobId, error: (err as Error).message };
-        process.stdout.write(args.json ? `${JSON.stringify({ ...failed, failed: true })}\n` : '');
-        process.stderr.write(`redisession: sweep ${jobId} failed: ${failed.error}\n`);
+        const error = (err as Error).message;
+        if (args.json) process.stdout.write(`${JSON.stringify({ failed: true, error })}\n`);
+        process.stderr.write(`redisession: sweep failed: ${error}\n`);
         process.exitCode = 1;
         return;
       }
-      view.stop();
-      if (args.json) process.stdout.write(`${JSON.stringify({ jobId, ...summary })}\n`);
+      if ('skipped' in result && result.skipped) {
+        const skipped = {
+          skipped: true,
+          reason: result.skipped,
+          buckets: 0,
+          scanned: 0,
+          deleted: 0,
+          durationMs: 0,
+          shards: 0,
+        };
+        process.stdout.write(args.json ? `${JSON.stringify(skipped)}\n` : `no sweep: ${result.skipped}\n`);
+        return;
+      }
+      const summary = result as SweepSummary & { jobId: string };
+      if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
         process.stdout.write(
-          `sweep ${jobId} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
+          `sweep ${summary.jobId} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
             `${summary.buckets} buckets, ${summary.scanned} fields scanned, ${summary.deleted} expired sessions ` +
-            `${summary.dryRun ? 'found' : 'deleted'} (${summary.shards} shards)\n`,
+            `${summary.dryRun ? 'found' : 'deleted'} (${summary.shards} shard${summary.shards === 1 ? '' : 's'})\n`,
         );
       }
     } finally {
       await events?.close();
-      await flows.close();
+      await queue.close();
       await connection.quit().catch(() => connection.disconnect());
     }
   },

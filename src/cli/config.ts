@@ -19,3 +19,19 @@ export function configFromEnv(): WorkerConfig {
 export function definedOnly<T extends object>(obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/**
+ * A yargs coerce for whole-number flags with the same bounds as their environment variables; the
+ * message names the flag, the value and the accepted range.
+ */
+export const boundedInt =
+  (name: string, min: number, max: number) =>
+  (value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    const text = String(value);
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      throw new Error(`--${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(text)}`);
+    }
+    return n;
+  };

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { CRON_ACCEPTED, cronProblem, isTimeZone, TZ_ACCEPTED } from '../worker/config.js';
 import { parseDuration } from '../worker/duration.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
 import { removeSchedule, showSchedule, upsertSchedule } from '../worker/schedule.js';
@@ -15,7 +16,9 @@ interface ScheduleArgs {
 /** `redisession schedule`: show, set or remove the repeatable sweep. */
 export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
   command: 'schedule',
-  describe: 'Show the repeatable sweep, or set it (--every / --cron) or remove it (--remove)',
+  describe:
+    'Show the repeatable sweep, or set it (--every / --cron) or remove it (--remove). Workers apply ' +
+    'CLEANUP_EVERY / CLEANUP_CRON / CLEANUP_SCHEDULE again whenever they start, so make lasting changes there.',
   builder: (y) =>
     y
       .option('every', { type: 'string', describe: 'run every duration, e.g. 15m, 1h' })
@@ -32,9 +35,11 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
             `--every must be a duration of at least 1s, such as 30s, 15m or 1h; got ${JSON.stringify(a.every)}`,
           );
         }
-        if (a.cron !== undefined && !/^\S+(\s+\S+){4,5}$/.test(a.cron)) {
-          throw new Error(`--cron must have 5 or 6 fields, such as "*/15 * * * *"; got ${JSON.stringify(a.cron)}`);
+        if (a.tz !== undefined && !isTimeZone(a.tz)) {
+          throw new Error(`--tz must be ${TZ_ACCEPTED}; got ${JSON.stringify(a.tz)}`);
         }
+        const problem = a.cron === undefined ? null : cronProblem(a.cron, a.tz);
+        if (problem) throw new Error(`--cron must be ${CRON_ACCEPTED}; got ${JSON.stringify(a.cron)} (${problem})`);
         return true;
       }),
   handler: async (args) => {
@@ -58,6 +63,9 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       else {
         const when = info.cron ? `cron "${info.cron}"${info.tz ? ` (${info.tz})` : ''}` : `every ${info.every}`;
         process.stdout.write(`repeatable sweep: ${when}; next run ${info.next ?? 'unknown'}\n`);
+      }
+      if (!args.json && (args.remove || args.every !== undefined || args.cron !== undefined)) {
+        process.stderr.write('note: a worker that starts applies its own CLEANUP_* settings again\n');
       }
     } finally {
       await queue.close();

@@ -2,14 +2,16 @@ import type { CommandModule } from 'yargs';
 import { hashStats } from '../inspect/stats.js';
 import { createRedisClient, quietQuit } from '../redis/connections.js';
 import { createSessionStore } from '../store/session-store.js';
-import { configFromEnv, definedOnly } from './config.js';
+import { LIMITS } from '../worker/config.js';
+import { redactUrl } from '../worker/redact.js';
+import { boundedInt, configFromEnv, definedOnly } from './config.js';
 
 interface StatsArgs {
   redis?: string;
   prefix?: string;
   mode?: 'hash' | 'string';
   buckets?: number;
-  sample: number;
+  sample?: number;
   exact?: boolean;
   json?: boolean;
 }
@@ -23,21 +25,33 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       .option('redis', { type: 'string', describe: 'redis:// URL (default REDIS_URL)' })
       .option('prefix', { type: 'string', describe: 'store prefix (default SESSION_PREFIX)' })
       .option('mode', { choices: ['hash', 'string'] as const, describe: 'store mode (default SESSION_MODE)' })
-      .option('buckets', { type: 'number', describe: 'bucket count (default SESSION_BUCKETS)' })
-      .option('sample', { type: 'number', default: 256, describe: 'buckets to sample in hash mode' })
+      .option('buckets', {
+        type: 'string',
+        describe: 'bucket count (default SESSION_BUCKETS)',
+        coerce: boundedInt('buckets', ...LIMITS.buckets),
+      })
+      .option('sample', {
+        type: 'string',
+        describe: 'buckets to sample in hash mode (default 256)',
+        coerce: boundedInt('sample', ...LIMITS.sample),
+      })
       .option('exact', { type: 'boolean', describe: 'visit every bucket / key instead of sampling' })
       .option('json', { type: 'boolean', describe: 'print one JSON object' }),
   handler: async (args) => {
     const config = configFromEnv();
     const s = { ...config.session, ...definedOnly({ prefix: args.prefix, mode: args.mode, buckets: args.buckets }) };
-    const client = createRedisClient(args.redis ?? config.redisUrl);
-    client.on('error', () => {}); // a failed command below reports the problem
+    const url = args.redis ?? config.redisUrl;
+    const client = createRedisClient(url);
+    let lastError: Error | null = null;
+    client.on('error', (err: Error) => {
+      lastError = err;
+    });
     try {
       let report: object;
       if (s.mode === 'hash') {
         report = await hashStats(
           { client, prefix: Buffer.from(s.prefix), buckets: s.buckets },
-          { sample: args.sample, exact: args.exact ?? false },
+          { sample: args.sample ?? 256, exact: args.exact ?? false },
         );
       } else {
         const store = createSessionStore({ redis: client, mode: 'string', prefix: s.prefix });
@@ -50,6 +64,9 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
           process.stdout.write(`${k.padEnd(18)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
         }
       }
+    } catch (err) {
+      const cause = (lastError as Error | null)?.message ?? (err as Error).message;
+      throw new Error(`cannot read stats from Redis at ${redactUrl(url)}: ${cause}`);
     } finally {
       await quietQuit(client);
     }

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { createLogger } from '../worker/logger.js';
-import { runWorker } from '../worker/run-worker.js';
+import { type RunningWorker, runWorker } from '../worker/run-worker.js';
 import { exitOnSignals } from '../worker/shutdown.js';
 import { configFromEnv } from './config.js';
 
@@ -12,8 +12,12 @@ export const workerCommand: CommandModule = {
   handler: async () => {
     const config = configFromEnv();
     const logger = createLogger(config);
-    const running = await runWorker(config, logger);
-    exitOnSignals(logger, config.worker.shutdownTimeout, () => running.close());
+    let running: RunningWorker | null = null;
+    // Installed before connecting: a signal while Redis is still unreachable stops cleanly too.
+    exitOnSignals(logger, config.worker.shutdownTimeout, async () => {
+      await running?.close();
+    });
+    running = await runWorker(config, logger);
     process.send?.('ready'); // PM2 wait_ready
   },
 };

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { MAX_BUCKETS } from '../keys/buckets.js';
 import { SWEEP_STRATEGIES } from '../sweep/plan.js';
@@ -40,12 +41,43 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'one of true, false, on, off, 1, 0' })
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
+export const CRON_ACCEPTED = 'a valid cron expression with 5 or 6 fields, such as "*/15 * * * *"';
+export const TZ_ACCEPTED = 'an IANA time zone such as UTC or Europe/Paris';
+
+/** Why cron-parser (what BullMQ uses) refuses a pattern, or null when it is fine. */
+export function cronProblem(pattern: string, tz?: string): string | null {
+  if (!/^\S+(\s+\S+){4,5}$/.test(pattern.trim())) return 'it needs 5 or 6 fields';
+  try {
+    CronExpressionParser.parse(pattern, tz ? { tz } : {});
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The bounds of every numeric setting, shared with the CLI flags that override them. */
+export const LIMITS = {
+  shards: [1, 1024],
+  batch: [1, 10_000],
+  sample: [1, MAX_BUCKETS],
+  buckets: [1, MAX_BUCKETS],
+} as const;
+
 const schema = z.object({
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   QUEUE_REDIS_URL: redisUrl.optional(),
   SESSION_MODE: z.enum(['hash', 'string'], { message: 'hash or string' }).default('hash'),
   SESSION_PREFIX: z.string().min(1, 'a non-empty string').max(128, 'at most 128 characters').default('rs:'),
-  SESSION_BUCKETS: int(1, MAX_BUCKETS).default(65536),
+  SESSION_BUCKETS: int(...LIMITS.buckets).default(65536),
   QUEUE_NAME: z
     .string()
     .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)')
@@ -58,15 +90,15 @@ const schema = z.object({
   CLEANUP_EVERY: duration(1000, 7 * 86_400_000).optional(),
   CLEANUP_CRON: z
     .string()
-    .regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression with 5 or 6 fields, such as "*/15 * * * *"')
+    .refine((v) => cronProblem(v) === null, CRON_ACCEPTED)
     .optional(),
-  CLEANUP_TZ: z.string().min(1).optional(),
+  CLEANUP_TZ: z.string().refine(isTimeZone, TZ_ACCEPTED).optional(),
   CLEANUP_STRATEGY: z
     .enum(SWEEP_STRATEGIES as [string, ...string[]], { message: SWEEP_STRATEGIES.join(', ') })
     .default('full'),
-  CLEANUP_SHARDS: int(1, 1024).default(8),
-  CLEANUP_BATCH: int(1, 10_000).default(100),
-  CLEANUP_SAMPLE: int(1, MAX_BUCKETS).default(100),
+  CLEANUP_SHARDS: int(...LIMITS.shards).default(8),
+  CLEANUP_BATCH: int(...LIMITS.batch).default(100),
+  CLEANUP_SAMPLE: int(...LIMITS.sample).default(100),
   CLEANUP_GRACE: duration(0, 86_400_000).default(60_000),
   CLEANUP_ATTEMPTS: int(1, 100).default(5),
   WORKER_CONCURRENCY: int(1, 64).default(2),

@@ -1,12 +1,25 @@
-import { DelayedError, type FlowProducer, type Job, type Processor, UnrecoverableError } from 'bullmq';
+import { DelayedError, type FlowProducer, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
 import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { defaultRequest, enqueueSweep, JOB, type ShardData, type SummaryData, type SweepSummary } from './queue.js';
+import {
+  defaultRequest,
+  enqueueSweep,
+  JOB,
+  plannedBuckets,
+  type ShardData,
+  type SummaryData,
+  type SweepRequest,
+  type SweepSummary,
+  type TriggerData,
+  type TriggerResult,
+} from './queue.js';
 
 /** What a shard reports with job.updateProgress after every batch; the checkpoint resumes a retry. */
 export interface ShardProgress {
+  /** The sweep (parent job) this shard belongs to: lets a follower pick its shards' events. */
+  sweepId: string | null;
   bucketsDone: number;
   bucketsTotal: number | null;
   scanned: number;
@@ -26,6 +39,7 @@ interface Deps {
   config: WorkerConfig;
   /** The Redis holding the sessions. */
   sessions: RedisClient;
+  queue: Queue;
   flows: FlowProducer;
   logger: Logger;
 }
@@ -38,9 +52,16 @@ function savedProgress(job: Job): ShardProgress | null {
 async function processShard(deps: Deps, job: Job<ShardData>, token: string | undefined, signal?: AbortSignal) {
   const d = job.data;
   const saved = savedProgress(job);
-  const log = deps.logger.child({ jobId: job.id, shard: d.shard, shards: d.shards, attempt: job.attemptsMade + 1 });
+  const sweepId = job.parent?.id ?? null;
+  const log = deps.logger.child({
+    sweepId,
+    jobId: job.id,
+    shard: d.shard,
+    shards: d.shards,
+    attempt: job.attemptsMade + 1,
+  });
   log.info(
-    { range: d.range, strategy: d.strategy, dryRun: d.dryRun, resumeAt: saved?.bucketsDone ?? 0 },
+    { prefix: d.prefix, range: d.range, strategy: d.strategy, dryRun: d.dryRun, resumeAt: saved?.bucketsDone ?? 0 },
     saved ? 'shard resumed' : 'shard started',
   );
   const started = Date.now();
@@ -59,6 +80,7 @@ async function processShard(deps: Deps, job: Job<ShardData>, token: string | und
       ...(signal ? { signal } : {}),
       onProgress: async (p) => {
         const progress: ShardProgress = {
+          sweepId,
           bucketsDone: p.bucketsDone,
           bucketsTotal: p.bucketsTotal,
           scanned: p.scanned,
@@ -99,8 +121,47 @@ async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummar
     summary.scanned += v.scanned;
     summary.deleted += v.deleted;
   }
-  deps.logger.info({ jobId: job.id, ...summary }, 'sweep finished');
+  deps.logger.info({ sweepId: job.id, ...summary }, 'sweep finished');
   return summary;
+}
+
+/** Turns a sweep request into a flow built from this worker's configuration. */
+async function startSweep(deps: Deps, job: Job<TriggerData>): Promise<TriggerResult> {
+  const { origin, ...overrides } = job.data ?? { origin: 'schedule' };
+  const req: SweepRequest = { ...defaultRequest(deps.config), ...definedOnly(overrides) };
+  const skip = (skipped: string): TriggerResult => {
+    deps.logger.info({ origin, reason: skipped }, 'sweep skipped');
+    return { sweepJobId: null, shards: 0, bucketsTotal: 0, skipped };
+  };
+  if (deps.config.session.mode === 'string') {
+    return skip('SESSION_MODE=string: Redis expires string-mode sessions itself');
+  }
+  // A scheduled run while the previous sweep still waits on its shards would only pile up work.
+  if (origin === 'schedule' && (await deps.queue.getWaitingChildrenCount()) > 0) {
+    return skip('the previous sweep is still running');
+  }
+  const node = await enqueueSweep(deps.config, deps.flows, req);
+  const result: TriggerResult = {
+    sweepJobId: node.job.id ?? null,
+    shards: node.children?.length ?? 0,
+    bucketsTotal: plannedBuckets(deps.config, req),
+  };
+  deps.logger.info(
+    {
+      sweepId: result.sweepJobId,
+      origin,
+      prefix: deps.config.session.prefix,
+      buckets: deps.config.session.buckets,
+      ...req,
+      shards: result.shards,
+    },
+    'sweep started',
+  );
+  return result;
+}
+
+function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** One processor for every job name on the cleanup queue. */
@@ -111,12 +172,8 @@ export function createProcessor(deps: Deps): Processor {
         return processShard(deps, job as Job<ShardData>, token, signal);
       case JOB.summary:
         return summarize(deps, job as Job<SummaryData>);
-      case JOB.trigger: {
-        const req = defaultRequest(deps.config);
-        const node = await enqueueSweep(deps.config, deps.flows, req);
-        deps.logger.info({ sweepJobId: node.job.id, ...req }, 'scheduled sweep started');
-        return { sweepJobId: node.job.id };
-      }
+      case JOB.trigger:
+        return startSweep(deps, job as Job<TriggerData>);
       default:
         throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }

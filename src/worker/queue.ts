@@ -6,7 +6,11 @@ import { redactUrl } from './redact.js';
 
 /** Job names on the cleanup queue. */
 export const JOB = {
-  /** Made by the Job Scheduler: turns into a sweep flow. */
+  /**
+   * A request for a sweep, from the Job Scheduler or `redisession cleanup`: a worker turns it into
+   * a flow built from its own configuration (prefix, buckets, grace), so the sweep always covers
+   * the store the workers are configured for, whatever the shell that asked for it says.
+   */
   trigger: 'sweep',
   /** Parent of a sweep flow: sums its shards once they are all done. */
   summary: 'sweep-summary',
@@ -39,7 +43,24 @@ export interface SummaryData {
   strategy: SweepStrategy;
   dryRun: boolean;
   shards: number;
+  /** When the worker started the sweep (the flow was added). */
   requestedAt: number;
+}
+
+/** What may be asked of one sweep: the rest comes from the worker's configuration. */
+export type SweepOverrides = Partial<Pick<SweepRequest, 'strategy' | 'shards' | 'batch' | 'sample' | 'dryRun'>>;
+
+export interface TriggerData extends SweepOverrides {
+  origin: 'schedule' | 'cli';
+}
+
+/** A trigger's result: the sweep it started, or why none was started. */
+export interface TriggerResult {
+  sweepJobId: string | null;
+  shards: number;
+  /** Buckets the sweep will visit, null when unknown in advance ('existing'). */
+  bucketsTotal: number | null;
+  skipped?: string;
 }
 
 /** The sums a sweep reports: the parent job's return value and the CLI's --json output. */
@@ -106,10 +127,21 @@ export function openQueueEvents(config: WorkerConfig, connection: Redis): QueueE
   return new QueueEvents(config.queue.name, { connection: connection.duplicate(), prefix: config.queue.prefix });
 }
 
-/** The children of one sweep: a shard per range of buckets (or per slice of the sampled list). */
+/** The buckets a sweep visits, when known in advance. */
+export function plannedBuckets(config: WorkerConfig, req: SweepRequest): number | null {
+  if (req.strategy === 'full') return config.session.buckets;
+  if (req.strategy === 'sample') return Math.min(req.sample, config.session.buckets);
+  return null;
+}
+
+/**
+ * The children of one sweep: a shard per range of buckets (or per slice of the sampled list).
+ * 'existing' walks the keyspace with SCAN, which cannot be split by bucket range without every
+ * shard scanning everything, so it always runs as one shard.
+ */
 export function shardJobs(config: WorkerConfig, req: SweepRequest): ShardData[] {
   const { prefix, buckets } = config.session;
-  const ranges = shardRanges(buckets, req.shards);
+  const ranges = shardRanges(buckets, req.strategy === 'existing' ? 1 : req.shards);
   const common = { ...req, prefix, buckets, shards: ranges.length };
   if (req.strategy === 'sample') {
     // The parent draws the sample once, so a retried shard revisits the same buckets.

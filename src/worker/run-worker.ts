@@ -4,7 +4,7 @@ import { createRedisClient, quietQuit } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { createProcessor } from './processors.js';
-import { openFlowProducer, openQueue, queueConnection } from './queue.js';
+import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
 import { redactUrl } from './redact.js';
 import { removeSchedule, scheduleFromConfig, upsertSchedule } from './schedule.js';
 
@@ -53,7 +53,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     logger.info('CLEANUP_SCHEDULE=off: removed the repeatable sweep');
   }
 
-  const worker = new Worker(config.queue.name, createProcessor({ config, sessions, flows, logger }), {
+  const worker = new Worker(config.queue.name, createProcessor({ config, sessions, queue, flows, logger }), {
     connection,
     prefix: config.queue.prefix,
     concurrency: config.worker.concurrency,
@@ -62,7 +62,30 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     maxStalledCount: 2,
   });
   worker.on('failed', (job, err) => {
-    logger.error({ jobId: job?.id, name: job?.name, attempt: job?.attemptsMade, err: err.message }, 'job failed');
+    const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) : true;
+    const progress = job?.progress as { bucketsDone?: number; scanned?: number; deleted?: number } | undefined;
+    logger.error(
+      {
+        sweepId: job?.parent?.id,
+        jobId: job?.id,
+        name: job?.name,
+        attempt: job?.attemptsMade,
+        final,
+        err: err.message,
+      },
+      final ? 'job failed for good' : 'job failed, will retry',
+    );
+    if (final && job?.name === JOB.shard) {
+      logger.error(
+        {
+          sweepId: job.parent?.id,
+          bucketsDone: progress?.bucketsDone,
+          scanned: progress?.scanned,
+          deleted: progress?.deleted,
+        },
+        'sweep failed',
+      );
+    }
   });
   worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled (its worker died?): it will run again'));
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));

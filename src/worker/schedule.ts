@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { WorkerConfig } from './config.js';
 import { formatDuration } from './duration.js';
-import { JOB, KEEP, SCHEDULER_ID } from './queue.js';
+import { JOB, KEEP, SCHEDULER_ID, type TriggerData } from './queue.js';
 
 export interface ScheduleSpec {
   every: number | null;
@@ -27,7 +27,7 @@ export async function upsertSchedule(queue: Queue, spec: ScheduleSpec): Promise<
     : { every: spec.every ?? 15 * 60_000 };
   await queue.upsertJobScheduler(SCHEDULER_ID, repeat, {
     name: JOB.trigger,
-    data: {},
+    data: { origin: 'schedule' } satisfies TriggerData,
     opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
   });
 }

@@ -54,6 +54,8 @@ describe('configuration errors', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud": expected fatal, error, warn, info/],
     [{ REDIS_URL: 'redis://user:hunter2@localhost:6379', SESSION_BUCKETS: '0' }, /SESSION_BUCKETS="0"/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL="localhost:6379": expected a redis:\/\//],
+    [{ CLEANUP_CRON: '99 * * * *' }, /CLEANUP_CRON="99 \* \* \* \*": expected a valid cron expression/],
+    [{ CLEANUP_TZ: 'Mars/Olympus' }, /CLEANUP_TZ="Mars\/Olympus": expected an IANA time zone/],
   ])('rejects %o at start, naming the variable', async (env, message) => {
     for (const command of ['stats', 'cleanup', 'schedule']) {
       const out = await runCli([command], { REDIS_URL: redisUrl(), ...env } as Record<string, string>);
@@ -72,6 +74,12 @@ describe('configuration errors', () => {
       ['schedule', '--every', '15m', '--cron', '* * * * *'],
       ['schedule', '--every', 'soon'],
       ['schedule', '--cron', 'every day'],
+      ['schedule', '--cron', '99 * * * *'],
+      ['schedule', '--cron', '* * * * *', '--tz', 'Mars/Olympus'],
+      ['cleanup', '--shards', '5000'],
+      ['cleanup', '--batch', '100000'],
+      ['stats', '--sample', '0'],
+      ['stats', '--buckets', '99999999'],
     ]) {
       const out = await cli(...args);
       expect(out.code, args.join(' ')).toBe(2);

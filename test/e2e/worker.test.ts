@@ -106,18 +106,47 @@ describe('redisession worker + cleanup --wait', () => {
     expect(await fields(prefix)).toBe(300);
 
     const existing = await runCli(['cleanup', '--wait', '--json', '--strategy', 'existing'], env);
-    expect(JSON.parse(existing.stdout)).toMatchObject({ scanned: 300, deleted: 0, strategy: 'existing' });
+    // one shard: SCAN cannot be split by bucket range without every shard scanning everything
+    expect(JSON.parse(existing.stdout)).toMatchObject({ scanned: 300, deleted: 0, strategy: 'existing', shards: 1 });
     // the worker logged each shard and the sweep, as JSON lines
     const finished = await w.waitForLog((l) => l.msg === 'sweep finished' && l.dryRun === false && l.deleted === 700);
     expect(finished).toMatchObject({ scanned: 1000, shards: 4 });
     expect(w.logs.filter((l) => l.msg === 'shard finished').length).toBeGreaterThanOrEqual(4);
   });
 
-  it('without --wait prints the queued job and returns at once', async () => {
+  it('without --wait prints the queued request and returns at once', async () => {
     const { env } = setup(64);
-    const out = await runCli(['cleanup', '--json'], env);
+    const out = await runCli(['cleanup', '--json', '--shards', '3'], env);
     expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ shards: 2, strategy: 'full', dryRun: false });
+    expect(JSON.parse(out.stdout)).toMatchObject({ queued: true, shards: 3 });
+  });
+
+  it("sweeps the workers' store, whatever the shell running the CLI is configured for", async () => {
+    const { prefix, env, worker } = setup(128);
+    await plant(prefix, 128, 40, 10);
+    await worker().ready;
+    // the operator's shell has no SESSION_* settings: defaults would say prefix rs:, 65536 buckets
+    const bare = {
+      REDIS_URL: env.REDIS_URL as string,
+      QUEUE_NAME: env.QUEUE_NAME as string,
+      SESSION_PREFIX: '',
+      SESSION_BUCKETS: '',
+    };
+    const out = await runCli(['cleanup', '--wait', '--json'], bare);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 128, scanned: 50, deleted: 40 });
+  });
+
+  it('answers "nothing to sweep" for a string-mode store', async () => {
+    const { env, worker } = setup(64, { SESSION_MODE: 'string' });
+    await worker().ready;
+    const out = await runCli(['cleanup', '--wait', '--json'], env);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      skipped: true,
+      deleted: 0,
+      reason: expect.stringMatching(/string/),
+    });
   });
 
   it('fails the sweep visibly when a shard fails', async () => {
@@ -130,8 +159,8 @@ describe('redisession worker + cleanup --wait', () => {
     await worker().ready;
     const out = await runCli(['cleanup', '--wait', '--json'], env);
     expect(out.code).toBe(1);
-    expect(JSON.parse(out.stdout)).toMatchObject({ failed: true });
-    expect(out.stderr).toMatch(/sweep .* failed/);
+    expect(JSON.parse(out.stdout)).toMatchObject({ failed: true, error: expect.stringMatching(/shard \d+ failed: /) });
+    expect(out.stderr).toMatch(/sweep failed: shard \d+ failed: .*(max retries|ECONNREFUSED|Connection)/i);
   });
 });
 
