@@ -11,12 +11,15 @@ export type RedisClient = Redis | Cluster;
 export type RedisConnection = string | RedisOptions | RedisClient;
 
 /**
- * Defaults for clients this library creates. A web request should get an error, not wait forever,
- * while Redis is down: each command is retried across at most two reconnects before it fails.
+ * Defaults for clients this library creates. A web request should get an error, not wait forever:
+ * while Redis is down each command is retried across at most two reconnects before it fails, and
+ * a Redis that accepts the connection but does not answer (stopped, swapping, a long script) fails
+ * the command after commandTimeout.
  */
 export const CLIENT_DEFAULTS: RedisOptions = {
   maxRetriesPerRequest: 2,
   connectTimeout: 5000,
+  commandTimeout: 5000,
 };
 
 const configs = new Map<string, RedisConnection>();

@@ -13,6 +13,8 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it for good and removes its data directory. */
   destroy(): Promise<void>;
+  /** SIGSTOP (true) or SIGCONT (false): a server that keeps its sockets open but answers nothing. */
+  pause(paused: boolean): void;
 }
 
 export function assertRedisServerInstalled(): void {
@@ -95,7 +97,11 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
     url: `redis://127.0.0.1:${port}`,
     stop,
     restart: launch,
+    pause: (paused) => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(paused ? 'SIGSTOP' : 'SIGCONT');
+    },
     destroy: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGCONT');
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },

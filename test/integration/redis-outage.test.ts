@@ -46,3 +46,33 @@ describe('Redis goes away and comes back', () => {
     expect(lines.some((l) => l.msg?.includes('is back'))).toBe(true);
   });
 });
+
+describe('Redis accepts connections but does not answer', () => {
+  it('fails calls with a timeout instead of hanging, then works again', async () => {
+    const frozen = await startRedisServer();
+    const { port } = new URL(frozen.url);
+    const slow = createSessionStore({
+      redis: { host: '127.0.0.1', port: Number(port), commandTimeout: 300 },
+      prefix: 'slow:',
+    });
+    const id = randomBytes(24).toString('base64url');
+    try {
+      await slow.set(id, { user: 1 });
+      frozen.pause(true); // SIGSTOP: the socket stays open, nothing answers
+      const started = Date.now();
+      await expect(slow.get(id)).rejects.toThrow(/timed out/i);
+      expect(Date.now() - started).toBeLessThan(3000);
+      frozen.pause(false);
+      expect(await slow.get(id)).toEqual({ user: 1 });
+    } finally {
+      frozen.pause(false);
+      await slow.close();
+      await frozen.destroy();
+    }
+  });
+
+  it('clients the library creates carry a command timeout by default', async () => {
+    const { CLIENT_DEFAULTS } = await import('../../src/redis/connections.js');
+    expect(CLIENT_DEFAULTS.commandTimeout).toBeGreaterThan(0);
+  });
+});
