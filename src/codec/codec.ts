@@ -1,4 +1,5 @@
 import { CorruptValueError, SessionEncodeError } from '../store/errors.js';
+import { compactSerializer } from './compact.js';
 import { BUILTIN_COMPRESSOR_IDS, BUILTIN_COMPRESSORS, type Compressor } from './compressors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { jsonSerializer, type Serializer } from './serializers.js';
@@ -29,7 +30,7 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 export function createCodec(setup: CodecSetup): Codec {
   const serializers = new Map<number | string, Serializer>();
-  for (const s of [jsonSerializer, ...(setup.readable?.serializers ?? []), setup.serializer]) {
+  for (const s of [jsonSerializer, compactSerializer, ...(setup.readable?.serializers ?? []), setup.serializer]) {
     serializers.set(s.id, s);
   }
   const compressors = new Map<number | string, Compressor>();
@@ -43,7 +44,7 @@ export function createCodec(setup: CodecSetup): Codec {
     async encode(session, expiresAt) {
       let payload: Buffer;
       try {
-        payload = await serializer.serialize(session);
+        payload = await serializer.serialize(session, expiresAt);
       } catch (err) {
         throw new SessionEncodeError(`session cannot be serialised: ${message(err)}`, { cause: err });
       }
@@ -80,7 +81,7 @@ export function createCodec(setup: CodecSetup): Codec {
       if (!s) throw new CorruptValueError(`value written with unknown serializer ${JSON.stringify(env.serializer)}`);
       let session: unknown;
       try {
-        session = await s.deserialize(payload);
+        session = await s.deserialize(payload, env.expiresAt);
       } catch (err) {
         throw new CorruptValueError(`payload cannot be parsed: ${message(err)}`, { cause: err });
       }

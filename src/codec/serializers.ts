@@ -3,8 +3,9 @@ import { SessionEncodeError } from '../store/errors.js';
 /** A serializer as the codec uses it: bytes in, bytes out (a custom one may answer with a promise). */
 export interface Serializer {
   readonly id: number | string;
-  serialize(session: unknown): Buffer | Promise<Buffer>;
-  deserialize(bytes: Buffer): unknown;
+  /** `expiresAt` is the envelope's expiry (null in string mode): a serializer may rely on it. */
+  serialize(session: unknown, expiresAt: number | null): Buffer | Promise<Buffer>;
+  deserialize(bytes: Buffer, expiresAt: number | null): unknown;
 }
 
 /**
@@ -30,9 +31,9 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-export type SerializerOption = 'json' | CustomSerializer;
+export type SerializerOption = 'json' | 'compact' | CustomSerializer;
 
-export const BUILTIN_SERIALIZER_IDS = { json: 0 } as const;
+export const BUILTIN_SERIALIZER_IDS = { json: 0, compact: 1 } as const;
 
 export const jsonSerializer: Serializer = {
   id: BUILTIN_SERIALIZER_IDS.json,

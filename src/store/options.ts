@@ -1,3 +1,4 @@
+import { compactSerializer } from '../codec/compact.js';
 import {
   BUILTIN_COMPRESSORS,
   type CompressionOption,
@@ -55,7 +56,11 @@ export interface SessionStoreOptions {
   compression?: CompressionOption;
   /** Payloads shorter than this are never compressed (COMPRESS_MIN_LENGTH). @default 400 */
   compressMinLength?: number;
-  /** Serializer for new writes. @default 'json' */
+  /**
+   * Serializer for new writes: 'json', or 'compact' (MessagePack with hex strings as bytes and
+   * express-session's cookie folded; reads back exactly what JSON would). Values written with
+   * either stay readable whatever is configured later. @default 'json'
+   */
   serializer?: SerializerOption;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
   legacyCodecs?: Array<CustomSerializer | CustomCompressor>;
@@ -156,8 +161,9 @@ function assertCodecId(option: string, id: unknown): void {
 
 function resolveSerializer(value: unknown): Serializer {
   if (value === 'json') return jsonSerializer;
+  if (value === 'compact') return compactSerializer;
   if (!isCustomSerializer(value)) {
-    fail('serializer', value, "'json' or { id, serialize, deserialize } or { id, stringify, parse }");
+    fail('serializer', value, "'json', 'compact', or { id, serialize, deserialize } or { id, stringify, parse }");
   }
   assertCodecId('serializer', value.id);
   return fromCustomSerializer(value);

@@ -84,6 +84,24 @@ describe('values written under another configuration stay readable', () => {
     await Promise.all(stores.map((s) => s.close()));
   });
 
+  it("reads JSON values after switching to 'compact', and compact ones after switching back", async () => {
+    const json = createSessionStore({ redis: redisUrl(), prefix });
+    const compact = createSessionStore({ redis: redisUrl(), prefix, serializer: 'compact' });
+    const [a, b] = [sid(), sid()];
+    const session = {
+      cookie: { originalMaxAge: 1000, expires: new Date(Date.now() + 60_000), httpOnly: true, path: '/' },
+      u: 1,
+    };
+    await json.set(a, session);
+    await compact.set(b, session);
+    const expected = JSON.parse(JSON.stringify(session));
+    for (const reader of [json, compact]) {
+      expect(await reader.get(a)).toEqual(expected);
+      expect(await reader.get(b)).toEqual(expected);
+    }
+    await Promise.all([json.close(), compact.close()]);
+  });
+
   it('reads values of a custom serializer after switching back to JSON, when it is kept as legacy', async () => {
     const reversed = {
       id: 'rev',
