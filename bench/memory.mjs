@@ -76,8 +76,16 @@ const contenders = [
   },
   { name: 'redisession string mode', redisArgs: [], store: { mode: 'string' } },
   { name: 'redisession hash mode, Redis defaults', redisArgs: [], store: { mode: 'hash' } },
-  { name: "redisession string mode, serializer 'compact'", redisArgs: [], store: { mode: 'string', serializer: 'compact' } },
-  { name: "redisession hash mode, serializer 'compact', Redis defaults", redisArgs: [], store: { mode: 'hash', serializer: 'compact' } },
+  {
+    name: "redisession string mode, serializer 'compact'",
+    redisArgs: [],
+    store: { mode: 'string', serializer: 'compact' },
+  },
+  {
+    name: "redisession hash mode, serializer 'compact', Redis defaults",
+    redisArgs: [],
+    store: { mode: 'hash', serializer: 'compact' },
+  },
   {
     name: 'redisession hash mode, hash-max-listpack-value 256',
     redisArgs: ['--hash-max-listpack-value', '256'],

@@ -65,9 +65,10 @@ export async function hashStats(target: StatsTarget, opts: { sample: number; exa
   const advice: string[] = [];
   if ((encodings.hashtable ?? 0) > 0) {
     advice.push(
-      'some buckets are hashtables, not listpacks: raise hash-max-listpack-value above your largest stored ' +
-        'session (CONFIG SET hash-max-listpack-value 256) or, if buckets hold over 512 sessions, raise ' +
-        'hash-max-listpack-entries or the buckets option; existing hashtable buckets convert back only when rewritten',
+      "some buckets are hashtables, not listpacks: store smaller values (serializer: 'compact') or raise " +
+        'hash-max-listpack-value above your largest stored session (CONFIG SET hash-max-listpack-value 256); ' +
+        'if buckets hold over 512 sessions, raise hash-max-listpack-entries or the buckets option. ' +
+        'Hashtable buckets convert back only when rewritten after a restart',
     );
   }
   return {
