@@ -17,7 +17,7 @@ import type { Serializer } from './serializers.js';
  * Payload: byte 0 = 0 (plain MessagePack) | 1 (cookie first, compacted) | 2 (JSON text); for 1:
  * two mask bytes, the cookie's present values as a MessagePack array, then the rest of the
  * session as a MessagePack map. JSON text is the fallback for sessions with a "__proto__" key,
- * which msgpackr renames on read (its guard against prototype pollution).
+ * which msgpackr renames on read (its guard against prototype pollution), or a lone surrogate.
  */
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true, moreTypes: false });
@@ -38,6 +38,8 @@ const COOKIE_KEYS = [
 const EXPIRES_FROM_ENVELOPE = 1 << 15;
 
 const HEX = /^(?:[0-9a-f]{2}){4,}$/;
+/** How JSON.stringify writes a lone surrogate (well-formed JSON.stringify, ES2019). */
+const LONE_SURROGATE = /\\u[dD][89a-fA-F]/;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -79,7 +81,11 @@ export const compactSerializer: Serializer = {
   serialize(session, expiresAt) {
     const text = JSON.stringify(session);
     if (text === undefined) throw new TypeError('the session serialises to nothing');
-    if (text.includes('"__proto__"')) return Buffer.concat([Buffer.of(2), Buffer.from(text, 'utf8')]);
+    // JSON text when MessagePack would not give the same back: "__proto__" keys (renamed by
+    // msgpackr) and lone UTF-16 surrogates (JSON.stringify escapes them; UTF-8 cannot hold them)
+    if (text.includes('"__proto__"') || LONE_SURROGATE.test(text)) {
+      return Buffer.concat([Buffer.of(2), Buffer.from(text, 'utf8')]);
+    }
     const json = JSON.parse(text) as Record<string, Json>;
     const mask = cookieMask(json);
     if (mask === null) return Buffer.concat([Buffer.of(0), packr.pack(packHex(json))]);

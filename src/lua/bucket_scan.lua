@@ -16,6 +16,12 @@
   Returns { next cursor, fields scanned, expired sessions, live sessions }. Fields that are not our
   envelope are neither (scanned - expired - live of them), and are never deleted.
 ]]
+-- Something else sitting at a bucket's name (not ours) is skipped, not an error that would fail
+-- the whole shard on every retry.
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
+  return { '0', 0, 0, 0 }
+end
+
 local cutoff = tonumber(ARGV[3])
 if not cutoff then
   local t = redis.call('TIME')

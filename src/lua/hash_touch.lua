@@ -1,6 +1,6 @@
 --[[
   Extends the life of a session that still exists by rewriting only the expiry in its value
-  header: the session data stays exactly as stored, so a touch that carries an older copy of the
+  header (never shortening it): the session data stays exactly as stored, so a touch that carries an older copy of the
   session (express-session touches unmodified sessions at the end of a request) cannot undo a
   write another request made meanwhile. A session that was destroyed, or has already expired, is
   not brought back; an expired one is removed while we hold it.
@@ -25,9 +25,17 @@ if format == 0xA3 then
   if not f then
     return 0
   end
-  if ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= tonumber(ARGV[4]) then
+  local expiry = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+  if expiry <= tonumber(ARGV[4]) then
     redis.call('HDEL', KEYS[1], ARGV[1])
     return 0
+  end
+  -- Only ever extend: a stale touch (an old copy with a shorter cookie) must not cut short what a
+  -- concurrent set (a "remember me" of 30 days) stored. (Compared as numbers: Lua compares
+  -- strings with strcoll, which need not be bytewise.)
+  local g, h, i, j, k, l = string.byte(ARGV[2], 1, 6)
+  if ((((g * 256 + h) * 256 + i) * 256 + j) * 256 + k) * 256 + l <= expiry then
+    return 1
   end
   value = string.sub(old, 1, 2) .. ARGV[2] .. string.sub(old, 9)
 elseif format == 0xA2 then

@@ -13,7 +13,7 @@ export interface StorageMode<L> {
   write(loc: L, value: Buffer, ttlMs: number): Promise<void>;
   /**
    * Extends a live session to expire at `expiresAt` without touching its data (a touch carries a
-   * possibly stale copy of the session); true when there was a live session to extend.
+   * possibly stale copy of the session), and never shortens it; true when it extended one.
    */
   refresh(loc: L, expiresAt: number, ttlMs: number, now: number): Promise<boolean>;
   remove(loc: L): Promise<void>;

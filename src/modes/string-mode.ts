@@ -40,7 +40,8 @@ export function stringMode(
     async refresh(redisKey, _expiresAt, ttlMs) {
       // Only the TTL: the stored data stays as the last set wrote it, and a key that is gone
       // (logged out meanwhile) stays gone.
-      return (await redis().pexpire(redisKey, ttlMs)) === 1;
+      // GT: only ever extend, so a stale touch cannot cut short a longer life a concurrent set gave
+      return (await redis().pexpire(redisKey, ttlMs, 'GT')) === 1;
     },
     async remove(redisKey) {
       await redis().unlink(redisKey);

@@ -88,22 +88,23 @@ export function queueConnection(config: WorkerConfig): Redis {
  */
 export async function connectQueue(config: WorkerConfig, timeoutMs = 5000): Promise<Redis> {
   const connection = new Redis(config.queueRedisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  connection.on('error', () => {}); // reported below
+  let lastError: Error | null = null;
+  connection.on('error', (err: Error) => {
+    lastError = err; // the real cause (ECONNREFUSED, WRONGPASS); connect() itself only says "closed"
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       connection.connect(),
       new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`cannot reach Redis at ${redactUrl(config.queueRedisUrl)}`)),
-          timeoutMs,
-        );
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
     return connection;
   } catch (err) {
     connection.disconnect();
-    throw err;
+    const cause = (lastError as Error | null)?.message ?? (err as Error).message;
+    throw new Error(`cannot reach Redis at ${redactUrl(config.queueRedisUrl)}: ${cause}`);
   } finally {
     clearTimeout(timer);
   }

@@ -39,9 +39,13 @@ describe('redisession CLI', () => {
   });
 
   it('exits 1 with a clear message when Redis is unreachable', async () => {
-    const out = await runCli(['stats', '--json'], { REDIS_URL: 'redis://127.0.0.1:1' });
-    expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/redisession: /);
+    for (const command of ['stats', 'cleanup', 'schedule']) {
+      const out = await runCli([command], { REDIS_URL: 'redis://:secret@127.0.0.1:1' });
+      expect(out.code).toBe(1);
+      expect(out.stderr).toMatch(
+        /redisession: cannot (reach|read stats from) Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1.*ECONNREFUSED/,
+      );
+    }
   });
 });
 

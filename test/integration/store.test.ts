@@ -153,6 +153,14 @@ describe.each(matrix)(
       expect(await store.get(id)).toEqual(after);
     });
 
+    it('touch never shortens a longer life that a concurrent set gave', async () => {
+      const id = sid();
+      await store.set(id, session({ remember: true }, 60_000)); // "remember me" on another request
+      await store.touch(id, session({}, 400)); // a stale touch with the short cookie
+      await sleep(550);
+      expect(await store.get(id)).toMatchObject({ remember: true });
+    });
+
     it('touch never creates a session that was destroyed', async () => {
       const id = sid();
       await store.set(id, session());

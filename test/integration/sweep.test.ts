@@ -100,6 +100,15 @@ describe('store.sweep', () => {
     expect(await fieldCount(prefix)).toBe(0);
   });
 
+  it('skips something that is not a hash at a bucket name, instead of failing', async () => {
+    const { store, prefix } = makeStore({ buckets: 4 });
+    await populate(store, prefix, 4, 8, 0);
+    await raw.set(bucketKey(Buffer.from(prefix), 2, 1), 'a string where bucket 2 would be');
+    const result = await store.sweep({ graceMs: 0 });
+    expect(result.buckets).toBe(4);
+    expect(await raw.get(bucketKey(Buffer.from(prefix), 2, 1))).toBe('a string where bucket 2 would be');
+  });
+
   it('walks a big hashtable bucket in bounded slices', async () => {
     const { store, prefix } = makeStore({ buckets: 1 });
     const padding = 'x'.repeat(100); // > hash-max-listpack-value: the bucket becomes a hashtable

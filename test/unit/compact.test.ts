@@ -87,3 +87,17 @@ describe("the 'compact' serializer", () => {
     expect(compact.length).toBeLessThan(json.length / 2.5);
   });
 });
+
+describe("the 'compact' serializer and odd strings", () => {
+  it('keeps lone surrogates and any other UTF-16 exactly as JSON does', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' })), async (s) => {
+        const { session } = await codec.decode(await codec.encode(s, null));
+        expect(session).toStrictEqual(jsonRoundTrip(s));
+      }),
+      { numRuns: 500 },
+    );
+    const truncated = { name: '😀abc'.slice(0, 1), 'k\ud800': 1, 'k\udc00': 2 };
+    expect((await codec.decode(await codec.encode(truncated, null))).session).toStrictEqual(jsonRoundTrip(truncated));
+  });
+});
