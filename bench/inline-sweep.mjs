@@ -1,26 +1,14 @@
 // Cost of the in-line sweep on hash-mode writes: `npm run build && node bench/inline-sweep.mjs`.
 // Writes the same typical sessions at concurrency 64 with inlineSweep 0, 0.1 (the default) and 1,
 // interleaved over several rounds on one private redis-server, and prints sets/s for each.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 import { createSessionStore } from '../dist/index.js';
+import { startRedis } from './lib/server.mjs';
 
 const OPS = Number(process.argv[2] ?? 40_000);
 const ROUNDS = 3;
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', ''], {
-  stdio: 'ignore',
-});
-const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 50 ? null : 100) });
-client.on('error', () => {});
-await client.ping();
+const server = await startRedis();
+const { client } = server;
 
 const session = () => ({
   cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000), httpOnly: true, path: '/' },
@@ -50,5 +38,4 @@ console.table(
     rounds: xs.map(Math.round).join(' '),
   })),
 );
-await client.quit();
-server.kill();
+await server.stop();

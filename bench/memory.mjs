@@ -1,13 +1,8 @@
 // Bytes per session in Redis for each layout: `npm run build && node bench/memory.mjs [count]`.
-// Starts its own redis-server on a free loopback port; the full benchmark suite comes with issue 4.
-import { spawn } from 'node:child_process';
+// Starts its own redis-server on a free loopback port. The full suite is `npm run bench`.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { createSessionStore } from '../dist/index.js';
+import { startRedis } from './lib/server.mjs';
 
 const COUNT = Number(process.argv[2] ?? 100_000);
 
@@ -24,42 +19,6 @@ function typicalSession() {
     userId: 100_000 + Math.floor(Math.random() * 900_000),
     csrfToken: randomBytes(16).toString('hex'),
   };
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(extra) {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'rs-bench-'));
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
-    { stdio: 'ignore' },
-  );
-  const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 50 ? null : 100) });
-  client.on('error', () => {}); // refused until the server is up, and after it is stopped
-  await client.ping();
-  return {
-    port,
-    client,
-    stop: async () => {
-      await client.quit();
-      proc.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function usedMemory(client) {
-  const info = await client.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)[1]);
 }
 
 async function fill(write) {
@@ -96,7 +55,7 @@ const contenders = [
 const rows = [];
 for (const c of contenders) {
   const redis = await startRedis(c.redisArgs);
-  const before = await usedMemory(redis.client);
+  const before = await redis.usedMemory();
   let sample = '';
   if (c.run) await c.run(redis.client);
   else {
@@ -110,7 +69,7 @@ for (const c of contenders) {
     }
     sample = [...encodings].map(([e, n]) => `${e} ${Math.round(n / 2)}%`).join(', ');
   }
-  const after = await usedMemory(redis.client);
+  const after = await redis.usedMemory();
   rows.push({
     layout: c.name,
     sessions: COUNT,
