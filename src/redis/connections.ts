@@ -128,12 +128,17 @@ export async function quietQuit(client: RedisClient): Promise<void> {
   client.disconnect();
 }
 
-/** Tells a client apart from one this library can use: a keyPrefix would hide keys from SCAN MATCH. */
-export function assertUsableClient(client: RedisClient): void {
-  const options = (client as { options?: { keyPrefix?: string } }).options;
-  if (options?.keyPrefix) {
+/**
+ * Refuses a client (or options for one) this library cannot use: an ioredis keyPrefix would hide
+ * our keys from SCAN MATCH, so length, clear and sweeps would miss them.
+ */
+export function assertUsableClient(clientOrOptions: RedisClient | RedisOptions): void {
+  const keyPrefix = isRedisClient(clientOrOptions)
+    ? (clientOrOptions as { options?: RedisOptions }).options?.keyPrefix
+    : clientOrOptions.keyPrefix;
+  if (keyPrefix) {
     throw new ConfigError(
-      `the Redis client has keyPrefix ${JSON.stringify(options.keyPrefix)}: not supported (SCAN patterns ignore it); use the store's prefix option instead`,
+      `the Redis client has keyPrefix ${JSON.stringify(keyPrefix)}: not supported (SCAN patterns ignore it); use the store's prefix option instead`,
     );
   }
 }

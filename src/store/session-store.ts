@@ -66,8 +66,9 @@ const MAX_KEY_BYTES = 1024;
  */
 function connectionSource(spec: ResolvedOptions['redis']): { current: () => RedisClient; owned: RedisClient | null } {
   if (typeof spec === 'string' && isKnownConnection(spec)) return { current: () => getRedis(spec), owned: null };
+  // checked before connecting: a refused client would keep the process alive
+  if (typeof spec === 'object') assertUsableClient(spec);
   const client = isRedisClient(spec) ? spec : createRedisClient(spec);
-  assertUsableClient(client);
   return { current: () => client, owned: isRedisClient(spec) ? null : client };
 }
 

@@ -83,6 +83,7 @@ describe('clients and stores over time', () => {
   it('refuses an ioredis client with keyPrefix, which SCAN patterns would not see', () => {
     const prefixed = new Redis(redisUrl(), { keyPrefix: 'app:', lazyConnect: true });
     expect(() => createSessionStore({ redis: prefixed })).toThrow(/keyPrefix "app:": not supported/);
+    expect(() => createSessionStore({ redis: { keyPrefix: 'app:', lazyConnect: true } })).toThrow(/keyPrefix/);
     prefixed.disconnect();
   });
 
