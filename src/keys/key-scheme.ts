@@ -1,3 +1,5 @@
+import { createHmac } from 'node:crypto';
+
 /*
  * Session id -> compact binary key. The first byte tags which rule produced the key, so two
  * different ids can never produce the same key (a 32-char hex id is also valid base64url, for
@@ -7,9 +9,13 @@
  *   0x02 hex        lowercase, even length (Django, md5/sha ids)    2n chars -> n bytes
  *   0x03 base64url  canonical base64url (express-session: 32 chars) 32 chars -> 24 bytes
  *   0x04 raw        anything else, as UTF-8
+ *   0x05 hashed     with the idSecret option: HMAC-SHA256(secret, id), first 24 bytes
  */
 
-export const KEY_TAG = { uuid: 0x01, hex: 0x02, base64url: 0x03, raw: 0x04 } as const;
+export const KEY_TAG = { uuid: 0x01, hex: 0x02, base64url: 0x03, raw: 0x04, hashed: 0x05 } as const;
+
+/** Bytes of HMAC kept: 192 bits, as many as an express-session id carries. */
+export const HASHED_KEY_BYTES = 24;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEX = /^(?:[0-9a-f]{2})+$/;
@@ -40,5 +46,17 @@ export function defaultKeyGenerator(sid: string): Buffer {
  */
 export function isDefaultKey(key: Buffer): boolean {
   const tag = key[0];
-  return tag !== undefined && tag >= KEY_TAG.uuid && tag <= KEY_TAG.raw && key.length >= 2;
+  return tag !== undefined && tag >= KEY_TAG.uuid && tag <= KEY_TAG.hashed && key.length >= 2;
+}
+
+/**
+ * The key scheme with the idSecret option, as Rack does since CVE-2019-16782: the key is a keyed
+ * hash of the id, so a dump of Redis (or a look at its keyspace) hands out no usable session ids.
+ * The price: ids cannot be listed back from keys.
+ */
+export function hashedKeyGenerator(secret: Buffer): (sid: string) => Buffer {
+  return (sid) => {
+    const mac = createHmac('sha256', secret).update(sid, 'utf8').digest();
+    return tagged(KEY_TAG.hashed, mac.subarray(0, HASHED_KEY_BYTES));
+  };
 }

@@ -47,6 +47,12 @@ export interface SessionStoreOptions {
   /** Session id -> binary key; must be injective (KEY_GENERATOR). Throw or return '' to refuse an id. */
   keyGenerator?: (sid: string) => Buffer | Uint8Array | string;
   /**
+   * Store a keyed hash (HMAC-SHA256) of each session id instead of the id, so Redis never holds a
+   * usable session id (at least 16 bytes; keep it secret and stable: changing it logs everyone
+   * out). Not together with keyGenerator. @default none
+   */
+  idSecret?: string | Buffer;
+  /**
    * Binary key -> bucket (HASH_KEY_GENERATOR): an index in [0, buckets), or 1..64 bytes naming
    * the bucket (its key is then prefix + 0x01 + those bytes). Byte 0 of the key is the default
    * keyGenerator's tag; the id-derived bytes follow.
@@ -64,6 +70,12 @@ export interface SessionStoreOptions {
   serializer?: SerializerOption;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
   legacyCodecs?: Array<CustomSerializer | CustomCompressor>;
+  /**
+   * Largest session the store accepts, in bytes as stored (after serialising and compressing):
+   * a bigger one fails `set` with SessionEncodeError and the stored session stays as it was.
+   * @default 1048576 (1 MiB)
+   */
+  maxSize?: number;
   /**
    * Hash mode: share of writes (0..1) that also remove expired sessions from the bucket they
    * write to, so storage stays bounded even without the cleanup worker. 0 turns it off.
@@ -86,6 +98,7 @@ export const DEFAULTS = {
   compressMinLength: 400,
   serializer: 'json',
   inlineSweep: 0.1,
+  maxSize: 1024 * 1024,
   logKeyErrors: false,
 } as const satisfies SessionStoreOptions;
 
@@ -96,6 +109,9 @@ export interface ResolvedOptions {
   ttlMs: number;
   buckets: number;
   keyGenerator: ((sid: string) => Buffer | Uint8Array | string) | null;
+  idSecret: Buffer | null;
+  /** Largest stored value in bytes (after serialising and compressing). */
+  maxSize: number;
   hashKeyGenerator: ((key: Buffer) => number | Buffer | Uint8Array | string) | null;
   serializer: Serializer;
   compressor: Compressor | null;
@@ -115,12 +131,14 @@ const OPTION_NAMES: Record<keyof SessionStoreOptions, true> = {
   ttl: true,
   buckets: true,
   keyGenerator: true,
+  idSecret: true,
   hashKeyGenerator: true,
   compression: true,
   compressMinLength: true,
   serializer: true,
   legacyCodecs: true,
   inlineSweep: true,
+  maxSize: true,
   logger: true,
   logKeyErrors: true,
 };
@@ -221,6 +239,19 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   if (typeof o.inlineSweep !== 'number' || !(o.inlineSweep >= 0 && o.inlineSweep <= 1)) {
     fail('inlineSweep', o.inlineSweep, 'a number from 0 (off) to 1 (every write)');
   }
+  assertInteger('maxSize', o.maxSize, 64, 512 * 1024 * 1024);
+  let idSecret: Buffer | null = null;
+  if (o.idSecret !== undefined) {
+    if (o.keyGenerator)
+      throw new ConfigError('options "idSecret" and "keyGenerator" exclude each other: idSecret is a key scheme');
+    idSecret =
+      typeof o.idSecret === 'string'
+        ? Buffer.from(o.idSecret, 'utf8')
+        : Buffer.isBuffer(o.idSecret)
+          ? o.idSecret
+          : null;
+    if (!idSecret || idSecret.length < 16) fail('idSecret', '(hidden)', 'a string or Buffer of at least 16 bytes');
+  }
   if (typeof o.logKeyErrors !== 'boolean') fail('logKeyErrors', o.logKeyErrors, 'true or false');
   const legacy = o.legacyCodecs ?? [];
   if (!Array.isArray(legacy)) fail('legacyCodecs', legacy, 'an array of custom serializers and compressors');
@@ -246,6 +277,8 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     ttlMs: Math.round(o.ttl * 1000),
     buckets: o.buckets,
     keyGenerator: o.keyGenerator ?? null,
+    idSecret,
+    maxSize: o.maxSize,
     hashKeyGenerator: o.hashKeyGenerator ?? null,
     serializer: resolveSerializer(o.serializer),
     compressor: resolveCompressor(o.compression),

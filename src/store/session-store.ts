@@ -1,6 +1,6 @@
 import { createCodec } from '../codec/codec.js';
 import { defaultBucketOf } from '../keys/buckets.js';
-import { defaultKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
+import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
 import { hashMode } from '../modes/hash-mode.js';
 import type { StorageMode } from '../modes/mode.js';
@@ -103,7 +103,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     compressMinLength: opts.compressMinLength,
     readable: { serializers: opts.legacySerializers, compressors: opts.legacyCompressors },
   });
-  const keyOf = opts.keyGenerator ?? defaultKeyGenerator;
+  const keyOf = opts.keyGenerator ?? (opts.idSecret ? hashedKeyGenerator(opts.idSecret) : defaultKeyGenerator);
   const bucketOf = opts.hashKeyGenerator ?? ((key: Buffer) => defaultBucketOf(key, opts.buckets));
   // biome-ignore lint/suspicious/noExplicitAny: each mode has its own location type; the store only passes it back
   const mode: StorageMode<any> =
@@ -147,7 +147,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.refresh(where.loc, now + ttlMs, ttlMs, now);
       return;
     }
-    await mode.write(where.loc, await encode(session, mode.storesExpiry ? now + ttlMs : null), ttlMs);
+    const value = await encode(session, mode.storesExpiry ? now + ttlMs : null);
+    if (value.length > opts.maxSize) {
+      throw new SessionEncodeError(
+        `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
+      );
+    }
+    await mode.write(where.loc, value, ttlMs);
   }
 
   return {

@@ -306,3 +306,47 @@ describe('types a user writes', () => {
     expect([user, views, typeof s?.cookie.expires]).toEqual(['ann', 2, 'string']);
   });
 });
+
+describe('idSecret: keyed hashes of ids instead of ids (Rack, CVE-2019-16782)', () => {
+  it.each(['hash', 'string'] as const)('%s mode: works as usual, but Redis never holds the id', async (mode) => {
+    const prefix = testPrefix(`hashed-${mode}`);
+    const secret = randomBytes(32);
+    const store = createSessionStore({ redis: redisUrl(), prefix, mode, idSecret: secret });
+    stores.push({ store, prefix });
+    const id = sid();
+    await store.set(id, { user: 'dora' });
+    expect(await store.get(id)).toEqual({ user: 'dora' });
+    expect(await store.length()).toBe(1);
+    const keys = await keysUnder(raw, prefix);
+    const fields = mode === 'hash' ? (await Promise.all(keys.map((k) => raw.hkeysBuffer(k)))).flat() : [];
+    const everything = Buffer.concat([...keys, ...fields]).toString('latin1');
+    expect(everything).not.toContain(Buffer.from(id, 'base64url').toString('latin1'));
+    expect(everything).not.toContain(id);
+    // another secret sees nothing: the key is the hash, not the id
+    const other = createSessionStore({ redis: redisUrl(), prefix, mode, idSecret: randomBytes(32) });
+    stores.push({ store: other, prefix });
+    expect(await other.get(id)).toBeNull();
+    await store.clear();
+    expect(await keysUnder(raw, prefix)).toHaveLength(0);
+  });
+
+  it('refuses a short secret (without echoing it) and a keyGenerator alongside', () => {
+    expect(() => createSessionStore({ idSecret: 'short-secret' })).toThrow(/"idSecret".*at least 16 bytes/);
+    expect(() => createSessionStore({ idSecret: 'short-secret' })).not.toThrow(/short-secret/);
+    expect(() => createSessionStore({ idSecret: 'x'.repeat(32), keyGenerator: (s) => s })).toThrow(
+      /exclude each other/,
+    );
+  });
+});
+
+describe('maxSize', () => {
+  it('refuses a session bigger than maxSize and keeps the stored one', async () => {
+    const prefix = testPrefix('maxsize');
+    const store = createSessionStore({ redis: redisUrl(), prefix, maxSize: 1000, compression: 'none' });
+    stores.push({ store, prefix });
+    const id = sid();
+    await store.set(id, { cart: ['a'] });
+    await expect(store.set(id, { cart: 'x'.repeat(2000) })).rejects.toThrow(/over maxSize \(1000\); not stored/);
+    expect(await store.get(id)).toEqual({ cart: ['a'] });
+  });
+});
