@@ -19,7 +19,9 @@ interface StatsArgs {
 /** `redisession stats`: how many sessions, how they are stored, and what it costs. */
 export const statsCommand: CommandModule<object, StatsArgs> = {
   command: 'stats',
-  describe: 'Report sessions, buckets, encodings and bytes per session (sampled unless --exact)',
+  describe:
+    'Report sessions, buckets in use, encodings, bytes per session and expired-but-unswept sessions ' +
+    '(exact up to 20000 buckets in use; beyond that sampled, unless --exact)',
   builder: (y) =>
     y
       .option('redis', { type: 'string', describe: 'redis:// URL (default REDIS_URL)' })
@@ -32,7 +34,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       })
       .option('sample', {
         type: 'string',
-        describe: 'buckets to sample in hash mode (default 256)',
+        describe: 'buckets to sample when there are too many to count (default 256)',
         coerce: boundedInt('sample', ...LIMITS.sample),
       })
       .option('exact', { type: 'boolean', describe: 'visit every bucket / key instead of sampling' })

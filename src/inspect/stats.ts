@@ -1,5 +1,6 @@
-import { bucketKey, bucketWidth } from '../keys/buckets.js';
+import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
+import { scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { scanBuckets } from '../sweep/bucket-scan.js';
 import { sampleIndexes } from '../sweep/plan.js';
@@ -12,7 +13,7 @@ export interface StatsTarget {
 
 export interface HashStats {
   mode: 'hash';
-  /** true: counted over every bucket; false: extrapolated from `sampledBuckets` random buckets. */
+  /** true: counted over every existing bucket; false: extrapolated from `sampledBuckets` random buckets. */
   exact: boolean;
   sampledBuckets: number;
   buckets: number;
@@ -25,23 +26,44 @@ export interface HashStats {
   advice: string[];
 }
 
+/** Bucket keys SCAN finds under the prefix, or null once there are more than `budget`. */
+async function existingBuckets(target: StatsTarget, budget: number): Promise<Buffer[] | null> {
+  const width = bucketWidth(target.buckets);
+  const found: Buffer[] = [];
+  for await (const page of scanPrefixPages(target.client, target.prefix, 'hash', 1000)) {
+    for (const k of page.keys) if (shardIndexOf(k, target.prefix, width, target.buckets) !== null) found.push(k);
+    if (found.length > budget) return null;
+  }
+  return found;
+}
+
+/** Up to this many existing buckets, the default stats are exact: counting them is cheap. */
+export const EXACT_BUDGET = 20_000;
+
 /**
- * Looks at `sample` random buckets (or all of them with exact) and extrapolates: existence,
- * fields, expired fields (bucket_scan.lua without deleting), encoding and MEMORY USAGE.
+ * Counts every bucket that exists when there are few enough (or with exact); otherwise looks at
+ * `sample` random buckets and extrapolates: existence, fields, expired fields (bucket_scan.lua
+ * without deleting), encoding and MEMORY USAGE.
  */
-export async function hashStats(target: StatsTarget, opts: { sample: number; exact: boolean }): Promise<HashStats> {
+export async function hashStats(
+  target: StatsTarget,
+  opts: { sample: number; exact: boolean; exactBudget?: number },
+): Promise<HashStats> {
   const redis = withScripts(target.client);
   const width = bucketWidth(target.buckets);
-  const indexes = opts.exact
-    ? Array.from({ length: target.buckets }, (_, i) => i)
-    : sampleIndexes(opts.sample, { from: 0, to: target.buckets });
+  const budget = opts.exact ? Number.POSITIVE_INFINITY : (opts.exactBudget ?? EXACT_BUDGET);
+  const existing = await existingBuckets(target, budget);
+  const keysToVisit =
+    existing ??
+    sampleIndexes(opts.sample, { from: 0, to: target.buckets }).map((b) => bucketKey(target.prefix, b, width));
+  const exact = existing !== null;
   let inUse = 0;
   let fields = 0;
   let expired = 0;
   let bytes = 0;
   const encodings: Record<string, number> = {};
-  for (let i = 0; i < indexes.length; i += 500) {
-    const keys = indexes.slice(i, i + 500).map((b) => bucketKey(target.prefix, b, width));
+  for (let i = 0; i < keysToVisit.length; i += 500) {
+    const keys = keysToVisit.slice(i, i + 500);
     const pipe = redis.pipeline();
     for (const k of keys) {
       pipe.hlen(k);
@@ -61,7 +83,7 @@ export async function hashStats(target: StatsTarget, opts: { sample: number; exa
     const t = await scanBuckets(redis, keys, { cutoff: Date.now(), graceMs: 0, remove: false });
     expired += t.expired;
   }
-  const scale = target.buckets / Math.max(indexes.length, 1);
+  const scale = exact ? 1 : target.buckets / Math.max(keysToVisit.length, 1);
   const advice: string[] = [];
   if ((encodings.hashtable ?? 0) > 0) {
     advice.push(
@@ -73,8 +95,8 @@ export async function hashStats(target: StatsTarget, opts: { sample: number; exa
   }
   return {
     mode: 'hash',
-    exact: opts.exact,
-    sampledBuckets: indexes.length,
+    exact,
+    sampledBuckets: keysToVisit.length,
     buckets: target.buckets,
     bucketsInUse: Math.round(inUse * scale),
     sessions: Math.round((fields - expired) * scale),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSessionStore, runSweep, type SessionStore, type SweepProgress } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
+import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
@@ -246,3 +247,21 @@ async function scriptCalls(): Promise<number> {
   const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
   return calls('evalsha') + calls('eval');
 }
+
+describe('stats', () => {
+  it('counts exactly while buckets are few, and extrapolates from a sample beyond that', async () => {
+    const { store, prefix } = makeStore({ buckets: 256 });
+    await populate(store, prefix, 256, 300, 700);
+    const target = { client: raw, prefix: Buffer.from(prefix), buckets: 256 };
+    const exact = await hashStats(target, { sample: 64, exact: false });
+    expect(exact).toMatchObject({ exact: true, sessions: 700, expiredNotSwept: 300 });
+    expect(exact.bucketsInUse).toBeGreaterThan(200);
+    expect(exact.bytesPerSession).toBeGreaterThan(20);
+    const sampled = await hashStats(target, { sample: 128, exact: false, exactBudget: 10 });
+    expect(sampled.exact).toBe(false);
+    expect(sampled.sampledBuckets).toBe(128);
+    // half the buckets sampled: the estimate lands near the truth
+    expect(sampled.sessions).toBeGreaterThan(500);
+    expect(sampled.sessions).toBeLessThan(900);
+  });
+});
