@@ -9,7 +9,7 @@ import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js
  * session store must be granted (documented in the README). Commands called inside our Lua
  * scripts need the permission too. Each one was checked to be needed by dropping it in turn.
  */
-export const STORE_COMMANDS = [
+const STORE_COMMANDS = [
   // ioredis's ready check (without it ioredis warns and skips the check)
   'info',
   // string mode
