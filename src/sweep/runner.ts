@@ -3,6 +3,7 @@ import type { RedisClient } from '../redis/connections.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { DEFAULT_GRACE_MS, scanBuckets } from './bucket-scan.js';
+import { resolveSweepOptions } from './options.js';
 import { type BucketRange, type SweepStrategy, sampleIndexes } from './plan.js';
 
 /** Which store's buckets to sweep. */
@@ -37,7 +38,7 @@ export interface SweepOptions {
   sample?: number;
   /** Buckets per round trip. @default 100 */
   batch?: number;
-  /** Subtracted from the server clock before judging expiry. @default 60000 */
+  /** Subtracted from the server clock before judging expiry (alias: `grace`, in seconds). @default 60000 */
   graceMs?: number;
   /** Count what would be deleted, delete nothing. @default false */
   dryRun?: boolean;
@@ -51,6 +52,14 @@ export interface SweepOptions {
   onProgress?: (progress: SweepProgress) => void | Promise<void>;
   /** When aborted, the sweep stops after the batch under way and returns completed: false. */
   signal?: AbortSignal;
+  /** Alias of graceMs, in seconds. */
+  grace?: number;
+  /** Alias of batch. */
+  batchSize?: number;
+  /** Alias of sample. */
+  sampleSize?: number;
+  /** Alias of dryRun. */
+  dry?: boolean;
 }
 
 export interface SweepResult {
@@ -124,7 +133,8 @@ function plannedTotal(opts: SweepOptions, range: BucketRange): number | null {
  * on the server's clock), a batch of buckets per round trip. Shared by store.sweep() and the
  * worker's shard jobs.
  */
-export async function runSweep(target: SweepTarget, opts: SweepOptions = {}): Promise<SweepResult> {
+export async function runSweep(target: SweepTarget, options: SweepOptions = {}): Promise<SweepResult> {
+  const opts = resolveSweepOptions(options);
   const started = Date.now();
   const redis = withScripts(target.client);
   const range = opts.range ?? { from: 0, to: target.buckets };

@@ -72,3 +72,20 @@ describe('logger option', () => {
     expect(() => resolveOptions({ logger: { info: () => {} } as never })).toThrow(/"logger"/);
   });
 });
+
+describe('sweep options', () => {
+  it('accepts the usual spellings and refuses what it does not know', async () => {
+    const { resolveSweepOptions } = await import('../../src/sweep/options.js');
+    expect(resolveSweepOptions({ grace: 5, batchSize: 10, sampleSize: 3, dry: true })).toMatchObject({
+      graceMs: 5000,
+      batch: 10,
+      sample: 3,
+      dryRun: true,
+    });
+    expect(resolveSweepOptions({})).toMatchObject({ graceMs: 60_000, batch: 100, sample: 100, dryRun: false });
+    expect(() => resolveSweepOptions({ strategy: 'all' as never })).toThrow(/"strategy".*full, sample, existing/);
+    expect(() => resolveSweepOptions({ batch: 0 })).toThrow(/"batch"/);
+    expect(() => resolveSweepOptions({ graceMs: -1 })).toThrow(/"graceMs"/);
+    expect(() => resolveSweepOptions({ gracePeriod: 0 } as never)).toThrow(/unknown sweep option "gracePeriod"/);
+  });
+});
