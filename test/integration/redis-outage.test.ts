@@ -76,3 +76,34 @@ describe('Redis accepts connections but does not answer', () => {
     expect(CLIENT_DEFAULTS.commandTimeout).toBeGreaterThan(0);
   });
 });
+
+describe('Redis out of memory (maxmemory, noeviction)', () => {
+  it.each(['hash', 'string'] as const)(
+    '%s mode: writes fail with the OOM error, and nothing half-written is readable',
+    async (mode) => {
+      const small = await startRedisServer(['--maxmemory', '3mb', '--maxmemory-policy', 'noeviction']);
+      const store = createSessionStore({ redis: small.url, prefix: 'oom:', mode, compression: 'none' });
+      try {
+        const written = new Map<string, number>();
+        let failure: Error | null = null;
+        for (let i = 0; i < 5000 && !failure; i++) {
+          const id = randomBytes(24).toString('base64url');
+          try {
+            await store.set(id, { i, pad: 'x'.repeat(2000) });
+            written.set(id, i);
+          } catch (err) {
+            failure = err as Error;
+            // the session that failed must not be readable, not even partly
+            expect(await store.get(id)).toBeNull();
+          }
+        }
+        expect(failure?.message).toMatch(/OOM/);
+        expect(written.size).toBeGreaterThan(10);
+        for (const [id, i] of written) expect(await store.get(id)).toMatchObject({ i }); // lost: none
+      } finally {
+        await store.close();
+        await small.destroy();
+      }
+    },
+  );
+});
