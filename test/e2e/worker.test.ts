@@ -344,6 +344,7 @@ describe('Redis restarts in the middle of a sharded sweep', () => {
       const cli = runCli(['cleanup', '--wait', '--json'], env, 120_000);
       await w.waitForLog((l) => l.msg === 'shard started');
       await new Promise((r) => setTimeout(r, 300));
+      expect(w.logs.some((l) => l.msg === 'sweep finished')).toBe(false); // the kill lands mid-sweep
       await aof.stop(true); // SIGKILL: the append-only file has every acknowledged write
       await new Promise((r) => setTimeout(r, 500));
       await aof.restart();
@@ -356,9 +357,9 @@ describe('Redis restarts in the middle of a sharded sweep', () => {
       let left = 0;
       for (const k of await keysUnder(admin, prefix)) left += await admin.hlen(k);
       expect(left).toBe(1000); // every expired session gone, every live one kept
-      // and the outage really hit the sweep: a shard failed and was resumed
-      expect(w.logs.some((l) => l.msg === 'job failed, will retry')).toBe(true);
-      expect(w.logs.some((l) => l.msg === 'shard resumed')).toBe(true);
+      // the worker saw the outage (whether a shard failed and resumed, or its commands just waited
+      // for the reconnect, depends on what was in flight at the kill)
+      expect(w.logs.some((l) => /Redis connection error/.test(String(l.msg)))).toBe(true);
       await admin.quit();
     } finally {
       await Promise.all(workers.splice(0).map(killWorker));
