@@ -1,5 +1,6 @@
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { CommandModule } from 'yargs';
+import { definedOnly } from '../store/options.js';
 import { SWEEP_STRATEGIES, type SweepStrategy } from '../sweep/plan.js';
 import { LIMITS } from '../worker/config.js';
 import type { ShardProgress } from '../worker/processors.js';
@@ -14,7 +15,7 @@ import {
   type TriggerData,
   type TriggerResult,
 } from '../worker/queue.js';
-import { boundedInt, configFromEnv, definedOnly } from './config.js';
+import { boundedInt, configFromEnv } from './config.js';
 import { progressView, sumShards } from './progress.js';
 
 interface CleanupArgs {

@@ -15,11 +15,6 @@ export function configFromEnv(): WorkerConfig {
   }
 }
 
-/** Drops undefined values so unset CLI flags never override the environment's settings. */
-export function definedOnly<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
 /**
  * A yargs coerce for whole-number flags with the same bounds as their environment variables; the
  * message names the flag, the value and the accepted range.

@@ -1,10 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { hashStats } from '../inspect/stats.js';
 import { createRedisClient, quietQuit } from '../redis/connections.js';
+import { definedOnly } from '../store/options.js';
 import { createSessionStore } from '../store/session-store.js';
 import { LIMITS } from '../worker/config.js';
 import { redactUrl } from '../worker/redact.js';
-import { boundedInt, configFromEnv, definedOnly } from './config.js';
+import { boundedInt, configFromEnv } from './config.js';
 
 interface StatsArgs {
   redis?: string;

@@ -2,7 +2,7 @@ import { EXPIRY_BYTES } from '../codec/envelope.js';
 import { bucketKey, bucketWidth, MAX_BUCKET_NAME, namedBucketKey, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
-import { scriptedPipeline, withScripts } from '../redis/scripts.js';
+import { ownedKeys, withScripts } from '../redis/scripts.js';
 import { DEFAULT_GRACE_MS, scanBuckets } from '../sweep/bucket-scan.js';
 import type { StorageMode } from './mode.js';
 
@@ -50,8 +50,12 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
         }
         return { bucket: bucketKey(prefix, bucket, width), field: key };
       }
-      const name = typeof bucket === 'string' ? Buffer.from(bucket, 'utf8') : Buffer.isBuffer(bucket) ? bucket : null;
-      const bytes = name ?? (bucket instanceof Uint8Array ? Buffer.from(bucket) : null);
+      const bytes =
+        typeof bucket === 'string'
+          ? Buffer.from(bucket, 'utf8')
+          : bucket instanceof Uint8Array
+            ? Buffer.from(bucket)
+            : null;
       if (!bytes || bytes.length === 0 || bytes.length > MAX_BUCKET_NAME) {
         throw new RangeError(`hashKeyGenerator must return a bucket index or 1..${MAX_BUCKET_NAME} bytes`);
       }
@@ -79,14 +83,7 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
     },
     async clear() {
       let removed = 0;
-      for await (const keys of ownBuckets()) {
-        const pipe = scriptedPipeline(redis());
-        for (const k of keys) pipe.rsKeyOwned(k, '1');
-        for (const [err, owned] of (await pipe.exec()) ?? []) {
-          if (err) throw err;
-          removed += owned === 1 ? 1 : 0;
-        }
-      }
+      for await (const keys of ownBuckets()) removed += await ownedKeys(redis(), keys, true);
       return removed;
     },
   };

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
-import { scriptedPipeline, withScripts } from '../redis/scripts.js';
+import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
 
 /**
@@ -18,13 +18,7 @@ export function stringMode(
     let total = 0;
     for await (const found of scanPrefix(redis(), prefix, 'string')) {
       const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
-      if (keys.length === 0) continue;
-      const pipe = scriptedPipeline(redis());
-      for (const k of keys) pipe.rsKeyOwned(k, remove ? '1' : '0');
-      for (const [err, owned] of (await pipe.exec()) ?? []) {
-        if (err) throw err;
-        total += owned === 1 ? 1 : 0;
-      }
+      if (keys.length > 0) total += await ownedKeys(redis(), keys, remove);
     }
     return total;
   }
@@ -38,9 +32,8 @@ export function stringMode(
       await redis().set(redisKey, value, 'PX', ttlMs);
     },
     async refresh(redisKey, _expiresAt, ttlMs) {
-      // Only the TTL: the stored data stays as the last set wrote it, and a key that is gone
-      // (logged out meanwhile) stays gone.
-      // GT: only ever extend, so a stale touch cannot cut short a longer life a concurrent set gave
+      // Only the TTL: the data stays as the last set wrote it, a key that is gone stays gone, and
+      // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
       return (await redis().pexpire(redisKey, ttlMs, 'GT')) === 1;
     },
     async remove(redisKey) {

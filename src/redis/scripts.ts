@@ -45,6 +45,28 @@ export function withScripts(client: RedisClient): ScriptedClient {
   return client as ScriptedClient;
 }
 
-export function scriptedPipeline(client: ScriptedClient): ScriptedPipeline {
-  return client.pipeline() as ScriptedPipeline;
+/** How many of these keys are ours (key_owned.lua), deleting them when `remove`. */
+export async function ownedKeys(client: ScriptedClient, keys: Buffer[], remove: boolean): Promise<number> {
+  const replies = await scriptPerKey(client, 'rsKeyOwned', keys, () => [remove ? '1' : '0']);
+  return replies.filter((owned) => owned === 1).length;
+}
+
+/**
+ * Calls one of our scripts once per key, with per-key arguments, in one round trip: a pipeline,
+ * or on a cluster one call each (ioredis routes them; a pipeline must not mix nodes). Replies in
+ * key order; the first error is thrown.
+ */
+export async function scriptPerKey(
+  client: ScriptedClient,
+  name: ScriptName,
+  keys: Buffer[],
+  args: (key: Buffer, i: number) => Arg[],
+): Promise<unknown[]> {
+  if (client.isCluster) return Promise.all(keys.map((k, i) => client[name](k, ...args(k, i))));
+  const pipe = client.pipeline() as ScriptedPipeline;
+  for (const [i, k] of keys.entries()) pipe[name](k, ...args(k, i));
+  return ((await pipe.exec()) ?? []).map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
 }

@@ -216,7 +216,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     );
   }
   // `??` and not `||`: an explicit 0 must reach validation, not silently become a default.
-  const o = { ...DEFAULTS, ...stripUndefined(options) };
+  const o = { ...DEFAULTS, ...definedOnly(options) };
 
   assertRedis(o.redis);
   assertOneOf('mode', o.mode, ['hash', 'string'] as const);
@@ -291,6 +291,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   };
 }
 
-function stripUndefined<T extends object>(obj: T): Partial<T> {
+/** Drops undefined values: an unset option or flag never overrides a default or the environment. */
+export function definedOnly<T extends object>(obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

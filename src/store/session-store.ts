@@ -73,8 +73,10 @@ function connectionSource(spec: ResolvedOptions['redis']): { current: () => Redi
 }
 
 function toKey(out: Buffer | Uint8Array | string): Buffer {
+  if (typeof out !== 'string' && !(out instanceof Uint8Array)) {
+    throw new TypeError('keyGenerator must return a Buffer, Uint8Array or string');
+  }
   const key = typeof out === 'string' ? Buffer.from(out, 'utf8') : Buffer.isBuffer(out) ? out : Buffer.from(out);
-  if (!(key instanceof Buffer)) throw new TypeError('keyGenerator must return a Buffer, Uint8Array or string');
   if (key.length === 0 || key.length > MAX_KEY_BYTES) throw new RangeError(`key must be 1..${MAX_KEY_BYTES} bytes`);
   return key;
 }

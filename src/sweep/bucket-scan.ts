@@ -1,5 +1,4 @@
-import type { ScriptedClient } from '../redis/scripts.js';
-import { scriptedPipeline } from '../redis/scripts.js';
+import { type ScriptedClient, scriptPerKey } from '../redis/scripts.js';
 
 /** HSCAN COUNT per bucket_scan.lua call: bounds the work of one script call on a big bucket. */
 export const SCAN_SLICE = 500;
@@ -26,7 +25,6 @@ type Reply = [string | Buffer, number, number, number];
 /**
  * Runs bucket_scan.lua over a batch of buckets: one pipelined round trip for all of them, then
  * further round trips only for the big (hashtable) buckets whose HSCAN cursor is not done yet.
- * On a cluster every call is sent on its own (ioredis routes it), as pipelines must not mix nodes.
  */
 export async function scanBuckets(
   redis: ScriptedClient,
@@ -38,17 +36,13 @@ export async function scanBuckets(
   const args = (cursor: string) =>
     [cursor, SCAN_SLICE, String(opts.cutoff), opts.graceMs, opts.remove ? '1' : '0'] as const;
   while (pending.length > 0) {
-    let replies: Reply[];
-    if (redis.isCluster) {
-      replies = (await Promise.all(pending.map((p) => redis.rsBucketScan(p.key, ...args(p.cursor))))) as Reply[];
-    } else {
-      const pipe = scriptedPipeline(redis);
-      for (const p of pending) pipe.rsBucketScan(p.key, ...args(p.cursor));
-      replies = ((await pipe.exec()) ?? []).map(([err, reply]) => {
-        if (err) throw err;
-        return reply as Reply;
-      });
-    }
+    const batch = pending;
+    const replies = (await scriptPerKey(
+      redis,
+      'rsBucketScan',
+      batch.map((p) => p.key),
+      (_k, i) => [...args((batch[i] as { cursor: string }).cursor)],
+    )) as Reply[];
     const next: typeof pending = [];
     replies.forEach((reply, i) => {
       totals.scanned += reply[1];

@@ -1,5 +1,6 @@
 import { DelayedError, type FlowProducer, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
+import { definedOnly } from '../store/options.js';
 import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -158,10 +159,6 @@ async function startSweep(deps: Deps, job: Job<TriggerData>): Promise<TriggerRes
     'sweep started',
   );
   return result;
-}
-
-function definedOnly<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** One processor for every job name on the cleanup queue. */
