@@ -98,7 +98,6 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
     return c;
   };
-  client();
   const codec = createCodec({
     serializer: opts.serializer,
     compressor: opts.compressor,

@@ -93,6 +93,7 @@ describe('clients and stores over time', () => {
     const stores = Array.from({ length: 20 }, (_, i) =>
       createSessionStore({ redis: client, prefix: `${prefix}${i}:` }),
     );
+    await Promise.all(stores.map((s) => s.get('some-id'))); // a store starts watching its client on first use
     expect(client.listenerCount('error')).toBe(before + 1);
     await Promise.all(stores.map((s) => s.close()));
     await client.quit();
