@@ -74,6 +74,7 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
     async remove({ bucket, field }) {
       await redis().hdel(bucket, field);
     },
+    removeIfSame: async ({ bucket, field }, value) => (await redis().rsDeleteIfSame(bucket, value, field)) === 1,
     async count(now) {
       let live = 0;
       for await (const keys of ownBuckets()) {

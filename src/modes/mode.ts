@@ -17,6 +17,8 @@ export interface StorageMode<L> {
    */
   refresh(loc: L, expiresAt: number, ttlMs: number, now: number): Promise<boolean>;
   remove(loc: L): Promise<void>;
+  /** Deletes the session only if it still holds exactly `value` (compare-and-delete); true when deleted. */
+  removeIfSame(loc: L, value: Buffer): Promise<boolean>;
   /** Live sessions under the prefix (walks the keyspace with SCAN). */
   count(now: number): Promise<number>;
   /** Deletes every session under the prefix and nothing else; returns how many keys went. */

@@ -39,6 +39,7 @@ export function stringMode(
     async remove(redisKey) {
       await redis().unlink(redisKey);
     },
+    removeIfSame: async (redisKey, value) => (await redis().rsDeleteIfSame(redisKey, value)) === 1,
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),
   };

@@ -8,6 +8,7 @@ export const SCRIPTS = {
   rsHashTouch: { file: 'hash_touch.lua', numberOfKeys: 1 },
   rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: 1 },
   rsKeyOwned: { file: 'key_owned.lua', numberOfKeys: 1 },
+  rsDeleteIfSame: { file: 'delete_if_same.lua', numberOfKeys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -82,6 +82,14 @@ export interface SessionStoreOptions {
    * @default 0.1
    */
   inlineSweep?: number;
+  /**
+   * What `get` does with a stored value it cannot decode (random bytes, a truncated or unknown
+   * format, broken compression or JSON): it always answers null and logs a warning; 'ignore'
+   * leaves the value in Redis (to inspect, or for a reader with the right codec), 'delete'
+   * removes it, only if it still holds the same bytes, so a good session written meanwhile stays.
+   * @default 'ignore'
+   */
+  onCorrupt?: 'ignore' | 'delete';
   /** Anything with pino's debug/warn/error. @default silent */
   logger?: Logger;
   /** Log ids the key scheme refuses (LOG_KEY_ERROR), with only a short prefix of the id. @default false */
@@ -99,6 +107,7 @@ export const DEFAULTS = {
   serializer: 'json',
   inlineSweep: 0.1,
   maxSize: 1024 * 1024,
+  onCorrupt: 'ignore',
   logKeyErrors: false,
 } as const satisfies SessionStoreOptions;
 
@@ -119,6 +128,7 @@ export interface ResolvedOptions {
   legacySerializers: Serializer[];
   legacyCompressors: Compressor[];
   inlineSweep: number;
+  onCorrupt: 'ignore' | 'delete';
   logger: Logger;
   logKeyErrors: boolean;
 }
@@ -139,6 +149,7 @@ const OPTION_NAMES: Record<keyof SessionStoreOptions, true> = {
   legacyCodecs: true,
   inlineSweep: true,
   maxSize: true,
+  onCorrupt: true,
   logger: true,
   logKeyErrors: true,
 };
@@ -240,6 +251,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     fail('inlineSweep', o.inlineSweep, 'a number from 0 (off) to 1 (every write)');
   }
   assertInteger('maxSize', o.maxSize, 64, 512 * 1024 * 1024);
+  assertOneOf('onCorrupt', o.onCorrupt, ['ignore', 'delete'] as const);
   let idSecret: Buffer | null = null;
   if (o.idSecret !== undefined) {
     if (o.keyGenerator)
@@ -286,6 +298,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     legacySerializers,
     legacyCompressors,
     inlineSweep: o.inlineSweep,
+    onCorrupt: o.onCorrupt,
     logger: o.logger ? toLogger(o.logger) : silentLogger,
     logKeyErrors: o.logKeyErrors,
   };

@@ -174,8 +174,10 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         if (expiresAt !== null && expiresAt <= Date.now()) return null;
         return session as SessionData;
       } catch (err) {
+        // compare-and-delete: a good session written since this read is never removed
+        const deleted = opts.onCorrupt === 'delete' && (await mode.removeIfSame(where.loc, raw).catch(() => false));
         logger.warn(
-          { id: idForLog(sid), reason: (err as Error).message },
+          { id: idForLog(sid), reason: (err as Error).message, onCorrupt: opts.onCorrupt, deleted },
           'redisession: stored session cannot be decoded; treated as missing',
         );
         return null;

@@ -22,6 +22,13 @@ async function plant(prefix: string, mode: 'hash' | 'string', id: string, value:
   else await raw.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key, value);
 }
 
+/** The bytes stored for this id, or null. */
+function stored(prefix: string, mode: 'hash' | 'string', id: string): Promise<Buffer | null> {
+  const key = defaultKeyGenerator(id);
+  if (mode === 'string') return raw.getBuffer(Buffer.concat([Buffer.from(prefix), key]));
+  return raw.hgetBuffer(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key);
+}
+
 const future = Buffer.alloc(6);
 future.writeUIntBE(Date.now() + 3_600_000, 0, 6);
 
@@ -64,6 +71,78 @@ describe.each(['hash', 'string'] as const)('corrupted values in %s mode', (mode)
     // the next set replaces the broken value with a good one
     await store.set(id, { user: 1 });
     expect(await store.get(id)).toEqual({ user: 1 });
+  });
+});
+
+describe.each(['hash', 'string'] as const)('onCorrupt in %s mode', (mode) => {
+  const prefix = testPrefix(`oncorrupt-${mode}`);
+  prefixes.push(prefix);
+
+  it("'ignore' (the default) answers null and leaves every kind of broken value as it was", async () => {
+    const { lines, logger } = recordingLogger();
+    const store = createSessionStore({ redis: redisUrl(), mode, prefix, logger });
+    for (const [name, value] of corrupt) {
+      const id = sid();
+      await plant(prefix, mode, id, value);
+      expect(await store.get(id), name).toBeNull();
+      expect(await stored(prefix, mode, id), name).toEqual(value);
+    }
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(corrupt.length);
+    expect(lines[0]?.obj).toMatchObject({ onCorrupt: 'ignore', deleted: false });
+    await store.close();
+  });
+
+  it("'delete' answers null and removes every kind of broken value, and nothing else", async () => {
+    const { lines, logger } = recordingLogger();
+    const store = createSessionStore({ redis: redisUrl(), mode, prefix, logger, onCorrupt: 'delete' });
+    const good = sid();
+    await store.set(good, { user: 'kept' });
+    for (const [name, value] of corrupt) {
+      const id = sid();
+      await plant(prefix, mode, id, value);
+      expect(await store.get(id), name).toBeNull();
+      expect(await stored(prefix, mode, id), name).toBeNull();
+    }
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(corrupt.length);
+    expect(lines.every((l) => (l.obj as { deleted?: boolean }).deleted === true)).toBe(true);
+    expect(await store.get(good)).toEqual({ user: 'kept' });
+    await store.close();
+  });
+
+  it("'delete' never removes a good session written after the bad value was read", async () => {
+    const id = sid();
+    // A codec that fails to read, but only after another request has stored a good session in
+    // the same place: the deterministic version of the race between a read and its delete.
+    const writer = createSessionStore({ redis: redisUrl(), mode, prefix });
+    const racing = {
+      id: 'racing',
+      stringify: JSON.stringify,
+      parse: async () => {
+        await writer.set(id, { user: 'written meanwhile' });
+        throw new Error('cannot parse');
+      },
+    };
+    const { lines, logger } = recordingLogger();
+    const store = createSessionStore({
+      redis: redisUrl(),
+      mode,
+      prefix,
+      logger,
+      onCorrupt: 'delete',
+      legacyCodecs: [racing],
+    });
+    const planter = createSessionStore({ redis: redisUrl(), mode, prefix, serializer: racing });
+    await planter.set(id, { user: 'unreadable' });
+    expect(await store.get(id)).toBeNull(); // this read saw the bad value
+    expect(lines[0]?.obj).toMatchObject({ deleted: false });
+    expect(await store.get(id)).toEqual({ user: 'written meanwhile' }); // the good session survived
+    await Promise.all([writer.close(), store.close(), planter.close()]);
+  });
+
+  it('refuses an unknown onCorrupt choice, naming the accepted ones', () => {
+    expect(() => createSessionStore({ redis: redisUrl(), mode, prefix, onCorrupt: 'drop' as 'delete' })).toThrow(
+      /option "onCorrupt": got "drop"; expected one of 'ignore', 'delete'/,
+    );
   });
 });
 
