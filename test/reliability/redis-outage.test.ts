@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { createSessionStore, type SessionStore } from 'redisession';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordingLogger } from '../helpers/redis.js';
+import { recordingLogger, sleep } from '../helpers/redis.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 // A private server, so stopping it does not disturb the other test files.
@@ -68,6 +69,44 @@ describe('Redis accepts connections but does not answer', () => {
       frozen.pause(false);
       await slow.close();
       await frozen.destroy();
+    }
+  });
+
+  it.each([
+    ['DEBUG SLEEP 2 from another client', (admin: Redis) => admin.call('DEBUG', 'SLEEP', '2')],
+    [
+      'a busy Lua script from another client',
+      (admin: Redis) =>
+        admin.eval('local t = redis.call("TIME")[1] + 0 while redis.call("TIME")[1] + 0 < t + 2 do end', 0),
+    ],
+  ])('a Redis blocked by %s: store calls fail with a timeout error, then work again', async (_name, block) => {
+    const busy = await startRedisServer(['--enable-debug-command', 'yes', '--busy-reply-threshold', '500']);
+    const slow = createSessionStore({
+      redis: { host: '127.0.0.1', port: busy.port, commandTimeout: 300 },
+      prefix: 'blocked:',
+    });
+    const admin = new Redis(busy.url);
+    const id = randomBytes(24).toString('base64url');
+    try {
+      await slow.set(id, { user: 1 });
+      const blocking = block(admin).catch((err: Error) => err);
+      await sleep(50);
+      const started = Date.now();
+      for (const call of [() => slow.get(id), () => slow.set(id, { user: 2 }), () => slow.length()]) {
+        // Redis answers BUSY to other clients once a script runs past busy-reply-threshold;
+        // before that, and throughout a DEBUG SLEEP, it answers nothing: the timeout speaks
+        await expect(call()).rejects.toThrow(/timed out|BUSY/i);
+      }
+      expect(Date.now() - started).toBeLessThan(3000);
+      await blocking;
+      // A timed-out command was already sent: Redis may still run it when it wakes up (DEBUG
+      // SLEEP), as with any network timeout; a BUSY reply means it was not. Either way the session
+      // is one of the two whole values, never a mix.
+      expect([{ user: 1 }, { user: 2 }]).toContainEqual(await slow.get(id));
+    } finally {
+      admin.disconnect();
+      await slow.close();
+      await busy.destroy();
     }
   });
 
