@@ -28,6 +28,15 @@ export interface Codec {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/**
+ * Why a payload did not parse, without the parser's message: those quote the input (V8's
+ * `"…" is not valid JSON`, msgpackr's "end of buffer not reached {…}"), and reasons end up in logs.
+ */
+function parseFailure(err: unknown): string {
+  if (!(err instanceof Error)) return 'parser error';
+  return `${err.name}${/ at position \d+/.exec(err.message)?.[0] ?? ''} (message withheld: it may quote session data)`;
+}
+
 export function createCodec(setup: CodecSetup): Codec {
   const serializers = new Map<number | string, Serializer>();
   for (const s of [jsonSerializer, compactSerializer, ...(setup.readable?.serializers ?? []), setup.serializer]) {
@@ -83,7 +92,7 @@ export function createCodec(setup: CodecSetup): Codec {
       try {
         session = await s.deserialize(payload, env.expiresAt);
       } catch (err) {
-        throw new CorruptValueError(`payload cannot be parsed: ${message(err)}`, { cause: err });
+        throw new CorruptValueError(`payload cannot be parsed: ${parseFailure(err)}`);
       }
       if (typeof session !== 'object' || session === null || Array.isArray(session)) {
         throw new CorruptValueError('payload is not a session object');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Redis } from 'ioredis';
-import { createSessionStore } from 'redisession';
+import { createSessionStore, SessionEncodeError } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
@@ -143,6 +143,35 @@ describe.each(['hash', 'string'] as const)('onCorrupt in %s mode', (mode) => {
     expect(() => createSessionStore({ redis: redisUrl(), mode, prefix, onCorrupt: 'drop' as 'delete' })).toThrow(
       /option "onCorrupt": got "drop"; expected one of 'ignore', 'delete'/,
     );
+  });
+});
+
+describe.each(['hash', 'string'] as const)('sessions that cannot be stored, in %s mode', (mode) => {
+  const prefix = testPrefix(`unstorable-${mode}`);
+  prefixes.push(prefix);
+  const cyclic: Record<string, unknown> = { user: 'eve' };
+  cyclic.self = cyclic;
+
+  it.each([
+    ['a BigInt', { user: 'eve', n: 10n }, /cannot be serialised: Do not know how to serialize a BigInt/],
+    ['a cycle', cyclic, /cannot be serialised: Converting circular structure/],
+    [
+      'a session over maxSize',
+      { user: 'eve', pad: randomBytes(6000).toString('base64') },
+      /over maxSize \(4096\); not stored/,
+    ],
+    ['not an object', 'just a string', /session must be an object/],
+  ])('%s: set fails with SessionEncodeError and the stored session stays intact', async (_name, bad, message) => {
+    for (const serializer of ['json', 'compact'] as const) {
+      const store = createSessionStore({ redis: redisUrl(), mode, prefix, serializer, maxSize: 4096 });
+      const id = sid();
+      await store.set(id, { user: 'alice', cart: [1, 2] });
+      const err = await store.set(id, bad as object).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SessionEncodeError);
+      expect((err as Error).message).toMatch(message);
+      expect(await store.get(id)).toEqual({ user: 'alice', cart: [1, 2] });
+      await store.close();
+    }
   });
 });
 
