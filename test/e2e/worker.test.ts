@@ -5,12 +5,10 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEnvelope } from '../../src/codec/envelope.js';
-import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
-import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 import { startRedisServer } from '../helpers/redis-server.js';
+import { countFields, plantSessions } from '../helpers/sessions.js';
 
 const raw = rawClient();
 const workers: WorkerProcess[] = [];
@@ -58,33 +56,9 @@ function setup(buckets: number, extra: Record<string, string> = {}) {
   return { prefix, queue, env, worker };
 }
 
-/** Plants sessions where the store would put them: `expired` ones (expired a minute ago) and `live` ones. */
-async function plant(
-  prefix: string,
-  buckets: number,
-  expired: number,
-  live: number,
-  client: Redis = raw,
-): Promise<void> {
-  const now = Date.now();
-  const old = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: now - 60_000 }, Buffer.from('{"u":1}'));
-  const fresh = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: now + 3_600_000 }, Buffer.from('{"u":2}'));
-  const width = bucketWidth(buckets);
-  for (let start = 0; start < expired + live; start += 5000) {
-    const pipe = client.pipeline();
-    for (let i = start; i < Math.min(start + 5000, expired + live); i++) {
-      const key = defaultKeyGenerator(randomBytes(24).toString('base64url'));
-      pipe.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, buckets), width), key, i < expired ? old : fresh);
-    }
-    await pipe.exec();
-  }
-}
-
-async function fields(prefix: string): Promise<number> {
-  let n = 0;
-  for (const k of await keysUnder(raw, prefix)) n += await raw.hlen(k);
-  return n;
-}
+const plant = (prefix: string, buckets: number, expired: number, live: number, client: Redis = raw) =>
+  plantSessions(client, prefix, buckets, expired, live);
+const fields = (prefix: string) => countFields(raw, prefix);
 
 describe('redisession worker + cleanup --wait', () => {
   it('sweeps through the worker and reports a summary that matches Redis', async () => {

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
+import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
+import { countFields, plantSessions } from '../helpers/sessions.js';
 
 /**
  * The commands the web-tier library needs, and nothing else: what a Redis ACL user for the
@@ -34,14 +38,56 @@ const STORE_COMMANDS = [
   'scan',
 ];
 
+/** Every command BullMQ 6's Lua scripts call (any script may run: all are needed). */
+// biome-ignore format: a table
+const BULLMQ_SCRIPT_COMMANDS = [
+  'del', 'exists', 'get', 'hdel', 'hexists', 'hget', 'hgetall', 'hincrby', 'hlen', 'hmget', 'hmset', 'hset',
+  'incr', 'incrby', 'lindex', 'llen', 'lpop', 'lpos', 'lpush', 'lrange', 'lrem', 'lset', 'ltrim', 'persist',
+  'pexpire', 'pexpireat', 'pttl', 'rename', 'rpop', 'rpoplpush', 'rpush', 'sadd', 'scard', 'set', 'sismember',
+  'smembers', 'srem', 'time', 'type', 'unlink', 'xadd', 'xdel', 'xlen', 'xrange', 'xread', 'xtrim', 'zadd',
+  'zcard', 'zcount', 'zlexcount', 'zpopmin', 'zrange', 'zrangebylex', 'zrangebyscore', 'zrem',
+  'zremrangebyrank', 'zremrangebyscore', 'zrevrange', 'zrevrangebyscore', 'zscore',
+];
+/**
+ * What BullMQ and ioredis send outside scripts (read from INFO commandstats after a worker run,
+ * `cleanup --wait`, `schedule` and `stats`): the connection handshake, blocking waits for jobs,
+ * QueueEvents' stream reads, MULTI for flows, scripts themselves.
+ */
+const BULLMQ_CLIENT_COMMANDS = [
+  'hello',
+  'client|setname',
+  'info',
+  'bzpopmin',
+  'xread',
+  'multi',
+  'exec',
+  'evalsha',
+  'eval',
+];
+/** The worker's sweep (bucket_scan.lua) and `redisession stats`, on the sessions' prefix. */
+const WORKER_SESSION_COMMANDS = ['scan', 'type', 'hscan', 'hdel', 'time', 'hlen', 'object|encoding', 'memory|usage'];
+const WORKER_COMMANDS = [
+  ...new Set([...BULLMQ_SCRIPT_COMMANDS, ...BULLMQ_CLIENT_COMMANDS, ...WORKER_SESSION_COMMANDS]),
+].sort();
+/** Set to check that a command is needed: the tests must then fail (`ACL_DROP=hlen npx vitest run ...`). */
+const dropped = (commands: string[]) => commands.filter((c) => c !== process.env.ACL_DROP);
+
 const raw = rawClient();
 const prefix = testPrefix('acl');
 const user = `rs-${randomBytes(4).toString('hex')}`;
 const password = randomBytes(12).toString('hex');
+const workers: WorkerProcess[] = [];
+const queues: string[] = [];
 
 afterAll(async () => {
+  await Promise.all(workers.map(killWorker));
   await raw.call('ACL', 'DELUSER', user);
   await dropPrefix(raw, prefix);
+  for (const name of queues) {
+    const q = new Queue(name, { connection: raw, prefix: '{redisession}' });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
 });
 
 describe('a Redis ACL user limited to the prefix and the commands the store uses', () => {
@@ -56,7 +102,7 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
       `~${prefix}*`,
       'resetchannels',
       '-@all',
-      ...STORE_COMMANDS.map((c) => `+${c}`),
+      ...dropped(STORE_COMMANDS).map((c) => `+${c}`),
     );
     const { port } = new URL(redisUrl());
     const store = createSessionStore({
@@ -84,4 +130,77 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     await expect(same.call('FLUSHDB')).rejects.toThrow(/NOPERM/);
     await same.quit();
   });
+});
+
+describe('the worker and the CLI with an ACL user limited to the two prefixes and the commands they use', () => {
+  it("lists every command BullMQ's Lua scripts call", () => {
+    const dir = new URL('../../node_modules/bullmq/dist/esm/commands/', import.meta.url);
+    const called = new Set<string>();
+    for (const sub of ['', 'includes/']) {
+      for (const file of readdirSync(new URL(sub, dir)).filter((f) => f.endsWith('.lua'))) {
+        const lua = readFileSync(new URL(sub + file, dir), 'utf8');
+        for (const m of lua.matchAll(/(?:rcall|redis\.p?call)\(\s*["']([A-Za-z]+)["']/g))
+          called.add((m[1] as string).toLowerCase());
+      }
+    }
+    expect(called.size).toBeGreaterThan(40);
+    expect([...called].filter((c) => !BULLMQ_SCRIPT_COMMANDS.includes(c))).toEqual([]);
+  });
+
+  it('sweeps through the worker, shows and changes the schedule, and reports stats', async () => {
+    assertBuilt();
+    const queue = `acl-${randomBytes(4).toString('hex')}`;
+    queues.push(queue);
+    const workerPrefix = `${prefix}w:`;
+    await raw.call(
+      'ACL',
+      'SETUSER',
+      user,
+      'reset',
+      'on',
+      `>${password}`,
+      `~${workerPrefix}*`,
+      `~{redisession}:${queue}:*`,
+      'resetchannels',
+      '-@all',
+      ...dropped(WORKER_COMMANDS).map((c) => `+${c}`),
+    );
+    await plantSessions(raw, workerPrefix, 256, 70, 30);
+    const { port } = new URL(redisUrl());
+    const env = {
+      REDIS_URL: `redis://${user}:${password}@127.0.0.1:${port}`,
+      QUEUE_NAME: queue,
+      SESSION_PREFIX: workerPrefix,
+      SESSION_BUCKETS: '256',
+      CLEANUP_GRACE: '0',
+      CLEANUP_SHARDS: '2',
+      CLEANUP_SCHEDULE: 'on',
+      CLEANUP_EVERY: '1h',
+      LOG_LEVEL: 'debug',
+    };
+    const w = startWorker(env);
+    workers.push(w);
+    await w.ready;
+    // the scheduled first run, then one asked for from the CLI
+    await w.waitForLog((l) => l.msg === 'sweep finished');
+    const cleanup = await runCli(['cleanup', '--wait', '--json'], env);
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(JSON.parse(cleanup.stdout)).toMatchObject({ buckets: 256, scanned: 30, deleted: 0 });
+    expect(await countFields(raw, workerPrefix)).toBe(30);
+    const stats = await runCli(['stats', '--exact', '--json'], env);
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(JSON.parse(stats.stdout)).toMatchObject({ sessions: 30, expiredNotSwept: 0 });
+    const schedule = await runCli(['schedule', '--every', '2h', '--json'], env);
+    expect(schedule.code, schedule.stderr).toBe(0);
+    expect(JSON.parse(schedule.stdout)).toMatchObject({ every: '2h' });
+    w.proc.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+
+    const everything = JSON.stringify(w.logs) + [cleanup, stats, schedule].map((o) => o.stdout + o.stderr).join('');
+    // the one thing refused: reading maxmemory-policy (CONFIG), which the worker only warns about
+    const refused = w.logs.filter((l) => /NOPERM/.test(JSON.stringify(l)));
+    expect(refused.map((l) => l.msg)).toEqual(['cannot read maxmemory-policy (CONFIG not allowed?)']);
+    expect(w.logs.some((l) => Number(l.level) >= 50)).toBe(false); // no error logged
+    expect(everything).not.toContain(password);
+  }, 60_000);
 });

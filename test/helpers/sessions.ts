@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { encodeEnvelope } from '../../src/codec/envelope.js';
+import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
+import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { keysUnder } from './redis.js';
+
+/**
+ * Plants hash-mode sessions where the store would put them: `expired` ones (expired a minute ago)
+ * and `live` ones (an hour to go), for sweeps to find.
+ */
+export async function plantSessions(
+  client: Redis,
+  prefix: string,
+  buckets: number,
+  expired: number,
+  live: number,
+): Promise<void> {
+  const now = Date.now();
+  const old = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: now - 60_000 }, Buffer.from('{"u":1}'));
+  const fresh = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: now + 3_600_000 }, Buffer.from('{"u":2}'));
+  const width = bucketWidth(buckets);
+  for (let start = 0; start < expired + live; start += 5000) {
+    const pipe = client.pipeline();
+    for (let i = start; i < Math.min(start + 5000, expired + live); i++) {
+      const key = defaultKeyGenerator(randomBytes(24).toString('base64url'));
+      pipe.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, buckets), width), key, i < expired ? old : fresh);
+    }
+    await pipe.exec();
+  }
+}
+
+/** Fields (sessions) in every bucket under the prefix. */
+export async function countFields(client: Redis, prefix: string): Promise<number> {
+  let n = 0;
+  for (const k of await keysUnder(client, prefix)) n += await client.hlen(k);
+  return n;
+}
