@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSessionStore } from 'redisession';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, killWorker, runCli, startWorker } from '../helpers/cli.js';
+import { recordingLogger } from '../helpers/redis.js';
+import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+
+/*
+ * TLS (rediss://) against a redis-server built with TLS (Debian's is), with a throwaway
+ * self-signed certificate for 127.0.0.1 made by openssl.
+ */
+
+let dir: string;
+let redis: RedisServer;
+let tlsPort: number;
+let ca: Buffer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'redisession-tls-'));
+  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+  // a throwaway certificate for 127.0.0.1 that is its own CA
+  // biome-ignore format: one command line
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
+  ], { stdio: 'ignore' });
+  ca = readFileSync(cert);
+  tlsPort = await freePort();
+  // biome-ignore format: flag pairs
+  redis = await startRedisServer([
+    '--tls-port', String(tlsPort), '--tls-cert-file', cert, '--tls-key-file', key,
+    '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no',
+  ]);
+});
+afterAll(async () => {
+  await redis?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('TLS (rediss://)', () => {
+  it.each(['hash', 'string'] as const)(
+    '%s mode: the store works over TLS with the CA given in ioredis tls options',
+    async (mode) => {
+      const store = createSessionStore({
+        redis: { host: '127.0.0.1', port: tlsPort, tls: { ca } },
+        mode,
+        prefix: 'tls:',
+      });
+      const id = randomBytes(24).toString('base64url');
+      await store.set(id, { user: 'tls' });
+      expect(await store.get(id)).toEqual({ user: 'tls' });
+      expect(await store.length()).toBe(1);
+      await store.clear();
+      await store.close();
+    },
+  );
+
+  it('refuses a server whose certificate it cannot verify, and logs why (no silent plaintext)', async () => {
+    const { lines, logger } = recordingLogger();
+    const store = createSessionStore({
+      redis: { host: '127.0.0.1', port: tlsPort, tls: {}, maxRetriesPerRequest: 0 },
+      prefix: 'tls:',
+      logger,
+    });
+    await expect(store.get(randomBytes(24).toString('base64url'))).rejects.toThrow();
+    expect(JSON.stringify(lines)).toMatch(/self[- ]signed certificate/);
+    await store.close();
+  });
+
+  it('the worker and the CLI take a rediss:// URL (the CA from NODE_EXTRA_CA_CERTS)', async () => {
+    assertBuilt();
+    const env = {
+      REDIS_URL: `rediss://127.0.0.1:${tlsPort}`,
+      NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+      QUEUE_NAME: `tls-${randomBytes(3).toString('hex')}`,
+      SESSION_PREFIX: 'tls-worker:',
+      SESSION_BUCKETS: '64',
+      CLEANUP_SCHEDULE: 'off',
+    };
+    const w = startWorker(env);
+    try {
+      await w.ready;
+      const out = await runCli(['cleanup', '--wait', '--json'], env);
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 64, deleted: 0 });
+      const stats = await runCli(['stats', '--json'], env);
+      expect(stats.code, stats.stderr).toBe(0);
+    } finally {
+      await killWorker(w);
+    }
+  }, 30_000);
+});
