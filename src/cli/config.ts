@@ -1,5 +1,13 @@
 import { existsSync } from 'node:fs';
-import { EnvConfigError, loadConfig, type WorkerConfig } from '../worker/config.js';
+import {
+  EnvConfigError,
+  isRedisUrl,
+  loadConfig,
+  PREFIX_ACCEPTED,
+  REDIS_URL_ACCEPTED,
+  type WorkerConfig,
+} from '../worker/config.js';
+import { redactUrl } from '../worker/redact.js';
 
 /** Reads .env from the working directory when present (variables already set win), then validates. */
 export function configFromEnv(): WorkerConfig {
@@ -30,3 +38,22 @@ export const boundedInt =
     }
     return n;
   };
+
+/** A yargs coerce for --redis: what REDIS_URL accepts (the value shown without its password). */
+export function redisUrlFlag(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!isRedisUrl(text))
+    throw new Error(`--redis must be ${REDIS_URL_ACCEPTED}; got ${JSON.stringify(redactUrl(text))}`);
+  return text;
+}
+
+/** A yargs coerce for --prefix: what SESSION_PREFIX accepts (an empty one would reach every key). */
+export function prefixFlag(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (text.length === 0 || text.length > 128) {
+    throw new Error(`--prefix must be ${PREFIX_ACCEPTED}; got ${JSON.stringify(text.slice(0, 60))}`);
+  }
+  return text;
+}

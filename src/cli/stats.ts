@@ -5,7 +5,7 @@ import { definedOnly } from '../store/options.js';
 import { createSessionStore } from '../store/session-store.js';
 import { LIMITS } from '../worker/config.js';
 import { redactUrl } from '../worker/redact.js';
-import { boundedInt, configFromEnv } from './config.js';
+import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag } from './config.js';
 
 interface StatsArgs {
   redis?: string;
@@ -25,8 +25,8 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
     '(exact up to 20000 buckets in use; beyond that sampled, unless --exact)',
   builder: (y) =>
     y
-      .option('redis', { type: 'string', describe: 'redis:// URL (default REDIS_URL)' })
-      .option('prefix', { type: 'string', describe: 'store prefix (default SESSION_PREFIX)' })
+      .option('redis', { type: 'string', describe: 'redis:// URL (default REDIS_URL)', coerce: redisUrlFlag })
+      .option('prefix', { type: 'string', describe: 'store prefix (default SESSION_PREFIX)', coerce: prefixFlag })
       .option('mode', { choices: ['hash', 'string'] as const, describe: 'store mode (default SESSION_MODE)' })
       .option('buckets', {
         type: 'string',

@@ -10,12 +10,11 @@ import { redactUrl } from './redact.js';
  * before calling loadConfig: no file is read at import time). .env.example documents each one.
  */
 
-const redisUrl = z
-  .string()
-  .refine(
-    (v) => /^(rediss?|unix):\/\//i.test(v) || v.startsWith('/'),
-    'a redis://, rediss:// or unix:// URL, or a socket path',
-  );
+export const REDIS_URL_ACCEPTED = 'a redis://, rediss:// or unix:// URL, or a socket path';
+export const isRedisUrl = (v: string): boolean => /^(rediss?|unix):\/\//i.test(v) || v.startsWith('/');
+const redisUrl = z.string().refine(isRedisUrl, REDIS_URL_ACCEPTED);
+
+export const PREFIX_ACCEPTED = 'a non-empty string of at most 128 characters';
 
 const int = (min: number, max: number) =>
   z
@@ -76,7 +75,7 @@ const schema = z.object({
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   QUEUE_REDIS_URL: redisUrl.optional(),
   SESSION_MODE: z.enum(['hash', 'string'], { message: 'hash or string' }).default('hash'),
-  SESSION_PREFIX: z.string().min(1, 'a non-empty string').max(128, 'at most 128 characters').default('rs:'),
+  SESSION_PREFIX: z.string().min(1, PREFIX_ACCEPTED).max(128, PREFIX_ACCEPTED).default('rs:'),
   SESSION_BUCKETS: int(...LIMITS.buckets).default(65536),
   QUEUE_NAME: z
     .string()

@@ -2,9 +2,14 @@
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
+    if (u.host) {
+      if (u.password) u.password = '***';
+      return u.toString();
+    }
   } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
+    // not a URL: masked below
   }
+  // Not a proper URL (`user:secret@host:6379`, the scheme forgotten): whatever precedes an @ may
+  // be a password.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/]*@/i, '$1***@');
 }
