@@ -60,7 +60,10 @@ const WORKER_SESSION_COMMANDS = ['scan', 'type', 'hscan', 'hdel', 'time', 'hlen'
 const WORKER_COMMANDS = [
   ...new Set([...BULLMQ_SCRIPT_COMMANDS, ...BULLMQ_CLIENT_COMMANDS, ...WORKER_SESSION_COMMANDS]),
 ].sort();
-/** Set to check that a command is needed: the tests must then fail (`ACL_DROP=hlen npx vitest run ...`). */
+/**
+ * Set to check that a command is needed: the tests must then fail (`ACL_DROP=hlen npx vitest run ...`).
+ * Done for each client and session command of the worker (HELLO turned out not to be needed).
+ */
 const dropped = (commands: string[]) => commands.filter((c) => c !== process.env.ACL_DROP);
 
 const raw = rawClient();
