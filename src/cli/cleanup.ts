@@ -36,6 +36,40 @@ async function failureReason(queue: Queue, err: unknown): Promise<string> {
   return job?.failedReason ? `shard ${job.data?.shard ?? '?'} failed: ${job.failedReason}` : text;
 }
 
+/** How often `cleanup --wait` checks that the job it waits for still exists. */
+const VANISHED_CHECK_MS = 2000;
+
+/**
+ * Waits for a job to finish, or fails once it is gone from the queue: a Redis restarted without
+ * persistence loses every job, and BullMQ would wait for this one forever. While Redis cannot be
+ * reached the wait goes on: it may come back with the job (AOF, a replica promoted).
+ */
+async function finished(queue: Queue, events: QueueEvents, job: Job, what: string): Promise<unknown> {
+  const done = job.waitUntilFinished(events);
+  done.catch(() => {}); // when the job vanished first, this one never settles or is not awaited
+  let timer: NodeJS.Timeout | undefined;
+  const gone = new Promise<never>((_, reject) => {
+    timer = setInterval(async () => {
+      try {
+        if ((await queue.getJobState(job.id as string)) !== 'unknown') return;
+      } catch {
+        return; // Redis unreachable: keep waiting
+      }
+      reject(
+        new Error(
+          `${what} ${job.id} disappeared from the queue (Redis restarted without persistence, or the job was ` +
+            'removed): nothing more will come; run cleanup again',
+        ),
+      );
+    }, VANISHED_CHECK_MS);
+  });
+  try {
+    return await Promise.race([done, gone]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /**
  * Follows a sweep: waits for a worker to take the request, then for the sweep it started, showing
  * its shards' progress. Returns the summary, or throws with the reason the sweep failed.
@@ -65,7 +99,7 @@ async function follow(
     if (p.sweepId === sweepId) view.update(sumShards(shards, total));
   });
   try {
-    const started = (await trigger.waitUntilFinished(events)) as TriggerResult;
+    const started = (await finished(queue, events, trigger, 'sweep request')) as TriggerResult;
     clearTimeout(idle);
     if (!started.sweepJobId) return started;
     sweepId = started.sweepJobId;
@@ -75,8 +109,9 @@ async function follow(
     const parent = await Job.fromId(queue, sweepId);
     if (!parent) throw new Error(`sweep ${sweepId} disappeared from the queue`);
     try {
-      return { ...((await parent.waitUntilFinished(events)) as SweepSummary), jobId: sweepId } as SweepSummary;
+      return { ...((await finished(queue, events, parent, 'sweep')) as SweepSummary), jobId: sweepId } as SweepSummary;
     } catch (err) {
+      if (/disappeared from the queue/.test((err as Error).message)) throw err;
       throw new Error(await failureReason(queue, err));
     }
   } finally {

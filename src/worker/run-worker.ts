@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisClient, quietQuit } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
 import { createProcessor } from './processors.js';
 import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
 import { redactUrl } from './redact.js';
-import { removeSchedule, scheduleFromConfig, upsertSchedule } from './schedule.js';
+import { removeSchedule, scheduleFromConfig, showSchedule, upsertSchedule } from './schedule.js';
 
 export interface RunningWorker {
   worker: Worker;
@@ -30,6 +30,24 @@ async function checkEvictionPolicy(connection: Redis, logger: Logger): Promise<v
   }
 }
 
+/**
+ * After a reconnect: a Redis restarted without persistence has lost the scheduler with everything
+ * else, and nothing would put it back until a worker restarts. Only when it is missing, so a
+ * schedule changed with `redisession schedule` since this worker started is kept.
+ */
+async function restoreSchedule(queue: Queue, config: WorkerConfig, logger: Logger): Promise<void> {
+  try {
+    if (await showSchedule(queue)) return;
+    await upsertSchedule(queue, scheduleFromConfig(config));
+    logger.warn(
+      { every: config.schedule.every, cron: config.schedule.cron, tz: config.schedule.tz },
+      'sweep schedule was missing after a reconnect (Redis restarted without persistence?): restored',
+    );
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'cannot check the sweep schedule after a reconnect');
+  }
+}
+
 /** Connects, upserts the schedule, and starts processing sweep jobs. */
 export async function runWorker(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
   const connection = queueConnection(config);
@@ -49,6 +67,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
       { every: config.schedule.every, cron: config.schedule.cron, tz: config.schedule.tz },
       'sweep schedule upserted',
     );
+    connection.on('ready', () => void restoreSchedule(queue, config, logger));
   } else if (await removeSchedule(queue)) {
     logger.info('CLEANUP_SCHEDULE=off: removed the repeatable sweep');
   }
