@@ -36,3 +36,28 @@ export async function countFields(client: Redis, prefix: string): Promise<number
   for (const k of await keysUnder(client, prefix)) n += await client.hlen(k);
   return n;
 }
+
+/** Writes bytes exactly where a store with default keys and 65536 buckets looks for this id. */
+export async function plantValue(
+  client: Redis,
+  prefix: string,
+  mode: 'hash' | 'string',
+  id: string,
+  value: Buffer,
+): Promise<void> {
+  const key = defaultKeyGenerator(id);
+  if (mode === 'string') await client.set(Buffer.concat([Buffer.from(prefix), key]), value, 'PX', 60_000);
+  else await client.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key, value);
+}
+
+/** The bytes stored for this id (default keys, 65536 buckets), or null. */
+export function storedValue(
+  client: Redis,
+  prefix: string,
+  mode: 'hash' | 'string',
+  id: string,
+): Promise<Buffer | null> {
+  const key = defaultKeyGenerator(id);
+  if (mode === 'string') return client.getBuffer(Buffer.concat([Buffer.from(prefix), key]));
+  return client.hgetBuffer(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key);
+}

@@ -6,7 +6,7 @@ import { createSessionStore } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
-import { countFields, plantSessions } from '../helpers/sessions.js';
+import { countFields, plantSessions, plantValue, storedValue } from '../helpers/sessions.js';
 
 /**
  * The commands the web-tier library needs, and nothing else: what a Redis ACL user for the
@@ -104,6 +104,7 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
       mode,
       prefix,
       inlineSweep: 1,
+      onCorrupt: 'delete',
     });
     const id = randomBytes(24).toString('base64url');
     await store.set(id, { user: 'erin' });
@@ -112,6 +113,11 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     await store.set(randomBytes(24).toString('base64url'), { short: true }, { ttlMs: 20 });
     expect(await store.length()).toBeGreaterThanOrEqual(1);
     await store.sweep({ graceMs: 0 });
+    // an undecodable value, deleted by compare-and-delete (onCorrupt: 'delete')
+    const broken = randomBytes(24).toString('base64url');
+    await plantValue(raw, prefix, mode, broken, Buffer.from('not an envelope'));
+    expect(await store.get(broken)).toBeNull();
+    expect(await storedValue(raw, prefix, mode, broken)).toBeNull();
     await store.destroy(id);
     expect(await store.get(id)).toBeNull();
     await store.clear();

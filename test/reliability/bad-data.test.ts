@@ -3,10 +3,9 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { createSessionStore, SessionEncodeError } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
-import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { dropPrefix, rawClient, recordingLogger, redisUrl, testPrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/redis-server.js';
+import { plantValue, storedValue } from '../helpers/sessions.js';
 
 const raw = rawClient();
 const sid = () => randomBytes(24).toString('base64url');
@@ -15,19 +14,9 @@ afterAll(async () => {
   for (const p of prefixes) await dropPrefix(raw, p);
 });
 
-/** Writes bytes exactly where the store would look for this id. */
-async function plant(prefix: string, mode: 'hash' | 'string', id: string, value: Buffer): Promise<void> {
-  const key = defaultKeyGenerator(id);
-  if (mode === 'string') await raw.set(Buffer.concat([Buffer.from(prefix), key]), value, 'PX', 60_000);
-  else await raw.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key, value);
-}
-
-/** The bytes stored for this id, or null. */
-function stored(prefix: string, mode: 'hash' | 'string', id: string): Promise<Buffer | null> {
-  const key = defaultKeyGenerator(id);
-  if (mode === 'string') return raw.getBuffer(Buffer.concat([Buffer.from(prefix), key]));
-  return raw.hgetBuffer(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key);
-}
+const plant = (prefix: string, mode: 'hash' | 'string', id: string, value: Buffer) =>
+  plantValue(raw, prefix, mode, id, value);
+const stored = (prefix: string, mode: 'hash' | 'string', id: string) => storedValue(raw, prefix, mode, id);
 
 const future = Buffer.alloc(6);
 future.writeUIntBE(Date.now() + 3_600_000, 0, 6);

@@ -3,9 +3,8 @@ import { pack } from 'msgpackr';
 import { createSessionStore } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
-import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
-import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { dropPrefix, rawClient, recordingLogger, redisUrl, testPrefix } from '../helpers/redis.js';
+import { plantValue } from '../helpers/sessions.js';
 
 /*
  * Nothing secret reaches a log line or an error message: neither a Redis password (in a URL, or
@@ -61,9 +60,7 @@ describe('no secret in log lines or error messages', () => {
     ];
     for (const value of broken) {
       const other = sid();
-      const key = defaultKeyGenerator(other);
-      if (mode === 'string') await raw.set(Buffer.concat([Buffer.from(prefix), key]), value);
-      else await raw.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key, value);
+      await plantValue(raw, prefix, mode, other, value);
       expect(await store.get(other)).toBeNull();
     }
     // refused ids are logged by their first 6 characters only
