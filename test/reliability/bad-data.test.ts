@@ -39,6 +39,25 @@ const corrupt: Array<[string, Buffer]> = [
   ['JSON that is not an object', Buffer.concat([Buffer.from([0xa3, 0x00]), future, Buffer.from('"just a string"')])],
   ['an unknown serializer id', Buffer.concat([Buffer.from([0xa3, 0x70]), future, Buffer.from('{}')])],
   ['a connect-redis JSON value', Buffer.from('{"cookie":{"path":"/"},"user":1}')],
+  // huge declared lengths: refused from the header, never allocated
+  [
+    'a snappy block declaring 4 GiB',
+    Buffer.concat([Buffer.from([0xa3, 0x01]), future, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x61])]),
+  ],
+  ['a codec name longer than the value', Buffer.concat([Buffer.from([0xa3, 0xf0]), future, Buffer.from([32, 0x61])])],
+  [
+    "'compact' (msgpack) declaring a 4 GiB string",
+    Buffer.concat([Buffer.from([0xa3, 0x10]), future, Buffer.from([0x00, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x61])]),
+  ],
+  // valid compression of a broken payload
+  [
+    "broken 'compact' (msgpack) data",
+    Buffer.concat([Buffer.from([0xa3, 0x10]), future, Buffer.from([0x00, 0xde, 0xff])]),
+  ],
+  [
+    "snappy of broken 'compact' data",
+    Buffer.concat([Buffer.from([0xa3, 0x11]), future, Buffer.from([3, 0x08, 0x00, 0xde, 0xff])]),
+  ],
 ];
 
 describe.each(['hash', 'string'] as const)('corrupted values in %s mode', (mode) => {
