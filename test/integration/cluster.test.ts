@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { pipelinePerKey } from '../../src/redis/pipeline.js';
 import { ConfigError } from '../../src/store/errors.js';
 import { dropPrefix, testPrefix } from '../helpers/redis.js';
 import { migrateSlots, startCluster } from '../helpers/redis-cluster.js';
@@ -111,6 +112,40 @@ describe('the library on a cluster', () => {
     expect(await createSessionStore({ redis: client, prefix }).get(id)).toEqual({ ok: true });
   });
 
+  it('a node that lost its scripts (NOSCRIPT: SCRIPT FLUSH, a restart) gets them again', async () => {
+    const { store, prefix } = makeStore();
+    const ids = Array.from({ length: 200 }, sid);
+    await Promise.all(ids.map((id, i) => store.set(id, { i })));
+    await plantExpired(clusterClient(), prefix, 50);
+    for (const node of admins()) await node.script('FLUSH');
+    expect(await store.sweep({ graceMs: 0 })).toMatchObject({ deleted: 50, completed: true });
+    for (const node of admins()) await node.script('FLUSH');
+    await Promise.all(ids.map((id, i) => store.set(id, { i, again: true })));
+    for (const [i, id] of ids.entries()) expect(await store.get(id)).toEqual({ i, again: true });
+  });
+
+  it('per-node pipelines answer in key order, also on a client that has no slot map yet', async () => {
+    const writer = clusterClient();
+    const keys = Array.from({ length: 300 }, (_, i) => Buffer.from(`${testPrefix('pipe')}${i}`));
+    await Promise.all(keys.map((k, i) => writer.set(k, String(i))));
+    const fresh = new Cluster(
+      cluster.addresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })),
+      {
+        lazyConnect: true,
+      },
+    );
+    clients.push(fresh);
+    for (const client of [fresh, writer]) {
+      const replies = await pipelinePerKey(client, keys, (pipe, k) => {
+        pipe.get(k);
+        pipe.strlen(k);
+      });
+      expect(replies.map((r) => r[0]?.[1])).toEqual(keys.map((_, i) => String(i)));
+      expect(replies.map((r) => r[1]?.[1])).toEqual(keys.map((_, i) => String(i).length));
+    }
+    await Promise.all(keys.map((k) => writer.unlink(k)));
+  });
+
   it('a slot caught half-migrated (ASK) loses nothing: reads, writes, pipelined sweeps, length', async () => {
     const { store, prefix } = makeStore();
     const ids = Array.from({ length: 2000 }, sid);
@@ -196,7 +231,7 @@ describe('the library on a cluster', () => {
     await Promise.all(loads);
     await cluster.waitStable();
     console.log(
-      `cluster reshard: ${moving.length} slots, ${created.length} sessions created,, ${moved.keysMoved} keys moved during ${writes} writes and ${reads} reads; ` +
+      `cluster reshard: ${moving.length} slots, ${created.length} sessions created, ${moved.keysMoved} keys moved during ${writes} writes and ${reads} reads; ` +
         `sweep deleted ${swept.deleted}; errors ${errors.length}`,
     );
     expect(moved.keysMoved).toBeGreaterThan(0);
