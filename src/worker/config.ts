@@ -2,6 +2,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { MAX_BUCKETS } from '../keys/buckets.js';
 import { hasHashTag } from '../redis/connections.js';
+import { definedOnly } from '../store/options.js';
 import { SWEEP_STRATEGIES } from '../sweep/plan.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { redactUrl } from './redact.js';
@@ -94,6 +95,9 @@ const schema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}$/, 'the master name the sentinels monitor (letters, digits, _ . -)')
     .optional(),
+  REDIS_USERNAME: z.string().max(256, 'at most 256 characters').optional(),
+  REDIS_PASSWORD: z.string().max(1024, 'at most 1024 characters').optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().max(1024, 'at most 1024 characters').optional(),
   QUEUE_REDIS_URL: redisUrl.optional(),
   SESSION_MODE: z.enum(['hash', 'string'], { message: 'hash or string' }).default('hash'),
   SESSION_PREFIX: z.string().min(1, 'a non-empty string').max(128, 'at most 128 characters').default('rs:'),
@@ -162,8 +166,11 @@ export class EnvConfigError extends Error {
 
 const SECRET_VARS = new Set(['REDIS_URL', 'QUEUE_REDIS_URL']);
 
+const PASSWORD_VARS = new Set(['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
+
 function shown(name: string, value: string | undefined): string {
   if (value === undefined) return '(unset)';
+  if (PASSWORD_VARS.has(name)) return '(hidden)';
   return JSON.stringify(SECRET_VARS.has(name) ? redactUrl(value) : value);
 }
 
@@ -185,9 +192,24 @@ function sessionTarget(e: Env, problems: string[]): RedisTarget {
       '  REDIS_SENTINELS=(unset): expected the sentinels to ask for REDIS_SENTINEL_MASTER, as host:port,...',
     );
   }
-  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES as HostPort[] };
+  const auth = definedOnly({ username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD });
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES as HostPort[], auth };
   if (e.REDIS_SENTINELS) {
-    return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS as HostPort[], master: e.REDIS_SENTINEL_MASTER ?? '' };
+    return {
+      kind: 'sentinel',
+      sentinels: e.REDIS_SENTINELS as HostPort[],
+      master: e.REDIS_SENTINEL_MASTER ?? '',
+      auth,
+      ...definedOnly({ sentinelPassword: e.REDIS_SENTINEL_PASSWORD }),
+    };
+  }
+  if (e.REDIS_USERNAME || e.REDIS_PASSWORD) {
+    problems.push(
+      '  REDIS_USERNAME/REDIS_PASSWORD are for REDIS_CLUSTER_NODES and REDIS_SENTINELS: with REDIS_URL, put them in the URL (redis://user:password@host:6379)',
+    );
+  }
+  if (e.REDIS_SENTINEL_PASSWORD && !e.REDIS_SENTINELS) {
+    problems.push('  REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
   }
   return { kind: 'url', url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' };
 }

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { createClusterClient, createRedisClient, type RedisClient } from '../redis/connections.js';
+import { definedOnly } from '../store/options.js';
 import { redactUrl } from './redact.js';
 
 export interface HostPort {
@@ -13,8 +14,14 @@ export interface HostPort {
  */
 export type RedisTarget =
   | { kind: 'url'; url: string }
-  | { kind: 'cluster'; nodes: HostPort[] }
-  | { kind: 'sentinel'; sentinels: HostPort[]; master: string };
+  | { kind: 'cluster'; nodes: HostPort[]; auth?: Auth }
+  | { kind: 'sentinel'; sentinels: HostPort[]; master: string; auth?: Auth; sentinelPassword?: string };
+
+/** ACL user and password for every node of a cluster, or for the master (and replicas) Sentinel names. */
+export interface Auth {
+  username?: string;
+  password?: string;
+}
 
 /** "host:port,host:port" -> nodes, or null when an entry is not host:port with a port 1..65535. */
 export function parseHostPorts(list: string): HostPort[] | null {
@@ -39,8 +46,17 @@ export function describeTarget(t: RedisTarget): string {
 /** A client for the sessions: the library's defaults (bounded retries and timeouts). */
 export function sessionClient(t: RedisTarget): RedisClient {
   if (t.kind === 'url') return createRedisClient(t.url);
-  if (t.kind === 'cluster') return createClusterClient({ cluster: t.nodes });
-  return createRedisClient({ sentinels: t.sentinels, name: t.master });
+  if (t.kind === 'cluster') return createClusterClient({ cluster: t.nodes, options: { redisOptions: { ...t.auth } } });
+  return createRedisClient(sentinelOptions(t));
+}
+
+function sentinelOptions(t: Extract<RedisTarget, { kind: 'sentinel' }>): RedisOptions {
+  return {
+    sentinels: t.sentinels,
+    name: t.master,
+    ...t.auth,
+    ...definedOnly({ sentinelPassword: t.sentinelPassword }),
+  };
 }
 
 /**
@@ -53,8 +69,8 @@ export function queueClient(t: RedisTarget, extra: { lazyConnect?: boolean } = {
   if (t.kind === 'cluster') {
     return createClusterClient({
       cluster: t.nodes,
-      options: { ...extra, redisOptions: { maxRetriesPerRequest: null, commandTimeout: undefined } },
+      options: { ...extra, redisOptions: { ...t.auth, maxRetriesPerRequest: null, commandTimeout: undefined } },
     });
   }
-  return new Redis({ ...opts, sentinels: t.sentinels, name: t.master });
+  return new Redis({ ...opts, ...sentinelOptions(t) });
 }

@@ -9,13 +9,15 @@ import { dropPrefix, testPrefix } from '../helpers/redis.js';
 import { migrateSlots, startCluster } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
 
-// A real 3-master Redis Cluster for this file only; the worker and CLI run as child processes.
-const cluster = await startCluster(3);
+// A real 3-master Redis Cluster for this file only, every node password-protected (as in
+// production); the worker and CLI run as child processes.
+const password = randomBytes(12).toString('hex');
+const cluster = await startCluster(3, { password });
 const nodesEnv = cluster.addresses.join(',');
 const client = new Cluster(
   cluster.addresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })),
   {
-    redisOptions: { maxRetriesPerRequest: null },
+    redisOptions: { maxRetriesPerRequest: null, password },
   },
 );
 const workers: WorkerProcess[] = [];
@@ -44,11 +46,16 @@ function setup(extra: Record<string, string> = {}) {
   const prefix = testPrefix('cw');
   const queue = `q-${randomBytes(4).toString('hex')}`;
   queues.push(queue);
-  const store = createSessionStore({ redis: { cluster: cluster.addresses }, prefix, inlineSweep: 0 });
+  const store = createSessionStore({
+    redis: { cluster: cluster.addresses, options: { redisOptions: { password } } },
+    prefix,
+    inlineSweep: 0,
+  });
   stores.push({ store, prefix });
   const env: Record<string, string> = {
     REDIS_URL: '',
     REDIS_CLUSTER_NODES: nodesEnv,
+    REDIS_PASSWORD: password,
     QUEUE_NAME: queue,
     SESSION_PREFIX: prefix,
     CLEANUP_SCHEDULE: 'off',
@@ -84,11 +91,13 @@ describe('the worker on a 3-master cluster', () => {
     const live = Array.from({ length: 1500 }, sid);
     await Promise.all(live.map((id, i) => store.set(id, { i })));
     await plantExpired(client, prefix, 1000);
-    await worker().ready;
+    const w = worker();
+    await w.ready;
     const out = await runCli(['cleanup', '--wait', '--json'], env, 120_000);
     expect(out.code, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 65536, scanned: 2500, deleted: 1000, shards: 4 });
     expect(await store.length()).toBe(1500);
+    expect(out.stdout + out.stderr + JSON.stringify(w.logs)).not.toContain(password);
     // every BullMQ key of the queue hashes to the {redisession} slot, so flows stay on one node
     const slot = calculateSlot('{redisession}');
     const owner = await cluster.ownerOf(slot);
@@ -96,7 +105,7 @@ describe('the worker on a 3-master cluster', () => {
     const stats = await runCli(['stats', '--json'], env);
     expect(stats.code, stats.stderr).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ exact: true, sessions: 1500, expiredNotSwept: 0 });
-  });
+  }, 120_000);
 
   it('slots resharded during a worker sweep and a web load: zero sessions lost, exact deleted total', async () => {
     const { prefix, store, env, worker } = setup({ CLEANUP_BATCH: '20', CLEANUP_SHARDS: '2' });
@@ -158,5 +167,5 @@ describe('the worker on a 3-master cluster', () => {
     for (const [i, id] of seeded.entries()) expect(await store.get(id)).toEqual({ i });
     for (const id of created) expect(await store.get(id)).toEqual({ created: true });
     expect(await store.length()).toBe(2000 + created.length);
-  });
+  }, 120_000);
 });

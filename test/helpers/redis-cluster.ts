@@ -50,8 +50,10 @@ export interface TestCluster {
   nodes: ClusterNodeInfo[];
   /** "127.0.0.1:port" of every node, for { cluster: [...] } and REDIS_CLUSTER_NODES. */
   addresses: string[];
-  /** The node serving a slot, by this node's view of the slot map. */
+  /** The node serving a slot, by the first node's view of the slot map. */
   ownerOf(slot: number): Promise<ClusterNodeInfo>;
+  /** The id of the node serving each of the 16384 slots, by the first node's view. */
+  slotOwners(): Promise<string[]>;
   /** Waits until every node reports cluster_state:ok and the same slot owners. */
   waitStable(): Promise<void>;
   destroy(): Promise<void>;
@@ -73,8 +75,12 @@ async function clusterOk(nodes: ClusterNodeInfo[]): Promise<boolean> {
   return views.every((v) => v === views[0]);
 }
 
-/** Starts `masters` cluster-enabled redis-servers and joins them into one cluster with every slot assigned. */
-export async function startCluster(masters = 3): Promise<TestCluster> {
+/**
+ * Starts `masters` cluster-enabled redis-servers and joins them into one cluster with every slot
+ * assigned; with a password, every node requires it (requirepass + masterauth).
+ */
+export async function startCluster(masters = 3, opts: { password?: string } = {}): Promise<TestCluster> {
+  const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
   assertRedisServerInstalled();
   const nodes: ClusterNodeInfo[] = [];
   try {
@@ -86,12 +92,17 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
         'nodes.conf',
         '--cluster-node-timeout',
         '2000',
+        ...auth,
       ]);
-      const admin = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      const admin = new Redis(server.port, '127.0.0.1', {
+        maxRetriesPerRequest: 1,
+        ...(opts.password ? { password: opts.password } : {}),
+      });
       nodes.push({ server, admin, id: await admin.cluster('MYID') });
     }
     const addresses = nodes.map((n) => `127.0.0.1:${n.server.port}`);
-    await redisCli(['--cluster', 'create', ...addresses, '--cluster-yes']);
+    const cliAuth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
+    await redisCli([...cliAuth, '--cluster', 'create', ...addresses, '--cluster-yes']);
     const waitStable = () => until('cluster_state:ok on every node, one slot map', () => clusterOk(nodes));
     await waitStable();
     return {
@@ -106,6 +117,14 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
         const owner = nodes.find((n) => n.id === range?.[2][2]);
         if (!owner) throw new Error(`no owner for slot ${slot}`);
         return owner;
+      },
+      async slotOwners() {
+        const slots = (await nodes[0]?.admin.cluster('SLOTS')) as unknown as Array<
+          [number, number, [string, number, string]]
+        >;
+        const owners = new Array<string>(16384);
+        for (const [a, b, [, , id]] of slots) owners.fill(id, a, b + 1);
+        return owners;
       },
       destroy: () => destroyAll(nodes),
     };
@@ -140,7 +159,18 @@ export async function migrateSlots(
     for (;;) {
       const bufKeys = (await from.admin.callBuffer('CLUSTER', 'GETKEYSINSLOT', String(slot), '5')) as Buffer[];
       if (bufKeys.length === 0) break;
-      await from.admin.callBuffer('MIGRATE', '127.0.0.1', String(to.server.port), '', '0', '5000', 'KEYS', ...bufKeys);
+      const auth = (from.admin.options.password ? ['AUTH', from.admin.options.password] : []) as string[];
+      await from.admin.callBuffer(
+        'MIGRATE',
+        '127.0.0.1',
+        String(to.server.port),
+        '',
+        '0',
+        '5000',
+        ...auth,
+        'KEYS',
+        ...bufKeys,
+      );
       keysMoved += bufKeys.length;
       if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }

@@ -19,6 +19,7 @@ describe('worker env: where Redis is', () => {
         { host: '10.0.0.1', port: 7000 },
         { host: '10.0.0.2', port: 7001 },
       ],
+      auth: {},
     });
     expect(c.queueRedis).toBe(c.redis);
     expect(c.queue.prefix).toBe('{redisession}');
@@ -27,8 +28,31 @@ describe('worker env: where Redis is', () => {
 
   it('REDIS_SENTINELS + REDIS_SENTINEL_MASTER: a master found through Sentinel', () => {
     const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_MASTER: 'mymaster' });
-    expect(c.redis).toEqual({ kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: 26379 }], master: 'mymaster' });
+    expect(c.redis).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: '127.0.0.1', port: 26379 }],
+      master: 'mymaster',
+      auth: {},
+    });
     expect(describeTarget(c.redis)).toBe('sentinel master "mymaster" via 127.0.0.1:26379');
+  });
+
+  it('REDIS_USERNAME/REDIS_PASSWORD go to every cluster node (and to the queue that follows)', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: nodes, REDIS_USERNAME: 'web', REDIS_PASSWORD: 's3cret' });
+    expect(c.redis).toMatchObject({ kind: 'cluster', auth: { username: 'web', password: 's3cret' } });
+    expect(c.queueRedis).toBe(c.redis);
+    expect(describeTarget(c.redis)).not.toContain('s3cret');
+    const s = loadConfig({
+      REDIS_SENTINELS: nodes,
+      REDIS_SENTINEL_MASTER: 'm',
+      REDIS_PASSWORD: 'a',
+      REDIS_SENTINEL_PASSWORD: 'b',
+    });
+    expect(s.redis).toMatchObject({ kind: 'sentinel', auth: { password: 'a' }, sentinelPassword: 'b' });
+  });
+
+  it('never shows a password in its messages', () => {
+    expect(() => loadConfig({ REDIS_PASSWORD: 'x'.repeat(2000) })).toThrow(/REDIS_PASSWORD=\(hidden\)/);
   });
 
   it('QUEUE_REDIS_URL moves the queue off the cluster, where any prefix will do', () => {
@@ -48,6 +72,8 @@ describe('worker env: where Redis is', () => {
     [{ REDIS_SENTINELS: nodes }, /REDIS_SENTINEL_MASTER=\(unset\)/],
     [{ REDIS_SENTINEL_MASTER: 'm' }, /REDIS_SENTINELS=\(unset\)/],
     [{ REDIS_SENTINELS: nodes, REDIS_SENTINEL_MASTER: 'bad name' }, /REDIS_SENTINEL_MASTER="bad name"/],
+    [{ REDIS_PASSWORD: 'pw' }, /with REDIS_URL, put them in the URL/],
+    [{ REDIS_SENTINEL_PASSWORD: 'pw' }, /REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(EnvConfigError);
     expect(() => loadConfig(env)).toThrow(message);
