@@ -5,8 +5,12 @@ import type { RedisClient } from './connections.js';
 /** One command's outcome in a pipeline. */
 export type PipelineReply = [Error | null, unknown];
 
-/** Commands one pipeline sends to one cluster node at most: a bounded burst per node. */
-export const NODE_PIPELINE_MAX = 100;
+/**
+ * Keys one pipeline sends to one cluster node at most. Redis runs a client's pipelined calls back
+ * to back, so a web request on that node waits behind at most this many: the same bound as a
+ * single-server sweep call (BUCKETS_PER_CALL buckets in one script call).
+ */
+export const NODE_PIPELINE_MAX = 32;
 
 /**
  * Sends the commands `add` queues for each key (the same number for every key) in pipelines, and
