@@ -71,18 +71,10 @@ export async function scriptPerKey(
   keys: Buffer[],
   args: (key: Buffer, i: number) => Arg[],
 ): Promise<unknown[]> {
-  if (client.isCluster) {
-    const replies = await pipelinePerKey(client, keys, (pipe, k, i) => {
-      (pipe as ScriptedPipeline)[name](k, ...args(k, i));
-    });
-    return replies.map(([[err, reply] = [null, null]]) => {
-      if (err) throw err;
-      return reply;
-    });
-  }
-  const pipe = client.pipeline() as ScriptedPipeline;
-  for (const [i, k] of keys.entries()) pipe[name](k, ...args(k, i));
-  return ((await pipe.exec()) ?? []).map(([err, reply]) => {
+  const replies = await pipelinePerKey(client, keys, (pipe, k, i) => {
+    (pipe as ScriptedPipeline)[name](k, ...args(k, i));
+  });
+  return replies.map(([[err, reply] = [null, null]]) => {
     if (err) throw err;
     return reply;
   });
