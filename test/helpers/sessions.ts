@@ -1,9 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { keysUnder } from './redis.js';
+
+export const sid = (): string => randomBytes(24).toString('base64url');
+
+/**
+ * Plants `count` hash-mode sessions that expired 2 s ago where a store with this prefix would put
+ * them (written through the store with a short TTL, the whole bucket could expire before a sweep).
+ * Works on any client: on a Cluster each HSET is routed to the node of its bucket.
+ */
+export async function plantExpired(client: Redis | Cluster, prefix: string, count: number, buckets = 65536) {
+  const value = encodeEnvelope(
+    { serializer: 0, compressor: 0, expiresAt: Date.now() - 2000 },
+    Buffer.from('{"old":1}'),
+  );
+  const width = bucketWidth(buckets);
+  for (let i = 0; i < count; i += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, count - i) }, () => {
+        const key = defaultKeyGenerator(sid());
+        return client.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, buckets), width), key, value);
+      }),
+    );
+  }
+}
 
 /**
  * Plants hash-mode sessions where the store would put them: `expired` ones (expired a minute ago)
@@ -23,7 +46,7 @@ export async function plantSessions(
   for (let start = 0; start < expired + live; start += 5000) {
     const pipe = client.pipeline();
     for (let i = start; i < Math.min(start + 5000, expired + live); i++) {
-      const key = defaultKeyGenerator(randomBytes(24).toString('base64url'));
+      const key = defaultKeyGenerator(sid());
       pipe.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, buckets), width), key, i < expired ? old : fresh);
     }
     await pipe.exec();

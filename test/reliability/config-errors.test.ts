@@ -10,6 +10,12 @@ import { redisUrl } from '../helpers/redis.js';
 /** One bad value for every variable the worker and the CLI read, and what the message must say. */
 const BAD_ENV: Array<[string, string, string]> = [
   ['REDIS_URL', 'default:hunter2@localhost:6379', 'a redis://, rediss:// or unix:// URL, or a socket path'],
+  ['REDIS_CLUSTER_NODES', 'node1', 'a comma-separated list of host:port, such as 10.0.0.1:7000,10.0.0.2:7000'],
+  ['REDIS_SENTINELS', 'a:b', 'a comma-separated list of host:port'],
+  ['REDIS_SENTINEL_MASTER', 'my master', 'the master name the sentinels monitor (letters, digits, _ . -)'],
+  ['REDIS_USERNAME', 'u'.repeat(257), 'at most 256 characters'],
+  ['REDIS_PASSWORD', `hunter2${'p'.repeat(1020)}`, 'at most 1024 characters'],
+  ['REDIS_SENTINEL_PASSWORD', `hunter2${'s'.repeat(1020)}`, 'at most 1024 characters'],
   ['QUEUE_REDIS_URL', 'http://localhost:6379/0', 'a redis://, rediss:// or unix:// URL, or a socket path'],
   ['SESSION_MODE', 'list', 'hash or string'],
   ['SESSION_PREFIX', 'p'.repeat(129), 'a non-empty string of at most 128 characters'],
@@ -66,8 +72,10 @@ describe('bad configuration is refused, naming what is wrong and what is accepte
       const out = await runCli([command], env);
       expect(out.code).toBe(2);
       for (const [name, value, accepted] of BAD_ENV) {
-        const shown = name === 'REDIS_URL' ? '***@localhost:6379' : value;
-        expect(out.stderr).toContain(`${name}=${JSON.stringify(shown)}: expected ${accepted}`);
+        const shown = /PASSWORD/.test(name)
+          ? '(hidden)'
+          : JSON.stringify(name === 'REDIS_URL' ? '***@localhost:6379' : value);
+        expect(out.stderr).toContain(`${name}=${shown}: expected ${accepted}`);
       }
       expect(out.stderr).not.toContain('hunter2');
     },
