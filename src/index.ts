@@ -1,5 +1,6 @@
 export type { CompressionOption, CustomCompressor } from './codec/compressors.js';
 export type { CustomSerializer, SerializerOption } from './codec/serializers.js';
+export type { LegacyLayout, LegacyOptions } from './migrate/legacy.js';
 export type { RedisClient, RedisConnection } from './redis/connections.js';
 export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
 export {
@@ -20,3 +21,4 @@ export type { BucketRange, SweepStrategy } from './sweep/plan.js';
 export { SWEEP_STRATEGIES, shardRanges } from './sweep/plan.js';
 export type { SweepCheckpoint, SweepOptions, SweepProgress, SweepResult, SweepTarget } from './sweep/runner.js';
 export { runSweep } from './sweep/runner.js';
+export type { UserIdOf, UserSession } from './users/user-index.js';

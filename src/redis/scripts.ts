@@ -8,6 +8,10 @@ export const SCRIPTS = {
   rsHashTouch: { file: 'hash_touch.lua', numberOfKeys: 1 },
   rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: 1 },
   rsKeyOwned: { file: 'key_owned.lua', numberOfKeys: 1 },
+  rsUserIndexAdd: { file: 'user_index_add.lua', numberOfKeys: 1 },
+  rsUserIndexRevoke: { file: 'user_index_revoke.lua', numberOfKeys: 1 },
+  rsUserIndexPrune: { file: 'user_index_prune.lua', numberOfKeys: 1 },
+  rsLegacyMove: { file: 'legacy_move.lua', numberOfKeys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -15,7 +19,8 @@ type Arg = string | number | Buffer;
 type ScriptCall = (key: Buffer | string, ...args: Arg[]) => Promise<unknown>;
 type PipelineScriptCall = (key: Buffer | string, ...args: Arg[]) => ChainableCommander;
 
-export type ScriptedClient = RedisClient & Record<ScriptName, ScriptCall>;
+/** Each script, and its `...Buffer` twin (ioredis defines both) whose replies stay Buffers. */
+export type ScriptedClient = RedisClient & Record<ScriptName | `${ScriptName}Buffer`, ScriptCall>;
 export type ScriptedPipeline = ChainableCommander & Record<ScriptName, PipelineScriptCall>;
 
 const sources = new Map<string, string>();

@@ -2,6 +2,7 @@ import { createCodec } from '../codec/codec.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
+import { legacyFallback, registerLegacy } from '../migrate/legacy.js';
 import { hashMode } from '../modes/hash-mode.js';
 import type { StorageMode } from '../modes/mode.js';
 import { stringMode } from '../modes/string-mode.js';
@@ -15,8 +16,10 @@ import {
   type RedisClient,
   watchConnection,
 } from '../redis/connections.js';
+import { DEFAULT_GRACE_MS } from '../sweep/bucket-scan.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
-import { InvalidSessionIdError, SessionEncodeError } from './errors.js';
+import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
+import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
 import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
 
@@ -45,6 +48,14 @@ export interface SessionStore {
    */
   touch(sid: string, session: object, options?: WriteOptions): Promise<void>;
   destroy(sid: string): Promise<void>;
+  /**
+   * Log out everywhere: deletes every session of this user (needs the userId option). Every
+   * session saved before the call is gone, and a request of that user still in flight cannot
+   * save it back; a login that starts during the call may survive. Returns sessions deleted.
+   */
+  destroyUser(userId: string | number): Promise<number>;
+  /** The user's live sessions, oldest first (needs the userId option). */
+  sessionsOf(userId: string | number): Promise<UserSession[]>;
   /** Live sessions under this store's prefix (walks the keyspace: meant for admin use, not per request). */
   length(): Promise<number>;
   /** Deletes every session under this store's prefix, and nothing else. */
@@ -81,6 +92,8 @@ function toKey(out: Buffer | Uint8Array | string): Buffer {
   return key;
 }
 
+const noop = async (): Promise<void> => {};
+
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
   const opts = resolveOptions(options);
   const { logger } = opts;
@@ -113,12 +126,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
       : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf, inlineSweep: opts.inlineSweep });
 
-  /** Where the session lives, or why its id is refused. */
-  function locate(sid: unknown, op: string): { loc: unknown } | { problem: string } {
+  /** Where the session lives (its key, and its place in the mode's layout), or why its id is refused. */
+  function locate(sid: unknown, op: string): { key: Buffer; loc: unknown } | { problem: string } {
     let problem = sessionIdProblem(sid);
     if (problem === null) {
       try {
-        return { loc: mode.locate(toKey(keyOf(sid as string))) };
+        const key = toKey(keyOf(sid as string));
+        return { key, loc: mode.locate(key) };
       } catch (err) {
         problem = `key generator refused it: ${(err as Error).message}`;
       }
@@ -134,6 +148,52 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return codec.encode(session, expiresAt);
   }
 
+  /** The session in a stored value, or null when it expired or cannot be decoded (logged). */
+  async function decodeLive(raw: Buffer, sid?: string): Promise<SessionData | null> {
+    try {
+      const { session, expiresAt } = await codec.decode(raw);
+      if (expiresAt !== null && expiresAt <= Date.now()) return null;
+      return session as SessionData;
+    } catch (err) {
+      logger.warn(
+        { ...(sid !== undefined ? { id: idForLog(sid) } : {}), reason: (err as Error).message },
+        'redisession: stored session cannot be decoded; treated as missing',
+      );
+      return null;
+    }
+  }
+
+  const users = opts.userId ? userIndex(client, opts.prefix, opts.userId) : null;
+  // biome-ignore lint/suspicious/noExplicitAny: the mode's location type, passed back to it
+  const access: SessionAccess<any> = {
+    locate: (key) => mode.locate(key),
+    read: (loc) => mode.read(loc),
+    remove: (loc) => mode.remove(loc),
+    decode: (raw) => decodeLive(raw),
+  };
+  const legacy = opts.legacy
+    ? legacyFallback(opts.legacy, {
+        client,
+        codec,
+        storesExpiry: mode.storesExpiry,
+        defaultTtlMs: opts.ttlMs,
+        keyOf: (sid) => (sessionIdProblem(sid) === null ? toKey(keyOf(sid)) : null),
+        locate: (key) => mode.locate(key),
+        where: (loc) => (Buffer.isBuffer(loc) ? { key: loc, field: '' } : { key: loc.bucket, field: loc.field }),
+        read: (loc) => mode.read(loc),
+        ...(users
+          ? {
+              beforeWrite: async (session: SessionData, key: Buffer, expiresAt: number, ttlMs: number) => {
+                const owner = users.ownerOf(session);
+                if (owner !== null)
+                  await users.write(owner, key, { expiresAt, ttlMs, now: Date.now() }, () => {}, noop);
+              },
+            }
+          : {}),
+        logger,
+      })
+    : null;
+
   async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
@@ -144,8 +204,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.remove(where.loc);
       return;
     }
+    const owner = users?.ownerOf(session) ?? null;
     if (op === 'touch') {
-      await mode.refresh(where.loc, now + ttlMs, ttlMs, now);
+      const refresh = async () =>
+        owner === null
+          ? mode.refresh(where.loc, now + ttlMs, ttlMs, now)
+          : (await indexed(owner, where, now, ttlMs, (tx) => mode.queueRefresh(tx, where.loc, now + ttlMs, ttlMs, now)))
+              .reply === 1;
+      // A session only the legacy layout holds is moved over first, then touched.
+      if (!(await refresh()) && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) await refresh();
       return;
     }
     const value = await encode(session, mode.storesExpiry ? now + ttlMs : null);
@@ -154,10 +221,28 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
       );
     }
-    await mode.write(where.loc, value, ttlMs);
+    if (owner === null) await mode.write(where.loc, value, ttlMs);
+    else await indexed(owner, where, now, ttlMs, (tx) => mode.queueWrite(tx, where.loc, value, ttlMs));
   }
 
-  return {
+  /** A write together with its user index entry (see UserIndex.write). */
+  function indexed(
+    owner: string,
+    where: { key: Buffer; loc: unknown },
+    now: number,
+    ttlMs: number,
+    queue: Parameters<NonNullable<typeof users>['write']>[3],
+  ) {
+    // biome-ignore lint/style/noNonNullAssertion: only called when there is an owner, so an index
+    return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () => mode.remove(where.loc));
+  }
+
+  function needUsers(op: string) {
+    if (!users) throw new ConfigError(`${op} needs the "userId" option (how to tell a session's owner)`);
+    return users;
+  }
+
+  const store: SessionStore = {
     mode: opts.mode,
     prefix: opts.prefix.toString('utf8'),
     get redis() {
@@ -167,19 +252,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async get(sid) {
       const where = locate(sid, 'get');
       if ('problem' in where) return null;
-      const raw = await mode.read(where.loc);
-      if (raw === null) return null;
-      try {
-        const { session, expiresAt } = await codec.decode(raw);
-        if (expiresAt !== null && expiresAt <= Date.now()) return null;
-        return session as SessionData;
-      } catch (err) {
-        logger.warn(
-          { id: idForLog(sid), reason: (err as Error).message },
-          'redisession: stored session cannot be decoded; treated as missing',
-        );
-        return null;
-      }
+      let raw = await mode.read(where.loc);
+      if (raw === null && legacy) raw = await legacy.claim(sid, where.key, where.loc);
+      return raw === null ? null : decodeLive(raw, sid);
     },
 
     set: (sid, session, wo) => write(sid, session, wo, 'set'),
@@ -188,23 +263,45 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async destroy(sid) {
       const where = locate(sid, 'destroy');
       if ('problem' in where) return;
-      await mode.remove(where.loc);
+      if (users) {
+        // the owner's index entry goes too (a session saved with no owner has none)
+        const raw = await mode.read(where.loc);
+        const session = raw === null ? null : await decodeLive(raw, sid);
+        const owner = session === null ? null : users.ownerOf(session);
+        await mode.remove(where.loc);
+        if (owner !== null) await users.forget(owner, where.key);
+      } else {
+        await mode.remove(where.loc);
+      }
+      await legacy?.remove(sid, where.key);
     },
+
+    destroyUser: (userId) => needUsers('destroyUser').destroyUser(userId, access),
+    sessionsOf: (userId) => needUsers('sessionsOf').sessionsOf(userId, access),
 
     length: () => mode.count(Date.now()),
 
     async sweep(sweepOptions) {
+      // user indexes shed entries whose sessions expired (both modes)
+      const pruned =
+        users && !sweepOptions?.dryRun ? await users.prune(sweepOptions?.graceMs ?? DEFAULT_GRACE_MS) : null;
+      const userIndex = pruned ? { userIndex: pruned } : {};
       if (opts.mode === 'string') {
         const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };
-        return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none };
+        return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none, ...userIndex };
       }
       // A hashKeyGenerator may name buckets the numbered plans cannot list: find them with SCAN.
       const strategy = sweepOptions?.strategy ?? (opts.hashKeyGenerator ? 'existing' : 'full');
-      return runSweep({ client: client(), prefix: opts.prefix, buckets: opts.buckets }, { ...sweepOptions, strategy });
+      const result = await runSweep(
+        { client: client(), prefix: opts.prefix, buckets: opts.buckets },
+        { ...sweepOptions, strategy },
+      );
+      return { ...result, ...userIndex };
     },
 
     async clear() {
       await mode.clear();
+      await users?.clear();
     },
 
     async close() {
@@ -212,4 +309,5 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       if (source.owned) await quietQuit(source.owned);
     },
   };
+  return registerLegacy(store, legacy);
 }
