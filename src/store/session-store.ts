@@ -276,8 +276,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await legacy?.remove(sid, where.key);
     },
 
-    destroyUser: (userId) => needUsers('destroyUser').destroyUser(userId, access),
-    sessionsOf: (userId) => needUsers('sessionsOf').sessionsOf(userId, access),
+    destroyUser: async (userId) => needUsers('destroyUser').destroyUser(userId, access),
+    sessionsOf: async (userId) => needUsers('sessionsOf').sessionsOf(userId, access),
 
     length: () => mode.count(Date.now()),
 

@@ -4,6 +4,7 @@ import { definedOnly } from '../store/options.js';
 import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { MIGRATE_JOB, type MigrateShardData, processMigrateShard, summarizeMigration } from './migrate-jobs.js';
 import {
   defaultRequest,
   enqueueSweep,
@@ -171,6 +172,10 @@ export function createProcessor(deps: Deps): Processor {
         return summarize(deps, job as Job<SummaryData>);
       case JOB.trigger:
         return startSweep(deps, job as Job<TriggerData>);
+      case MIGRATE_JOB.shard:
+        return processMigrateShard(deps, job as Job<MigrateShardData>, token, signal);
+      case MIGRATE_JOB.summary:
+        return summarizeMigration(deps.logger, job as Job<Parameters<typeof summarizeMigration>[1]['data']>);
       default:
         throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }
