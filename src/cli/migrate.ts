@@ -108,7 +108,11 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         return;
       }
       if (!args.json) process.stderr.write(`migration ${id} started: ${node.children?.length ?? 0} shard(s)\n`);
-      const view = progressView({ title: 'migrate', unit: req.from === 'hash' ? 'buckets' : 'keys', counted: 'moved' });
+      const view = progressView({
+        title: 'migrate',
+        unit: req.from === 'hash' ? 'buckets' : 'legacy keys',
+        counted: 'moved',
+      });
       const latest = new Map<string, MigrateProgress>();
       events.on('progress', ({ jobId, data }) => {
         const p = data as unknown as MigrateProgress;

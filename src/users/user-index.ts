@@ -173,26 +173,7 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
         .sort((a, b) => a.createdAt - b.createdAt);
     },
 
-    async prune(graceMs) {
-      let indexes = 0;
-      let removed = 0;
-      for await (const keys of scanPrefix(client(), userIndexPrefix(prefix), 'hash')) {
-        for (const key of keys) {
-          indexes++;
-          let cursor = '0';
-          do {
-            const [next, , gone] = (await redis().rsUserIndexPrune(key, cursor, 500, graceMs)) as [
-              Buffer | string,
-              number,
-              number,
-            ];
-            removed += gone;
-            cursor = next.toString();
-          } while (cursor !== '0');
-        }
-      }
-      return { indexes, removed };
-    },
+    prune: (graceMs) => pruneUserIndexes(client(), prefix, graceMs),
 
     async clear() {
       let removed = 0;
@@ -202,4 +183,34 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
       return removed;
     },
   };
+}
+
+/**
+ * Removes expired entries from every user index under a prefix (SCAN, then user_index_prune.lua a
+ * slice at a time): what store.sweep() and, with CLEANUP_USER_INDEX=on, the worker's sweeps run.
+ */
+export async function pruneUserIndexes(
+  client: RedisClient,
+  prefix: Buffer,
+  graceMs: number,
+): Promise<{ indexes: number; removed: number }> {
+  const redis = withScripts(client);
+  let indexes = 0;
+  let removed = 0;
+  for await (const keys of scanPrefix(client, userIndexPrefix(prefix), 'hash')) {
+    for (const key of keys) {
+      indexes++;
+      let cursor = '0';
+      do {
+        const [next, , gone] = (await redis.rsUserIndexPrune(key, cursor, 500, graceMs)) as [
+          Buffer | string,
+          number,
+          number,
+        ];
+        removed += gone;
+        cursor = next.toString();
+      } while (cursor !== '0');
+    }
+  }
+  return { indexes, removed };
 }

@@ -2,6 +2,7 @@ import { DelayedError, type FlowProducer, type Job, type Processor, type Queue, 
 import type { RedisClient } from '../redis/connections.js';
 import { definedOnly } from '../store/options.js';
 import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
+import { pruneUserIndexes } from '../users/user-index.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { MIGRATE_JOB, type MigrateShardData, processMigrateShard, summarizeMigration } from './migrate-jobs.js';
@@ -122,6 +123,10 @@ async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummar
     summary.buckets += v.buckets;
     summary.scanned += v.scanned;
     summary.deleted += v.deleted;
+  }
+  if (deps.config.cleanup.userIndex && !job.data.dryRun) {
+    const prefix = Buffer.from(deps.config.session.prefix, 'utf8');
+    summary.userIndex = await pruneUserIndexes(deps.sessions, prefix, deps.config.cleanup.graceMs);
   }
   deps.logger.info({ sweepId: job.id, ...summary }, 'sweep finished');
   return summary;
