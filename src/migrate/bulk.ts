@@ -70,18 +70,23 @@ async function* legacyBatches(
     for (let i = typeof start === 'number' ? start : range.from; i < range.to; i += batch) {
       const end = Math.min(i + batch, range.to);
       const found: Found[] = [];
-      for (let b = i; b < end; b++) {
-        const bucket = bucketKey(source.prefix, b, width);
-        if ((await client.type(bucket)) !== 'hash') continue;
-        let cursor = '0';
-        do {
-          const [next, flat] = await client.hscanBuffer(bucket, cursor, 'COUNT', 500);
+      // first slice of every bucket in one round trip; only big (hashtable) buckets need more
+      const buckets = Array.from({ length: end - i }, (_, j) => bucketKey(source.prefix, i + j, width));
+      const pipe = client.pipeline();
+      for (const bucket of buckets) pipe.hscanBuffer(bucket, '0', 'COUNT', 500);
+      const first = (await pipe.exec()) ?? [];
+      for (const [j, bucket] of buckets.entries()) {
+        const [err, reply] = first[j] as [Error | null, [Buffer, Buffer[]] | null];
+        if (err || !reply) continue; // not a hash (foreign data under the prefix): skipped
+        let [next, flat] = reply;
+        for (;;) {
           for (let f = 0; f + 1 < flat.length; f += 2) {
             const field = flat[f] as Buffer;
             found.push({ address: { key: bucket, field }, raw: flat[f + 1] as Buffer, pttl: -1, key: field });
           }
-          cursor = next.toString();
-        } while (cursor !== '0');
+          if (next.toString() === '0') break;
+          [next, flat] = await client.hscanBuffer(bucket, next.toString(), 'COUNT', 500);
+        }
       }
       yield { found, units: end - i, next: end };
     }

@@ -104,4 +104,18 @@ describe('bulk move from hash mode', () => {
     expect(Math.max(...ttls)).toBeLessThanOrEqual(199_000);
     expect(Math.min(...ttls)).toBeLessThanOrEqual(120_000);
   });
+
+  it('walks a legacy bucket too big for one HSCAN slice', async () => {
+    const oldPrefix = testPrefix('bulk-big');
+    const prefix = testPrefix('bulk-big-new');
+    prefixes.push(oldPrefix, prefix);
+    const before = make({ mode: 'hash', prefix: oldPrefix, buckets: 1, inlineSweep: 0 });
+    const ids = Array.from({ length: 1500 }, sid);
+    await Promise.all(ids.map((id, i) => before.set(id, session(`b${i}`))));
+    const after = make({ mode: 'hash', prefix, buckets: 64, legacy: { layout: 'hash', prefix: oldPrefix, buckets: 1 } });
+    const result = await runMigration(after, {});
+    expect(result.moved).toBe(1500);
+    expect(await after.get(ids[1499] as string)).toMatchObject({ user: 'b1499' });
+    expect(await before.length()).toBe(0);
+  });
 });
