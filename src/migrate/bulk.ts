@@ -1,4 +1,5 @@
 import { bucketKey, bucketWidth } from '../keys/buckets.js';
+import { isDefaultKey } from '../keys/key-scheme.js';
 import type { RedisClient } from '../redis/connections.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { ConfigError } from '../store/errors.js';
@@ -104,8 +105,10 @@ async function* legacyBatches(
       const [e2, pttl] = replies[2 * i + 1] as [Error | null, number];
       if (e1 || e2 || !raw) return; // gone meanwhile (moved by a web request, or expired)
       const rest = k.subarray(source.prefix.length);
-      const key = source.layout === 'connect-redis' ? legacy.keyOf(rest.toString('utf8')) : rest;
-      found.push({ address: { key: k, field: null }, raw, pttl, key: key && key.length > 0 ? key : null });
+      // another store's keys can sit under a shorter prefix: only what could be a session key is moved
+      const key =
+        source.layout === 'connect-redis' ? legacy.keyOf(rest.toString('utf8')) : isDefaultKey(rest) ? rest : null;
+      found.push({ address: { key: k, field: null }, raw, pttl, key });
     });
     yield { found, units: page.keys.length, next: page.next };
   }

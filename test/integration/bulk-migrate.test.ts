@@ -112,7 +112,12 @@ describe('bulk move from hash mode', () => {
     const before = make({ mode: 'hash', prefix: oldPrefix, buckets: 1, inlineSweep: 0 });
     const ids = Array.from({ length: 1500 }, sid);
     await Promise.all(ids.map((id, i) => before.set(id, session(`b${i}`))));
-    const after = make({ mode: 'hash', prefix, buckets: 64, legacy: { layout: 'hash', prefix: oldPrefix, buckets: 1 } });
+    const after = make({
+      mode: 'hash',
+      prefix,
+      buckets: 64,
+      legacy: { layout: 'hash', prefix: oldPrefix, buckets: 1 },
+    });
     const result = await runMigration(after, {});
     expect(result.moved).toBe(1500);
     expect(await after.get(ids[1499] as string)).toMatchObject({ user: 'b1499' });
