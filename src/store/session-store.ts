@@ -1,4 +1,5 @@
-import { createCodec } from '../codec/codec.js';
+import { createCodec, type Decoded } from '../codec/codec.js';
+import { isThenable } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
@@ -141,7 +142,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return { problem };
   }
 
-  function encode(session: object, expiresAt: number | null): Promise<Buffer> {
+  function encode(session: object, expiresAt: number | null): Buffer | Promise<Buffer> {
     if (typeof session !== 'object' || session === null || Array.isArray(session)) {
       throw new SessionEncodeError('session must be an object');
     }
@@ -149,17 +150,22 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   }
 
   /** The session in a stored value, or null when it expired or cannot be decoded (logged). */
-  async function decodeLive(raw: Buffer, sid?: string): Promise<SessionData | null> {
-    try {
-      const { session, expiresAt } = await codec.decode(raw);
-      if (expiresAt !== null && expiresAt <= Date.now()) return null;
-      return session as SessionData;
-    } catch (err) {
+  function decodeLive(raw: Buffer, sid?: string): SessionData | null | Promise<SessionData | null> {
+    const live = ({ session, expiresAt }: Decoded) =>
+      expiresAt !== null && expiresAt <= Date.now() ? null : (session as SessionData);
+    const unreadable = (err: unknown) => {
       logger.warn(
         { ...(sid !== undefined ? { id: idForLog(sid) } : {}), reason: (err as Error).message },
         'redisession: stored session cannot be decoded; treated as missing',
       );
       return null;
+    };
+    try {
+      const decoded = codec.decode(raw);
+      // the built-in codecs answer synchronously: no extra await on the request path
+      return isThenable(decoded) ? decoded.then(live, unreadable) : live(decoded);
+    } catch (err) {
+      return unreadable(err);
     }
   }
 
@@ -169,7 +175,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     locate: (key) => mode.locate(key),
     read: (loc) => mode.read(loc),
     remove: (loc) => mode.remove(loc),
-    decode: (raw) => decodeLive(raw),
+    decode: async (raw) => decodeLive(raw),
   };
   const legacy = opts.legacy
     ? legacyFallback(opts.legacy, {
@@ -215,7 +221,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       if (!(await refresh()) && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) await refresh();
       return;
     }
-    const value = await encode(session, mode.storesExpiry ? now + ttlMs : null);
+    const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
+    // the built-in codecs answer synchronously: no extra await on the request path
+    const value = isThenable(encoded) ? await encoded : encoded;
     if (value.length > opts.maxSize) {
       throw new SessionEncodeError(
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
@@ -253,8 +261,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       const where = locate(sid, 'get');
       if ('problem' in where) return null;
       let raw = await mode.read(where.loc);
-      if (raw === null && legacy) raw = await legacy.claim(sid, where.key, where.loc);
-      return raw === null ? null : decodeLive(raw, sid);
+      if (raw === null) {
+        if (!legacy) return null;
+        raw = await legacy.claim(sid, where.key, where.loc);
+        if (raw === null) return null;
+      }
+      return decodeLive(raw, sid);
     },
 
     set: (sid, session, wo) => write(sid, session, wo, 'set'),
