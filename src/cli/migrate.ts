@@ -114,9 +114,16 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         counted: 'moved',
       });
       const latest = new Map<string, MigrateProgress>();
+      const idle = setTimeout(() => {
+        process.stderr.write(
+          `waiting: no worker has started migration ${id} yet (is \`redisession worker\` running on queue ` +
+            `${queue.name} of the same Redis?); Ctrl-C stops waiting, the migration stays queued\n`,
+        );
+      }, 10_000);
       events.on('progress', ({ jobId, data }) => {
         const p = data as unknown as MigrateProgress;
         if (typeof p !== 'object' || p === null || p.migrationId !== id) return;
+        clearTimeout(idle);
         latest.set(jobId, p);
         const t = {
           bucketsDone: 0,
@@ -143,6 +150,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         process.exitCode = 1;
         return;
       } finally {
+        clearTimeout(idle);
         view.stop();
       }
       if (args.json) process.stdout.write(`${JSON.stringify({ migrationId: id, ...summary })}\n`);
