@@ -84,9 +84,13 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       batch: (args.batch as number | undefined) ?? config.cleanup.batch,
       dryRun: args.dryRun ?? false,
     };
+    if (config.redis.kind === 'cluster') {
+      throw new Error(
+        'migrate moves each session with one script over its old and new keys: it needs a single Redis node, not a cluster',
+      );
+    }
     // the same checks the store makes (a source that is the store itself, bad prefixes), before queueing
     resolveOptions({
-      redis: config.redisUrl,
       mode: req.to,
       prefix: req.prefix,
       buckets: req.buckets,

@@ -1,5 +1,6 @@
 import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
+import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { scanBuckets } from '../sweep/bucket-scan.js';
@@ -64,21 +65,18 @@ export async function hashStats(
   const encodings: Record<string, number> = {};
   for (let i = 0; i < keysToVisit.length; i += 500) {
     const keys = keysToVisit.slice(i, i + 500);
-    const pipe = redis.pipeline();
-    for (const k of keys) {
+    const replies = await pipelinePerKey(redis, keys, (pipe, k) => {
       pipe.hlen(k);
       pipe.object('ENCODING', k);
       pipe.memory('USAGE', k, 'SAMPLES', '0');
-    }
-    const replies = (await pipe.exec()) ?? [];
-    for (let j = 0; j < keys.length; j++) {
-      const len = Number(replies[j * 3]?.[1] ?? 0);
-      if (len === 0) continue;
+    });
+    for (const [len, enc, mem] of replies) {
+      if (!len?.[1]) continue;
       inUse++;
-      fields += len;
-      const enc = String(replies[j * 3 + 1]?.[1] ?? 'unknown');
-      encodings[enc] = (encodings[enc] ?? 0) + 1;
-      bytes += Number(replies[j * 3 + 2]?.[1] ?? 0);
+      fields += Number(len[1]);
+      const name = String(enc?.[1] ?? 'unknown');
+      encodings[name] = (encodings[name] ?? 0) + 1;
+      bytes += Number(mem?.[1] ?? 0);
     }
     const t = await scanBuckets(redis, keys, { cutoff: Date.now(), graceMs: 0, remove: false });
     expired += t.expired;
