@@ -1,6 +1,7 @@
 import { idOfKey } from '../keys/key-scheme.js';
 import { MAX_USER_ID_LENGTH, userIndexKey, userIndexPrefix } from '../keys/user-index-key.js';
 import type { RedisClient } from '../redis/connections.js';
+import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefix } from '../redis/scan.js';
 import { type ScriptedClient, type ScriptedPipeline, withScripts } from '../redis/scripts.js';
 import { ConfigError } from '../store/errors.js';
@@ -178,7 +179,9 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
     async clear() {
       let removed = 0;
       for await (const keys of scanPrefix(client(), userIndexPrefix(prefix), 'hash')) {
-        removed += await redis().unlink(...keys);
+        // one key per command: on a cluster the indexes of one SCAN page sit on different slots
+        const replies = await pipelinePerKey(client(), keys, (pipe, key) => pipe.unlink(key));
+        removed += replies.filter((r) => r[0]?.[1] === 1).length;
       }
       return removed;
     },
