@@ -1,5 +1,8 @@
 export type { CompressionOption, CustomCompressor } from './codec/compressors.js';
 export type { CustomSerializer, SerializerOption } from './codec/serializers.js';
+export type { MigrateCheckpoint, MigrateOptions, MigrateResult } from './migrate/bulk.js';
+export { runMigration } from './migrate/bulk.js';
+export type { LegacyLayout, LegacyOptions } from './migrate/legacy.js';
 export type { ClusterConnection, ClusterNode, RedisClient, RedisConnection } from './redis/connections.js';
 export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
 export {
@@ -20,3 +23,4 @@ export type { BucketRange, SweepStrategy } from './sweep/plan.js';
 export { SWEEP_STRATEGIES, shardRanges } from './sweep/plan.js';
 export type { SweepCheckpoint, SweepOptions, SweepProgress, SweepResult, SweepTarget } from './sweep/runner.js';
 export { runSweep } from './sweep/runner.js';
+export type { UserIdOf, UserSession } from './users/user-index.js';

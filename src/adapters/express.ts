@@ -1,6 +1,7 @@
 import session from 'express-session';
 import type { SessionStoreOptions } from '../store/options.js';
 import { createSessionStore, type SessionData, type SessionStore } from '../store/session-store.js';
+import type { UserSession } from '../users/user-index.js';
 import { type Callback, settle } from './callback.js';
 
 export type RedisessionStoreOptions = SessionStoreOptions | { store: SessionStore };
@@ -44,6 +45,16 @@ export class RedisessionStore extends session.Store {
 
   override clear(cb?: Callback<void>) {
     return settle(this.sessions.clear(), cb);
+  }
+
+  /** Log out everywhere: deletes every session of the user (needs the userId option); yields how many. */
+  destroyUser(userId: string | number, cb?: Callback<number>) {
+    return settle(this.sessions.destroyUser(userId), cb);
+  }
+
+  /** The user's live sessions (needs the userId option). */
+  sessionsOf(userId: string | number, cb?: Callback<UserSession[]>) {
+    return settle(this.sessions.sessionsOf(userId), cb);
   }
 
   close(): Promise<void> {

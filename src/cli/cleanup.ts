@@ -29,7 +29,7 @@ interface CleanupArgs {
 }
 
 /** The real reason a sweep failed: the failing shard's error rather than "child ... failed". */
-async function failureReason(queue: Queue, err: unknown): Promise<string> {
+export async function failureReason(queue: Queue, err: unknown): Promise<string> {
   const text = err instanceof Error ? err.message : String(err);
   const child = /child [^:\s]+:[^:\s]+:([^\s]+) failed/.exec(text)?.[1];
   const job = child ? await queue.getJob(child) : undefined;

@@ -24,13 +24,23 @@ export interface ProgressView {
   stop(): void;
 }
 
+/** Words of a progress line: a sweep counts buckets and deletions, a migration its own units and moves. */
+export interface ProgressLabels {
+  title: string;
+  unit: string;
+  counted: string;
+}
+
+const SWEEP_LABELS: ProgressLabels = { title: 'sweep', unit: 'buckets', counted: 'deleted' };
+
 /** A live bar on a terminal; on a pipe or a log, at most one plain line a second. Both on stderr. */
-export function progressView(): ProgressView {
+export function progressView(labels: ProgressLabels = SWEEP_LABELS): ProgressView {
+  const { title, unit, counted } = labels;
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: 'sweep [{bar}] {percentage}% | {value}/{total} buckets | scanned {scanned} | deleted {deleted}',
+        format: `${title} [{bar}] {percentage}% | {value}/{total} ${unit} | scanned {scanned} | ${counted} {deleted}`,
         hideCursor: true,
       },
       cliProgress.Presets.shades_classic,
@@ -53,7 +63,7 @@ export function progressView(): ProgressView {
   let pending: Totals | null = null;
   const line = (t: Totals) =>
     process.stderr.write(
-      `progress: ${t.bucketsDone}/${t.bucketsTotal ?? '?'} buckets, scanned ${t.scanned}, deleted ${t.deleted}\n`,
+      `progress: ${t.bucketsDone}/${t.bucketsTotal ?? '?'} ${unit}, scanned ${t.scanned}, ${counted} ${t.deleted}\n`,
     );
   return {
     update(t) {

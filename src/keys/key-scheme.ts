@@ -60,3 +60,27 @@ export function hashedKeyGenerator(secret: Buffer): (sid: string) => Buffer {
     return tagged(KEY_TAG.hashed, mac.subarray(0, HASHED_KEY_BYTES));
   };
 }
+
+/**
+ * The session id a defaultKeyGenerator key was made from, or null when it cannot be told: a hashed
+ * key (idSecret) or a custom scheme. Used to list a user's sessions.
+ */
+export function idOfKey(key: Buffer): string | null {
+  const body = key.subarray(1);
+  switch (key[0]) {
+    case KEY_TAG.uuid: {
+      const hex = body.toString('hex');
+      return hex.length === 32
+        ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+        : null;
+    }
+    case KEY_TAG.hex:
+      return body.toString('hex');
+    case KEY_TAG.base64url:
+      return body.toString('base64url');
+    case KEY_TAG.raw:
+      return body.toString('utf8');
+    default:
+      return null;
+  }
+}

@@ -23,6 +23,12 @@ export interface HashModeSetup {
 /** Fields an in-line sweep checks: bounded, and about a whole listpack bucket at 1M sessions. */
 export const INLINE_SWEEP_SAMPLE = 16;
 
+function expiryBytes(expiresAt: number): Buffer {
+  const expiry = Buffer.allocUnsafe(EXPIRY_BYTES);
+  expiry.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
+  return expiry;
+}
+
 /**
  * Sessions as fields of `buckets` hashes. Small hashes are listpacks, far cheaper per session than
  * a key each; fields have no TTL before Redis 7.4, so expiry lives in the value (see envelope.ts).
@@ -38,6 +44,8 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
       if (mine.length > 0) yield mine;
     }
   }
+
+  const inlineSample = () => (inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0);
 
   return {
     name: 'hash',
@@ -63,13 +71,16 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
     },
     read: ({ bucket, field }) => redis().hgetBuffer(bucket, field),
     async write({ bucket, field }, value, ttlMs) {
-      const sample = inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0;
-      await redis().rsHashSet(bucket, field, value, ttlMs, sample, DEFAULT_GRACE_MS);
+      await redis().rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
     },
     async refresh({ bucket, field }, expiresAt, ttlMs, now) {
-      const expiry = Buffer.allocUnsafe(EXPIRY_BYTES);
-      expiry.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
-      return (await redis().rsHashTouch(bucket, field, expiry, ttlMs, now)) === 1;
+      return (await redis().rsHashTouch(bucket, field, expiryBytes(expiresAt), ttlMs, now)) === 1;
+    },
+    queueWrite(tx, { bucket, field }, value, ttlMs) {
+      tx.rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
+    },
+    queueRefresh(tx, { bucket, field }, expiresAt, ttlMs, now) {
+      tx.rsHashTouch(bucket, field, expiryBytes(expiresAt), ttlMs, now);
     },
     async remove({ bucket, field }) {
       await redis().hdel(bucket, field);

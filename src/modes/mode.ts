@@ -1,3 +1,5 @@
+import type { ScriptedPipeline } from '../redis/scripts.js';
+
 /**
  * A storage mode maps a binary session key to Redis and moves envelopes in and out. It knows
  * nothing of sessions, TTL policy or codecs: the store (src/store/session-store.ts) does that.
@@ -19,6 +21,10 @@ export interface StorageMode<L> {
   remove(loc: L): Promise<void>;
   /** Deletes the session only if it still holds exactly `value` (compare-and-delete); true when deleted. */
   removeIfSame(loc: L, value: Buffer): Promise<boolean>;
+  /** write() as a command queued on a transaction (the user index rides in the same MULTI). */
+  queueWrite(tx: ScriptedPipeline, loc: L, value: Buffer, ttlMs: number): void;
+  /** refresh() queued on a transaction; its reply is 1 when it extended a session. */
+  queueRefresh(tx: ScriptedPipeline, loc: L, expiresAt: number, ttlMs: number, now: number): void;
   /** Live sessions under the prefix (walks the keyspace with SCAN). */
   count(now: number): Promise<number>;
   /** Deletes every session under the prefix and nothing else; returns how many keys went. */

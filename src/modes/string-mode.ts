@@ -36,6 +36,12 @@ export function stringMode(
       // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
       return (await redis().pexpire(redisKey, ttlMs, 'GT')) === 1;
     },
+    queueWrite(tx, redisKey, value, ttlMs) {
+      tx.set(redisKey, value, 'PX', ttlMs);
+    },
+    queueRefresh(tx, redisKey, _expiresAt, ttlMs) {
+      tx.pexpire(redisKey, ttlMs, 'GT');
+    },
     async remove(redisKey) {
       await redis().unlink(redisKey);
     },

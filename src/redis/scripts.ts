@@ -12,10 +12,14 @@ export const SCRIPTS = {
   rsBucketScanMany: { file: 'bucket_scan.lua', numberOfKeys: undefined },
   rsKeyOwned: { file: 'key_owned.lua', numberOfKeys: 1 },
   rsDeleteIfSame: { file: 'delete_if_same.lua', numberOfKeys: 1 },
+  rsUserIndexAdd: { file: 'user_index_add.lua', numberOfKeys: 1 },
+  rsUserIndexRevoke: { file: 'user_index_revoke.lua', numberOfKeys: 1 },
+  rsUserIndexPrune: { file: 'user_index_prune.lua', numberOfKeys: 1 },
+  rsLegacyMove: { file: 'legacy_move.lua', numberOfKeys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
-/** Scripts whose key count is fixed: called as (key, ...args). */
+/** Scripts whose key count is fixed: called as (key, ...args) (rsLegacyMove: its second key first among args). */
 export type SingleKeyScript = Exclude<ScriptName, 'rsBucketScanMany'>;
 export type Arg = string | number | Buffer;
 type ScriptCall = (key: Buffer | string, ...args: Arg[]) => Promise<unknown>;
@@ -23,8 +27,11 @@ type PipelineScriptCall = (key: Buffer | string, ...args: Arg[]) => ChainableCom
 
 type ManyKeysCall<R> = (numberOfKeys: number, ...keysThenArgs: Arg[]) => R;
 
+/** Each script, and its `...Buffer` twin (ioredis defines both) whose replies stay Buffers. */
 export type ScriptedClient = RedisClient &
-  Record<SingleKeyScript, ScriptCall> & { rsBucketScanMany: ManyKeysCall<Promise<unknown>> };
+  Record<SingleKeyScript | `${SingleKeyScript}Buffer`, ScriptCall> & {
+    rsBucketScanMany: ManyKeysCall<Promise<unknown>>;
+  };
 export type ScriptedPipeline = ChainableCommander &
   Record<SingleKeyScript, PipelineScriptCall> & { rsBucketScanMany: ManyKeysCall<ChainableCommander> };
 

@@ -16,6 +16,7 @@ import {
   type SerializerOption,
 } from '../codec/serializers.js';
 import { MAX_BUCKETS } from '../keys/buckets.js';
+import { type LegacyOptions, type LegacySource, resolveLegacy } from '../migrate/legacy.js';
 import {
   assertClusterNodes,
   isConnectionString,
@@ -23,6 +24,7 @@ import {
   knownConnectionNames,
   type RedisConnection,
 } from '../redis/connections.js';
+import type { UserIdOf } from '../users/user-index.js';
 import { ConfigError } from './errors.js';
 import { isLogger, type Logger, silentLogger, toLogger } from './logger.js';
 import { MAX_TTL_MS } from './ttl.js';
@@ -97,6 +99,17 @@ export interface SessionStoreOptions {
   logger?: Logger;
   /** Log ids the key scheme refuses (LOG_KEY_ERROR), with only a short prefix of the id. @default false */
   logKeyErrors?: boolean;
+  /**
+   * Where sessions lived before (connect-redis, or this library's other mode or prefix): a miss
+   * looks there and moves the session over with its remaining TTL, so switching logs nobody out.
+   * Needs a single Redis node. @default none
+   */
+  legacy?: LegacyOptions;
+  /**
+   * The owner of a session (e.g. `(s) => s.passport?.user`), or undefined when nobody is logged
+   * in. Turns on the per-user index behind destroyUser and sessionsOf. @default none
+   */
+  userId?: UserIdOf;
 }
 
 export const DEFAULTS = {
@@ -134,6 +147,8 @@ export interface ResolvedOptions {
   onCorrupt: 'ignore' | 'delete';
   logger: Logger;
   logKeyErrors: boolean;
+  legacy: LegacySource | null;
+  userId: UserIdOf | null;
 }
 
 // A record, not a list, so the compiler complains when an option is added to the interface only.
@@ -155,6 +170,8 @@ const OPTION_NAMES: Record<keyof SessionStoreOptions, true> = {
   onCorrupt: true,
   logger: true,
   logKeyErrors: true,
+  legacy: true,
+  userId: true,
 };
 const KNOWN_OPTIONS = Object.keys(OPTION_NAMES);
 
@@ -252,6 +269,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   assertInteger('buckets', o.buckets, 1, MAX_BUCKETS);
   assertFunction('keyGenerator', o.keyGenerator);
   assertFunction('hashKeyGenerator', o.hashKeyGenerator);
+  assertFunction('userId', o.userId);
   assertInteger('compressMinLength', o.compressMinLength, 0, Number.MAX_SAFE_INTEGER);
   if (o.logger !== undefined && !isLogger(o.logger))
     fail('logger', o.logger, 'an object with debug, warn and error methods (pino, console)');
@@ -309,6 +327,8 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     onCorrupt: o.onCorrupt,
     logger: o.logger ? toLogger(o.logger) : silentLogger,
     logKeyErrors: o.logKeyErrors,
+    legacy: resolveLegacy(o.legacy, { mode: o.mode, prefix: Buffer.from(o.prefix, 'utf8') }),
+    userId: o.userId ?? null,
   };
 }
 

@@ -1,8 +1,9 @@
-import { createCodec } from '../codec/codec.js';
+import { createCodec, type Decoded } from '../codec/codec.js';
 import { isThenable } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
+import { legacyFallback, registerLegacy } from '../migrate/legacy.js';
 import { hashMode } from '../modes/hash-mode.js';
 import type { StorageMode } from '../modes/mode.js';
 import { stringMode } from '../modes/string-mode.js';
@@ -17,8 +18,10 @@ import {
   type RedisClient,
   watchConnection,
 } from '../redis/connections.js';
+import { DEFAULT_GRACE_MS } from '../sweep/bucket-scan.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
-import { InvalidSessionIdError, SessionEncodeError } from './errors.js';
+import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
+import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
 import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
 
@@ -47,6 +50,14 @@ export interface SessionStore {
    */
   touch(sid: string, session: object, options?: WriteOptions): Promise<void>;
   destroy(sid: string): Promise<void>;
+  /**
+   * Log out everywhere: deletes every session of this user (needs the userId option). Every
+   * session saved before the call is gone, and a request of that user still in flight cannot
+   * save it back; a login that starts during the call may survive. Returns sessions deleted.
+   */
+  destroyUser(userId: string | number): Promise<number>;
+  /** The user's live sessions, oldest first (needs the userId option). */
+  sessionsOf(userId: string | number): Promise<UserSession[]>;
   /** Live sessions under this store's prefix (walks the keyspace: meant for admin use, not per request). */
   length(): Promise<number>;
   /** Deletes every session under this store's prefix, and nothing else. */
@@ -82,6 +93,8 @@ function toKey(out: Buffer | Uint8Array | string): Buffer {
   if (key.length === 0 || key.length > MAX_KEY_BYTES) throw new RangeError(`key must be 1..${MAX_KEY_BYTES} bytes`);
   return key;
 }
+
+const noop = async (): Promise<void> => {};
 
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
   const opts = resolveOptions(options);
@@ -121,12 +134,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
       : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf, inlineSweep: opts.inlineSweep });
 
-  /** Where the session lives, or why its id is refused. */
-  function locate(sid: unknown, op: string): { loc: unknown } | { problem: string } {
+  /** Where the session lives (its key, and its place in the mode's layout), or why its id is refused. */
+  function locate(sid: unknown, op: string): { key: Buffer; loc: unknown } | { problem: string } {
     let problem = sessionIdProblem(sid);
     if (problem === null) {
       try {
-        return { loc: mode.locate(toKey(keyOf(sid as string))) };
+        const key = toKey(keyOf(sid as string));
+        return { key, loc: mode.locate(key) };
       } catch (err) {
         problem = `key generator refused it: ${(err as Error).message}`;
       }
@@ -142,6 +156,74 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return codec.encode(session, expiresAt);
   }
 
+  /** The session in a stored value, or null when it expired or cannot be decoded (logged). */
+  /**
+   * The session in a stored value, or null when it has expired or cannot be decoded (logged; with
+   * onCorrupt 'delete' and the value's location, removed if it is still the same bytes).
+   */
+  function decodeLive(raw: Buffer, sid?: string, loc?: unknown): SessionData | null | Promise<SessionData | null> {
+    const live = ({ session, expiresAt }: Decoded) =>
+      expiresAt !== null && expiresAt <= Date.now() ? null : (session as SessionData);
+    const unreadable = (err: unknown): null | Promise<null> => {
+      const report = (deleted: boolean) => {
+        logger.warn(
+          {
+            ...(sid !== undefined ? { id: idForLog(sid) } : {}),
+            reason: (err as Error).message,
+            onCorrupt: opts.onCorrupt,
+            deleted,
+          },
+          'redisession: stored session cannot be decoded; treated as missing',
+        );
+        return null;
+      };
+      if (opts.onCorrupt !== 'delete' || loc === undefined) return report(false);
+      // compare-and-delete: a good session written since this read is never removed
+      return mode
+        .removeIfSame(loc, raw)
+        .catch(() => false)
+        .then(report);
+    };
+    try {
+      const decoded = codec.decode(raw);
+      // the built-in codecs answer synchronously: no extra await on the request path
+      return isThenable(decoded) ? decoded.then(live, unreadable) : live(decoded);
+    } catch (err) {
+      return unreadable(err);
+    }
+  }
+
+  const users = opts.userId ? userIndex(client, opts.prefix, opts.userId) : null;
+  // biome-ignore lint/suspicious/noExplicitAny: the mode's location type, passed back to it
+  const access: SessionAccess<any> = {
+    locate: (key) => mode.locate(key),
+    read: (loc) => mode.read(loc),
+    remove: (loc) => mode.remove(loc),
+    decode: async (raw) => decodeLive(raw),
+  };
+  const legacy = opts.legacy
+    ? legacyFallback(opts.legacy, {
+        client,
+        codec,
+        storesExpiry: mode.storesExpiry,
+        defaultTtlMs: opts.ttlMs,
+        keyOf: (sid) => (sessionIdProblem(sid) === null ? toKey(keyOf(sid)) : null),
+        locate: (key) => mode.locate(key),
+        where: (loc) => (Buffer.isBuffer(loc) ? { key: loc, field: '' } : { key: loc.bucket, field: loc.field }),
+        read: (loc) => mode.read(loc),
+        ...(users
+          ? {
+              beforeWrite: async (session: SessionData, key: Buffer, expiresAt: number, ttlMs: number) => {
+                const owner = users.ownerOf(session);
+                if (owner !== null)
+                  await users.write(owner, key, { expiresAt, ttlMs, now: Date.now() }, () => {}, noop);
+              },
+            }
+          : {}),
+        logger,
+      })
+    : null;
+
   async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
@@ -152,8 +234,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.remove(where.loc);
       return;
     }
+    const owner = users?.ownerOf(session) ?? null;
     if (op === 'touch') {
-      await mode.refresh(where.loc, now + ttlMs, ttlMs, now);
+      const refresh = async () =>
+        owner === null
+          ? mode.refresh(where.loc, now + ttlMs, ttlMs, now)
+          : (await indexed(owner, where, now, ttlMs, (tx) => mode.queueRefresh(tx, where.loc, now + ttlMs, ttlMs, now)))
+              .reply === 1;
+      // A session only the legacy layout holds is moved over first, then touched.
+      if (!(await refresh()) && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) await refresh();
       return;
     }
     const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
@@ -164,10 +253,28 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
       );
     }
-    await mode.write(where.loc, value, ttlMs);
+    if (owner === null) await mode.write(where.loc, value, ttlMs);
+    else await indexed(owner, where, now, ttlMs, (tx) => mode.queueWrite(tx, where.loc, value, ttlMs));
   }
 
-  return {
+  /** A write together with its user index entry (see UserIndex.write). */
+  function indexed(
+    owner: string,
+    where: { key: Buffer; loc: unknown },
+    now: number,
+    ttlMs: number,
+    queue: Parameters<NonNullable<typeof users>['write']>[3],
+  ) {
+    // biome-ignore lint/style/noNonNullAssertion: only called when there is an owner, so an index
+    return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () => mode.remove(where.loc));
+  }
+
+  function needUsers(op: string) {
+    if (!users) throw new ConfigError(`${op} needs the "userId" option (how to tell a session's owner)`);
+    return users;
+  }
+
+  const store: SessionStore = {
     mode: opts.mode,
     prefix: opts.prefix.toString('utf8'),
     get redis() {
@@ -177,22 +284,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async get(sid) {
       const where = locate(sid, 'get');
       if ('problem' in where) return null;
-      const raw = await mode.read(where.loc);
-      if (raw === null) return null;
-      try {
-        const decoded = codec.decode(raw);
-        const { session, expiresAt } = isThenable(decoded) ? await decoded : decoded;
-        if (expiresAt !== null && expiresAt <= Date.now()) return null;
-        return session as SessionData;
-      } catch (err) {
-        // compare-and-delete: a good session written since this read is never removed
-        const deleted = opts.onCorrupt === 'delete' && (await mode.removeIfSame(where.loc, raw).catch(() => false));
-        logger.warn(
-          { id: idForLog(sid), reason: (err as Error).message, onCorrupt: opts.onCorrupt, deleted },
-          'redisession: stored session cannot be decoded; treated as missing',
-        );
-        return null;
+      let raw = await mode.read(where.loc);
+      if (raw === null) {
+        if (!legacy) return null;
+        raw = await legacy.claim(sid, where.key, where.loc);
+        if (raw === null) return null;
       }
+      return decodeLive(raw, sid, where.loc);
     },
 
     set: (sid, session, wo) => write(sid, session, wo, 'set'),
@@ -201,23 +299,45 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async destroy(sid) {
       const where = locate(sid, 'destroy');
       if ('problem' in where) return;
-      await mode.remove(where.loc);
+      if (users) {
+        // the owner's index entry goes too (a session saved with no owner has none)
+        const raw = await mode.read(where.loc);
+        const session = raw === null ? null : await decodeLive(raw, sid);
+        const owner = session === null ? null : users.ownerOf(session);
+        await mode.remove(where.loc);
+        if (owner !== null) await users.forget(owner, where.key);
+      } else {
+        await mode.remove(where.loc);
+      }
+      await legacy?.remove(sid, where.key);
     },
+
+    destroyUser: async (userId) => needUsers('destroyUser').destroyUser(userId, access),
+    sessionsOf: async (userId) => needUsers('sessionsOf').sessionsOf(userId, access),
 
     length: () => mode.count(Date.now()),
 
     async sweep(sweepOptions) {
+      // user indexes shed entries whose sessions expired (both modes)
+      const pruned =
+        users && !sweepOptions?.dryRun ? await users.prune(sweepOptions?.graceMs ?? DEFAULT_GRACE_MS) : null;
+      const userIndex = pruned ? { userIndex: pruned } : {};
       if (opts.mode === 'string') {
         const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };
-        return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none };
+        return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none, ...userIndex };
       }
       // A hashKeyGenerator may name buckets the numbered plans cannot list: find them with SCAN.
       const strategy = sweepOptions?.strategy ?? (opts.hashKeyGenerator ? 'existing' : 'full');
-      return runSweep({ client: client(), prefix: opts.prefix, buckets: opts.buckets }, { ...sweepOptions, strategy });
+      const result = await runSweep(
+        { client: client(), prefix: opts.prefix, buckets: opts.buckets },
+        { ...sweepOptions, strategy },
+      );
+      return { ...result, ...userIndex };
     },
 
     async clear() {
       await mode.clear();
+      await users?.clear();
     },
 
     async close() {
@@ -225,4 +345,5 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       if (source.owned) await quietQuit(source.owned);
     },
   };
+  return registerLegacy(store, legacy);
 }

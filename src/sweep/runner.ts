@@ -73,6 +73,8 @@ export interface SweepResult {
   /** false when stopped early by the signal; the last checkpoint resumes it. */
   completed: boolean;
   checkpoint: SweepCheckpoint;
+  /** store.sweep() with the userId option: user indexes visited, expired entries removed from them. */
+  userIndex?: { indexes: number; removed: number };
 }
 
 interface Batch {

@@ -124,6 +124,7 @@ const schema = z.object({
   CLEANUP_SAMPLE: int(...LIMITS.sample).default(100),
   CLEANUP_GRACE: duration(0, 86_400_000).default(60_000),
   CLEANUP_ATTEMPTS: int(1, 100).default(5),
+  CLEANUP_USER_INDEX: bool.default(false),
   WORKER_CONCURRENCY: int(1, 64).default(2),
   WORKER_LOCK_DURATION: duration(1000, 3_600_000).default(30_000),
   WORKER_STALLED_INTERVAL: duration(500, 3_600_000).default(30_000),
@@ -153,6 +154,8 @@ export interface WorkerConfig {
     sample: number;
     graceMs: number;
     attempts: number;
+    /** Also prune the user indexes (the store's userId option) at the end of each sweep. */
+    userIndex: boolean;
   };
   worker: { concurrency: number; lockDuration: number; stalledInterval: number; shutdownTimeout: number };
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
@@ -259,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       sample: e.CLEANUP_SAMPLE,
       graceMs: e.CLEANUP_GRACE,
       attempts: e.CLEANUP_ATTEMPTS,
+      userIndex: e.CLEANUP_USER_INDEX,
     },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,

@@ -2,8 +2,10 @@ import { DelayedError, type FlowProducer, type Job, type Processor, type Queue, 
 import type { RedisClient } from '../redis/connections.js';
 import { definedOnly } from '../store/options.js';
 import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
+import { pruneUserIndexes } from '../users/user-index.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { MIGRATE_JOB, type MigrateShardData, processMigrateShard, summarizeMigration } from './migrate-jobs.js';
 import {
   defaultRequest,
   enqueueSweep,
@@ -122,6 +124,10 @@ async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummar
     summary.scanned += v.scanned;
     summary.deleted += v.deleted;
   }
+  if (deps.config.cleanup.userIndex && !job.data.dryRun) {
+    const prefix = Buffer.from(deps.config.session.prefix, 'utf8');
+    summary.userIndex = await pruneUserIndexes(deps.sessions, prefix, deps.config.cleanup.graceMs);
+  }
   deps.logger.info({ sweepId: job.id, ...summary }, 'sweep finished');
   return summary;
 }
@@ -171,6 +177,10 @@ export function createProcessor(deps: Deps): Processor {
         return summarize(deps, job as Job<SummaryData>);
       case JOB.trigger:
         return startSweep(deps, job as Job<TriggerData>);
+      case MIGRATE_JOB.shard:
+        return processMigrateShard(deps, job as Job<MigrateShardData>, token, signal);
+      case MIGRATE_JOB.summary:
+        return summarizeMigration(deps.logger, job as Job<Parameters<typeof summarizeMigration>[1]['data']>);
       default:
         throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }

@@ -73,6 +73,8 @@ export interface SweepSummary {
   shards: number;
   dryRun: boolean;
   strategy: SweepStrategy;
+  /** With CLEANUP_USER_INDEX=on: user indexes visited and expired entries removed from them. */
+  userIndex?: { indexes: number; removed: number };
 }
 
 /** The ioredis connection (a Cluster on Redis Cluster) BullMQ uses: see queueClient. */

@@ -119,3 +119,40 @@ describe('express-session while Redis is down', () => {
     expect((await browser.request('/me')).body).toMatchObject({ user: 'alice' });
   });
 });
+
+describe('log out everywhere (userId option)', () => {
+  it('one device logs the user out on every device; other users stay in', async () => {
+    const store = new RedisessionStore({
+      redis: redis.url,
+      prefix: 'express-users:',
+      buckets: 256,
+      userId: (s) => s.user as string | undefined,
+    });
+    stores.push(store);
+    const a = express();
+    a.use(session({ store, secret: 'test secret', resave: false, saveUninitialized: false }));
+    a.post('/login/:user', (req, res) => {
+      req.session.user = req.params.user;
+      res.json({ ok: true });
+    });
+    a.get('/me', (req, res) => res.json({ user: req.session.user ?? null }));
+    a.get('/devices', async (req, res) => res.json(await store.sessionsOf(req.session.user as string)));
+    a.post('/logout-everywhere', async (req, res) =>
+      res.json({ ended: await store.destroyUser(req.session.user as string) }),
+    );
+    const server = await listen(createServer(a));
+    servers.push(server);
+    const laptop = new CookieJar(baseUrl(server));
+    const phone = new CookieJar(baseUrl(server));
+    const other = new CookieJar(baseUrl(server));
+    await laptop.request('/login/alice', { method: 'POST' });
+    await phone.request('/login/alice', { method: 'POST' });
+    await other.request('/login/bob', { method: 'POST' });
+    const devices = (await phone.request('/devices')).body as Array<{ id: string }>;
+    expect(devices).toHaveLength(2);
+    expect((await phone.request('/logout-everywhere', { method: 'POST' })).body).toEqual({ ended: 2 });
+    expect((await laptop.request('/me')).body).toEqual({ user: null });
+    expect((await phone.request('/me')).body).toEqual({ user: null });
+    expect((await other.request('/me')).body).toEqual({ user: 'bob' });
+  });
+});

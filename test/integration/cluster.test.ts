@@ -245,3 +245,26 @@ describe('the library on a cluster', () => {
     expect(await store.length()).toBe(1500 + created.length);
   }, 120_000);
 });
+
+describe('log out everywhere and the legacy fallback on a 3-master cluster', () => {
+  it('user index: index entry first, then the session (different slots); destroyUser, sessionsOf, clear', async () => {
+    const { store } = makeStore({ userId: (s) => s.user as string | undefined });
+    const mine = Array.from({ length: 6 }, sid);
+    const theirs = Array.from({ length: 3 }, sid);
+    for (const id of mine) await store.set(id, { user: 'ann' });
+    for (const id of theirs) await store.set(id, { user: 'ben' });
+    expect((await store.sessionsOf('ann')).map((s) => s.id).sort()).toEqual([...mine].sort());
+    const loaded = await store.get(mine[0] as string);
+    expect(await store.destroyUser('ann')).toBe(6);
+    await store.set(mine[0] as string, loaded as object); // a request still in flight saves at its end
+    for (const id of mine) expect(await store.get(id)).toBeNull();
+    for (const id of theirs) expect(await store.get(id)).toEqual({ user: 'ben' });
+    await store.clear();
+    expect(await store.sessionsOf('ben')).toEqual([]);
+  });
+
+  it('the legacy fallback refuses a cluster with a clear error (old and new keys can sit on different nodes)', async () => {
+    const { store } = makeStore({ legacy: { layout: 'connect-redis', prefix: testPrefix('cluster-old') } });
+    await expect(store.get(sid())).rejects.toThrow(/needs a single Redis node/);
+  });
+});

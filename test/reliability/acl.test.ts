@@ -38,6 +38,11 @@ const STORE_COMMANDS = [
   'scan',
 ];
 
+/** What the `legacy` option adds (inside legacy_move.lua), on top of the old prefix's keys. */
+const LEGACY_COMMANDS = ['del', 'exists'];
+/** What the `userId` option adds: the index and the session are written in one MULTI; sessionsOf reads the index. */
+const USER_INDEX_COMMANDS = ['multi', 'exec', 'hgetall'];
+
 /** Every command BullMQ 6's Lua scripts call (any script may run: all are needed). */
 // biome-ignore format: a table
 const BULLMQ_SCRIPT_COMMANDS = [
@@ -70,6 +75,7 @@ const raw = rawClient();
 const prefix = testPrefix('acl');
 const user = `rs-${randomBytes(4).toString('hex')}`;
 const password = randomBytes(12).toString('hex');
+const oldPrefix = testPrefix('acl-old');
 const workers: WorkerProcess[] = [];
 const queues: string[] = [];
 
@@ -77,6 +83,7 @@ afterAll(async () => {
   await Promise.all(workers.map(killWorker));
   await raw.call('ACL', 'DELUSER', user);
   await dropPrefix(raw, prefix);
+  await dropPrefix(raw, oldPrefix);
   for (const name of queues) {
     const q = new Queue(name, { connection: raw, prefix: '{redisession}' });
     await q.obliterate({ force: true });
@@ -129,6 +136,43 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     await expect(same.get('outside-the-prefix')).rejects.toThrow(/NOPERM/);
     await expect(same.call('FLUSHDB')).rejects.toThrow(/NOPERM/);
     await same.quit();
+  });
+
+  it.each(['hash', 'string'] as const)('%s mode with legacy and userId: the few commands they add', async (mode) => {
+    await raw.call(
+      'ACL',
+      'SETUSER',
+      user,
+      'reset',
+      'on',
+      `>${password}`,
+      `~${prefix}*`,
+      `~${oldPrefix}*`,
+      'resetchannels',
+      '-@all',
+      ...[...STORE_COMMANDS, ...LEGACY_COMMANDS, ...USER_INDEX_COMMANDS].map((c) => `+${c}`),
+    );
+    const { port } = new URL(redisUrl());
+    const store = createSessionStore({
+      redis: `redis://${user}:${password}@127.0.0.1:${port}`,
+      mode,
+      prefix,
+      legacy: { layout: 'connect-redis', prefix: oldPrefix },
+      userId: (s) => s.user as string | undefined,
+    });
+    const moved = randomBytes(24).toString('base64url');
+    const touched = randomBytes(24).toString('base64url');
+    await raw.set(`${oldPrefix}${moved}`, JSON.stringify({ user: 'frank' }), 'EX', 60);
+    await raw.set(`${oldPrefix}${touched}`, JSON.stringify({ user: 'frank' }), 'EX', 60);
+    expect(await store.get(moved)).toEqual({ user: 'frank' });
+    await store.touch(touched, { user: 'frank', cookie: { expires: new Date(Date.now() + 60_000) } });
+    expect((await store.sessionsOf('frank')).length).toBe(2);
+    await store.set(randomBytes(24).toString('base64url'), { user: 'frank' });
+    expect(await store.destroyUser('frank')).toBe(3);
+    await store.destroy(moved);
+    await store.sweep({ graceMs: 0 });
+    await store.clear();
+    await store.close();
   });
 });
 

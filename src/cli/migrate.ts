@@ -1,0 +1,174 @@
+import { Job } from 'bullmq';
+import type { CommandModule } from 'yargs';
+import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
+import { resolveOptions } from '../store/options.js';
+import { LIMITS } from '../worker/config.js';
+import {
+  enqueueMigration,
+  type MigrateProgress,
+  type MigrateRequest,
+  type MigrateSummary,
+} from '../worker/migrate-jobs.js';
+import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
+import { failureReason } from './cleanup.js';
+import { boundedInt, configFromEnv } from './config.js';
+import { progressView } from './progress.js';
+
+interface MigrateArgs {
+  from: LegacyLayout;
+  fromPrefix?: string;
+  fromBuckets?: number;
+  to?: 'hash' | 'string';
+  prefix?: string;
+  buckets?: number;
+  userField?: string;
+  shards?: number;
+  batch?: number;
+  dryRun?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** `redisession migrate`: move every session of a legacy layout into the store, as worker jobs. */
+export const migrateCommand: CommandModule<object, MigrateArgs> = {
+  command: 'migrate',
+  describe:
+    'Move sessions from connect-redis or the other redisession mode/prefix into the store (run by the workers; ' +
+    'the web tier keeps working, with the store\'s "legacy" option set to the same source)',
+  builder: (y) =>
+    y
+      .option('from', { choices: LEGACY_LAYOUTS, demandOption: true, describe: 'layout the sessions are in now' })
+      .option('from-prefix', { type: 'string', describe: "their prefix (default 'sess:' for connect-redis)" })
+      .option('from-buckets', {
+        type: 'string',
+        describe: '--from hash: its bucket count (default 65536)',
+        coerce: boundedInt('from-buckets', ...LIMITS.buckets),
+      })
+      .option('to', { choices: ['hash', 'string'] as const, describe: 'target mode (default SESSION_MODE)' })
+      .option('prefix', { type: 'string', describe: 'target prefix (default SESSION_PREFIX)' })
+      .option('buckets', {
+        type: 'string',
+        describe: 'target bucket count (default SESSION_BUCKETS)',
+        coerce: boundedInt('buckets', ...LIMITS.buckets),
+      })
+      .option('user-field', {
+        type: 'string',
+        describe: "dotted path of the user id in a session (e.g. 'passport.user'): fills the user index",
+      })
+      .option('shards', {
+        type: 'string',
+        describe: `parallel shard jobs for --from hash, ${LIMITS.shards.join('..')} (default CLEANUP_SHARDS)`,
+        coerce: boundedInt('shards', ...LIMITS.shards),
+      })
+      .option('batch', {
+        type: 'string',
+        describe: `legacy buckets or keys per round trip, ${LIMITS.batch.join('..')} (default CLEANUP_BATCH)`,
+        coerce: boundedInt('batch', ...LIMITS.batch),
+      })
+      .option('dry-run', { type: 'boolean', describe: 'count what would move, move nothing' })
+      .option('wait', { type: 'boolean', describe: 'follow the migration and print its summary' })
+      .option('json', { type: 'boolean', describe: 'print the result as one JSON object on stdout' }),
+  handler: async (args) => {
+    const config = configFromEnv();
+    const fromPrefix = args.fromPrefix ?? (args.from === 'connect-redis' ? 'sess:' : undefined);
+    if (fromPrefix === undefined) throw new Error(`--from ${args.from} needs --from-prefix (the old store's prefix)`);
+    const req: MigrateRequest = {
+      from: args.from,
+      fromPrefix,
+      fromBuckets: (args.fromBuckets as number | undefined) ?? 65536,
+      to: args.to ?? config.session.mode,
+      prefix: args.prefix ?? config.session.prefix,
+      buckets: (args.buckets as number | undefined) ?? config.session.buckets,
+      userField: args.userField ?? null,
+      shards: (args.shards as number | undefined) ?? config.cleanup.shards,
+      batch: (args.batch as number | undefined) ?? config.cleanup.batch,
+      dryRun: args.dryRun ?? false,
+    };
+    if (config.redis.kind === 'cluster') {
+      throw new Error(
+        'migrate moves each session with one script over its old and new keys: it needs a single Redis node, not a cluster',
+      );
+    }
+    // the same checks the store makes (a source that is the store itself, bad prefixes), before queueing
+    resolveOptions({
+      mode: req.to,
+      prefix: req.prefix,
+      buckets: req.buckets,
+      legacy: { layout: req.from, prefix: req.fromPrefix, buckets: req.fromBuckets },
+    });
+    const connection = await connectQueue(config);
+    const queue = openQueue(config, connection);
+    const flows = openFlowProducer(config, connection);
+    const events = args.wait ? openQueueEvents(config, connection) : null;
+    try {
+      await events?.waitUntilReady(); // listen before adding, or early events are missed
+      const node = await enqueueMigration(config, flows, req);
+      const id = node.job.id as string;
+      if (!events) {
+        const queued = { migrationId: id, queued: true, shards: node.children?.length ?? 0 };
+        process.stdout.write(
+          args.json ? `${JSON.stringify(queued)}\n` : `migration queued (job ${id}); a worker will run it\n`,
+        );
+        return;
+      }
+      if (!args.json) process.stderr.write(`migration ${id} started: ${node.children?.length ?? 0} shard(s)\n`);
+      const view = progressView({
+        title: 'migrate',
+        unit: req.from === 'hash' ? 'buckets' : 'legacy keys',
+        counted: 'moved',
+      });
+      const latest = new Map<string, MigrateProgress>();
+      const idle = setTimeout(() => {
+        process.stderr.write(
+          `waiting: no worker has started migration ${id} yet (is \`redisession worker\` running on queue ` +
+            `${queue.name} of the same Redis?); Ctrl-C stops waiting, the migration stays queued\n`,
+        );
+      }, 10_000);
+      events.on('progress', ({ jobId, data }) => {
+        const p = data as unknown as MigrateProgress;
+        if (typeof p !== 'object' || p === null || p.migrationId !== id) return;
+        clearTimeout(idle);
+        latest.set(jobId, p);
+        const t = {
+          bucketsDone: 0,
+          bucketsTotal: req.from === 'hash' ? req.fromBuckets : null,
+          scanned: 0,
+          deleted: 0,
+        };
+        for (const v of latest.values()) {
+          t.bucketsDone += v.checkpoint.done;
+          t.scanned += v.checkpoint.scanned;
+          t.deleted += v.checkpoint.moved;
+        }
+        view.update(t);
+      });
+      let summary: MigrateSummary;
+      try {
+        const parent = await Job.fromId(queue, id);
+        if (!parent) throw new Error(`migration ${id} disappeared from the queue`);
+        summary = (await parent.waitUntilFinished(events)) as MigrateSummary;
+      } catch (err) {
+        const error = await failureReason(queue, err);
+        if (args.json) process.stdout.write(`${JSON.stringify({ failed: true, error })}\n`);
+        process.stderr.write(`redisession: migration failed: ${error}\n`);
+        process.exitCode = 1;
+        return;
+      } finally {
+        clearTimeout(idle);
+        view.stop();
+      }
+      if (args.json) process.stdout.write(`${JSON.stringify({ migrationId: id, ...summary })}\n`);
+      else {
+        process.stdout.write(
+          `migration ${id} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
+            `${summary.scanned} legacy sessions, ${summary.moved} ${summary.dryRun ? 'to move' : 'moved'}, ` +
+            `${summary.newer} already newer in the new layout, ${summary.skipped} skipped (expired or unreadable)\n`,
+        );
+      }
+    } finally {
+      await events?.close();
+      await Promise.all([queue.close(), flows.close()]);
+      await connection.quit().catch(() => connection.disconnect());
+    }
+  },
+};

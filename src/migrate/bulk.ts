@@ -1,0 +1,173 @@
+import { bucketKey, bucketWidth } from '../keys/buckets.js';
+import { isDefaultKey } from '../keys/key-scheme.js';
+import type { RedisClient } from '../redis/connections.js';
+import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
+import { ConfigError } from '../store/errors.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { BucketRange } from '../sweep/plan.js';
+import { type LegacyAddress, type LegacyFallback, legacyOf, type MoveOutcome } from './legacy.js';
+
+/*
+ * The bulk move: walks the legacy layout and moves every session with the same atomic step the
+ * read-through uses (legacy_move.lua), so it can run while the web tier serves requests, be
+ * stopped and resumed from a checkpoint, and run twice: a session already moved is gone from the
+ * legacy layout, and a newer session in the new layout is never overwritten.
+ */
+
+/** Where a move stands: enough to resume it (the worker keeps it in job progress). */
+export interface MigrateCheckpoint {
+  /** 'hash' layout: next legacy bucket index; others: next SCAN position; null at the start. */
+  position: number | ScanPosition | null;
+  /** Legacy buckets (hash) or keys (connect-redis, string) visited. */
+  done: number;
+  /** Legacy sessions looked at. */
+  scanned: number;
+  moved: number;
+  /** Left alone because the new layout already held a live (newer) session; the legacy copy went. */
+  newer: number;
+  /** Expired, unreadable, or with an id the store refuses: not moved (left in place). */
+  skipped: number;
+}
+
+export interface MigrateOptions {
+  /** 'hash' layout: only legacy buckets in [from, to) (a shard). @default every bucket */
+  range?: BucketRange;
+  /** Legacy buckets or keys per round trip. @default 100 */
+  batch?: number;
+  /** Count what would move, move nothing. @default false */
+  dryRun?: boolean;
+  checkpoint?: MigrateCheckpoint;
+  /** Called after every batch, awaited (it can persist the checkpoint). */
+  onProgress?: (checkpoint: MigrateCheckpoint) => void | Promise<void>;
+  /** When aborted, stops after the batch under way; completed is then false. */
+  signal?: AbortSignal;
+}
+
+export interface MigrateResult extends MigrateCheckpoint {
+  completed: boolean;
+  durationMs: number;
+}
+
+interface Found {
+  address: LegacyAddress;
+  raw: Buffer;
+  pttl: number;
+  /** The store's key for it; null when the id is refused. */
+  key: Buffer | null;
+}
+
+/** Batches of legacy sessions with their values, from a saved position. */
+async function* legacyBatches(
+  client: RedisClient,
+  legacy: LegacyFallback<unknown>,
+  opts: MigrateOptions,
+): AsyncGenerator<{ found: Found[]; units: number; next: MigrateCheckpoint['position'] }> {
+  const { source } = legacy;
+  const batch = opts.batch ?? 100;
+  const start = opts.checkpoint?.position ?? null;
+  if (source.layout === 'hash') {
+    const width = bucketWidth(source.buckets);
+    const range = opts.range ?? { from: 0, to: source.buckets };
+    for (let i = typeof start === 'number' ? start : range.from; i < range.to; i += batch) {
+      const end = Math.min(i + batch, range.to);
+      const found: Found[] = [];
+      // first slice of every bucket in one round trip; only big (hashtable) buckets need more
+      const buckets = Array.from({ length: end - i }, (_, j) => bucketKey(source.prefix, i + j, width));
+      const pipe = client.pipeline();
+      for (const bucket of buckets) pipe.hscanBuffer(bucket, '0', 'COUNT', 500);
+      const first = (await pipe.exec()) ?? [];
+      for (const [j, bucket] of buckets.entries()) {
+        const [err, reply] = first[j] as [Error | null, [Buffer, Buffer[]] | null];
+        if (err || !reply) continue; // not a hash (foreign data under the prefix): skipped
+        let [next, flat] = reply;
+        for (;;) {
+          for (let f = 0; f + 1 < flat.length; f += 2) {
+            const field = flat[f] as Buffer;
+            found.push({ address: { key: bucket, field }, raw: flat[f + 1] as Buffer, pttl: -1, key: field });
+          }
+          if (next.toString() === '0') break;
+          [next, flat] = await client.hscanBuffer(bucket, next.toString(), 'COUNT', 500);
+        }
+      }
+      yield { found, units: end - i, next: end };
+    }
+    return;
+  }
+  // connect-redis and string: one SCAN over the legacy prefix (it cannot be split, so one shard)
+  const from = start !== null && typeof start === 'object' ? start : undefined;
+  for await (const page of scanPrefixPages(client, source.prefix, 'string', batch, from)) {
+    const pipe = client.pipeline();
+    for (const k of page.keys) pipe.getBuffer(k).pttl(k);
+    const replies = (await pipe.exec()) ?? [];
+    const found: Found[] = [];
+    page.keys.forEach((k, i) => {
+      const [e1, raw] = replies[2 * i] as [Error | null, Buffer | null];
+      const [e2, pttl] = replies[2 * i + 1] as [Error | null, number];
+      if (e1 || e2 || !raw) return; // gone meanwhile (moved by a web request, or expired)
+      const rest = k.subarray(source.prefix.length);
+      // another store's keys can sit under a shorter prefix: only what could be a session key is moved
+      const key =
+        source.layout === 'connect-redis' ? legacy.keyOf(rest.toString('utf8')) : isDefaultKey(rest) ? rest : null;
+      found.push({ address: { key: k, field: null }, raw, pttl, key });
+    });
+    yield { found, units: page.keys.length, next: page.next };
+  }
+}
+
+/**
+ * Moves the sessions of a store's `legacy` source into the store (built with that option), a
+ * batch at a time, keeping each session's remaining TTL. Shared by the worker's migrate shards.
+ */
+export async function runMigration(store: SessionStore, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const legacy = legacyOf(store);
+  if (!legacy) throw new ConfigError('runMigration needs a store made with the "legacy" option (where to move from)');
+  const batch = options.batch ?? 100;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) {
+    throw new ConfigError(`migrate option "batch": got ${batch}; expected an integer from 1 to 10000`);
+  }
+  const started = Date.now();
+  const state: MigrateCheckpoint = {
+    position: null,
+    done: 0,
+    scanned: 0,
+    moved: 0,
+    newer: 0,
+    skipped: 0,
+    ...options.checkpoint,
+  };
+  const count: Record<MoveOutcome, (n: number) => void> = {
+    moved: (n) => {
+      state.moved += n;
+    },
+    newer: (n) => {
+      state.newer += n;
+    },
+    gone: () => {}, // taken by a web request meanwhile: it moved it
+    expired: (n) => {
+      state.skipped += n;
+    },
+    unreadable: (n) => {
+      state.skipped += n;
+    },
+  };
+  let completed = true;
+  for await (const { found, units, next } of legacyBatches(store.redis, legacy, options)) {
+    if (options.signal?.aborted) {
+      completed = false;
+      break;
+    }
+    const outcomes = await Promise.all(
+      found.map((f) =>
+        f.key === null
+          ? ('unreadable' as const)
+          : legacy.move(f.address, f.raw, f.pttl, f.key, options.dryRun ?? false),
+      ),
+    );
+    for (const o of outcomes) count[o](1);
+    state.scanned += found.length;
+    state.done += units;
+    state.position = next;
+    await options.onProgress?.({ ...state });
+  }
+  return { ...state, completed, durationMs: Date.now() - started };
+}

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { Queue } from 'bullmq';
+import { RedisStore } from 'connect-redis';
+import express from 'express';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { RedisessionStore } from 'redisession/express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { baseUrl, CookieJar, close, listen } from '../helpers/http.js';
+import { dropPrefix, keysUnder, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    user: string;
+    visits: number;
+  }
+}
+
+const raw = rawClient();
+const oldPrefix = testPrefix('cr');
+const newPrefix = testPrefix('rs');
+const queueName = `q-migrate-${randomBytes(4).toString('hex')}`;
+const servers: Server[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+let worker: WorkerProcess | null = null;
+
+beforeAll(assertBuilt);
+afterAll(async () => {
+  if (worker) await killWorker(worker);
+  await Promise.all(servers.map(close));
+  for (const c of cleanups) await c();
+  await dropPrefix(raw, oldPrefix);
+  await dropPrefix(raw, newPrefix);
+  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const q = new Queue(queueName, { connection: conn, prefix: '{redisession}' });
+  await q.obliterate({ force: true });
+  await q.close();
+  await conn.quit();
+});
+
+/** The same app on any store: what a team runs before and after switching. */
+async function app(store: session.Store): Promise<string> {
+  const a = express();
+  a.use(
+    session({ store, secret: 'shared secret', resave: false, saveUninitialized: false, cookie: { maxAge: 600_000 } }),
+  );
+  a.post('/login/:user', (req, res) => {
+    req.session.user = req.params.user;
+    res.json({ ok: true });
+  });
+  a.get('/me', (req, res) => {
+    req.session.visits = (req.session.visits ?? 0) + 1;
+    res.json({ user: req.session.user ?? null, visits: req.session.visits });
+  });
+  a.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ error: err.message });
+  });
+  const server = await listen(createServer(a));
+  servers.push(server);
+  return baseUrl(server);
+}
+
+const me = async (b: CookieJar) => (await b.request('/me')).body as { user: string | null; visits: number };
+
+describe('switching from connect-redis 9 to redisession hash mode', () => {
+  const N = 40;
+  const browsers: Array<{ user: string; jar: CookieJar }> = [];
+  let redisessionBase = '';
+
+  it('users logged in on connect-redis stay logged in after the switch (read-through)', async () => {
+    const client = createClient({ url: redisUrl() });
+    await client.connect();
+    cleanups.push(() => client.quit());
+    const before = await app(new RedisStore({ client, prefix: oldPrefix }));
+    for (let i = 0; i < N; i++) {
+      const jar = new CookieJar(before);
+      await jar.request(`/login/user-${i}`, { method: 'POST' });
+      expect(await me(jar)).toEqual({ user: `user-${i}`, visits: 1 });
+      browsers.push({ user: `user-${i}`, jar });
+    }
+    expect((await keysUnder(raw, oldPrefix)).length).toBe(N);
+
+    const store = new RedisessionStore({
+      redis: redisUrl(),
+      mode: 'hash',
+      prefix: newPrefix,
+      buckets: 256,
+      legacy: { layout: 'connect-redis', prefix: oldPrefix },
+    });
+    cleanups.push(() => store.close());
+    redisessionBase = await app(store);
+    // the browsers now talk to the new app, with the cookies they already have
+    for (const b of browsers) {
+      const jar = new CookieJar(redisessionBase);
+      for (const [k, v] of b.jar.cookies) jar.cookies.set(k, v);
+      b.jar = jar;
+    }
+
+    // a quarter of the users come back before the bulk move: each moved on its first request
+    for (const b of browsers.slice(0, N / 4)) expect(await me(b.jar)).toEqual({ user: b.user, visits: 2 });
+    // several tabs of one user at once, on a session still in the legacy layout: none loses it
+    const tabs = browsers[N / 4] as { user: string; jar: CookieJar };
+    const seen = await Promise.all(Array.from({ length: 6 }, () => me(tabs.jar)));
+    for (const s of seen) expect(s.user).toBe(tabs.user);
+    expect((await keysUnder(raw, oldPrefix)).length).toBe(N - N / 4 - 1);
+  });
+
+  it('the bulk move (CLI + worker) moves the rest while users keep coming and new ones log in', async () => {
+    const env = {
+      REDIS_URL: redisUrl(),
+      QUEUE_NAME: queueName,
+      SESSION_MODE: 'hash',
+      SESSION_PREFIX: newPrefix,
+      SESSION_BUCKETS: '256',
+      CLEANUP_SCHEDULE: 'off',
+    };
+    worker = startWorker(env);
+    await worker.ready;
+    const during: Array<{ user: string; jar: CookieJar }> = [];
+    let traffic = true;
+    const load = (async () => {
+      let i = 0;
+      while (traffic) {
+        const jar = new CookieJar(redisessionBase);
+        await jar.request(`/login/new-${i}`, { method: 'POST' });
+        during.push({ user: `new-${i}`, jar });
+        // users of the second quarter come back while the job runs; the second half stays away
+        const old = browsers[N / 4 + 1 + (i % (N / 4 - 1))] as { user: string; jar: CookieJar };
+        expect((await me(old.jar)).user).toBe(old.user);
+        i++;
+      }
+    })();
+    const run = await runCli(
+      ['migrate', '--from', 'connect-redis', '--from-prefix', oldPrefix, '--batch', '5', '--wait', '--json'],
+      env,
+    );
+    traffic = false;
+    await load;
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { moved: number; newer: number; skipped: number; shards: number };
+    expect(summary.shards).toBe(1);
+    expect(summary.skipped).toBe(0);
+    // the job moved at least the half nobody touched; the second quarter went either way mid-run
+    expect(summary.moved).toBeGreaterThanOrEqual(N / 2);
+    expect(summary.moved).toBeLessThanOrEqual(N - N / 4 - 1);
+    expect((await keysUnder(raw, oldPrefix)).length).toBe(0);
+    expect(during.length).toBeGreaterThan(0);
+
+    for (const b of [...browsers, ...during]) expect((await me(b.jar)).user).toBe(b.user);
+
+    // running it again finds nothing to move
+    const again = await runCli(
+      ['migrate', '--from', 'connect-redis', '--from-prefix', oldPrefix, '--wait', '--json'],
+      env,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ moved: 0, newer: 0, scanned: 0 });
+  });
+
+  it('refuses a source that is the store itself, before queueing anything', async () => {
+    const r = await runCli(
+      ['migrate', '--from', 'hash', '--from-prefix', newPrefix, '--to', 'hash', '--prefix', newPrefix],
+      {
+        REDIS_URL: redisUrl(),
+        QUEUE_NAME: queueName,
+      },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/names the store itself/);
+  });
+});
