@@ -111,6 +111,10 @@ const schema = z.object({
     })
     .default('info'),
   LOG_PRETTY: bool.default(false),
+  METRICS_PORT: int(1, 65535).optional(),
+  METRICS_HOST: z.string().min(1, 'a host name or address').default('127.0.0.1'),
+  // Set by PM2 for every instance (fork mode too): each instance serves metrics on METRICS_PORT + it.
+  NODE_APP_INSTANCE: int(0, 1000).optional(),
 });
 
 type Env = z.infer<typeof schema>;
@@ -131,6 +135,8 @@ export interface WorkerConfig {
   };
   worker: { concurrency: number; lockDuration: number; stalledInterval: number; shutdownTimeout: number };
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  /** Prometheus metrics and /healthz; null port = off. */
+  metrics: { port: number | null; host: string };
 }
 
 /** Thrown for a bad environment; the message names every bad variable, its value and what is accepted. */
@@ -162,6 +168,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     }
   } else if (parsed.data.CLEANUP_CRON && parsed.data.CLEANUP_EVERY) {
     problems.push('  CLEANUP_EVERY and CLEANUP_CRON are both set: choose one');
+  } else if ((parsed.data.METRICS_PORT ?? 0) + (parsed.data.NODE_APP_INSTANCE ?? 0) > 65535) {
+    problems.push(
+      `  METRICS_PORT=${parsed.data.METRICS_PORT} + NODE_APP_INSTANCE=${parsed.data.NODE_APP_INSTANCE}: above port 65535`,
+    );
   }
   if (problems.length > 0 || !parsed.success) {
     throw new EnvConfigError(`invalid configuration:\n${problems.join('\n')}`);
@@ -193,5 +203,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       shutdownTimeout: e.SHUTDOWN_TIMEOUT,
     },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    metrics: {
+      port: e.METRICS_PORT === undefined ? null : e.METRICS_PORT + (e.NODE_APP_INSTANCE ?? 0),
+      host: e.METRICS_HOST,
+    },
   };
 }
