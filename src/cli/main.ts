@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cleanupCommand } from './cleanup.js';
+import { doctorCommand } from './doctor.js';
 import { scheduleCommand } from './schedule.js';
 import { statsCommand } from './stats.js';
 import { workerCommand } from './worker.js';
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(cleanupCommand)
     .command(scheduleCommand)
     .command(statsCommand)
+    .command(doctorCommand)
     .demandCommand(1, 'Name a command (see --help).')
     .strict()
     .help()

@@ -22,8 +22,95 @@ export interface HashStats {
   expiredNotSwept: number;
   encodings: Record<string, number>;
   bytesPerSession: number | null;
-  /** What to change when buckets are not listpacks (the memory advantage of hash mode is lost). */
+  /** Sizes of stored entries, from up to SIZE_SAMPLE fields of each of the first SIZE_BUCKETS buckets in use. */
+  entries: EntrySizes;
+  /** The server's listpack thresholds, when CONFIG GET is allowed. */
+  limits: ListpackLimits | null;
+  /** What to change when buckets are not (or will not stay) listpacks: hash mode's memory advantage is lost. */
   advice: string[];
+}
+
+export interface EntrySizes {
+  sampledFields: number;
+  /** Stored value bytes (envelope included): what hash-max-listpack-value is compared with. */
+  maxValueBytes: number | null;
+  p95ValueBytes: number | null;
+  maxFieldBytes: number | null;
+  /** The most fields seen in one visited bucket: what hash-max-listpack-entries is compared with. */
+  maxFieldsPerBucket: number;
+}
+
+export interface ListpackLimits {
+  /** hash-max-listpack-value (hash-max-ziplist-value before Redis 7) */
+  value: number;
+  /** hash-max-listpack-entries */
+  entries: number;
+}
+
+const SIZE_SAMPLE = 8;
+const SIZE_BUCKETS = 512;
+
+/** The server's listpack thresholds, or null when CONFIG is not allowed (managed Redis, ACL). */
+export async function listpackLimits(client: RedisClient): Promise<ListpackLimits | null> {
+  try {
+    const pairs = (await client.config('GET', 'hash-max-listpack-*')) as unknown as string[];
+    const map = new Map<string, number>();
+    for (let i = 0; i + 1 < pairs.length; i += 2) map.set(String(pairs[i]), Number(pairs[i + 1]));
+    const value = map.get('hash-max-listpack-value');
+    const entries = map.get('hash-max-listpack-entries');
+    return value === undefined || entries === undefined ? null : { value, entries };
+  } catch {
+    return null;
+  }
+}
+
+const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+
+/** A listpack problem found in a hash-mode store, and what to change. */
+export interface ListpackIssue {
+  check: 'listpack-value' | 'listpack-entries' | 'encoding';
+  problem: string;
+  fix: string;
+}
+
+/** What keeps buckets from being (or staying) listpacks, given what was measured. */
+export function listpackIssues(
+  s: Pick<HashStats, 'encodings' | 'entries' | 'limits' | 'buckets' | 'bucketsInUse' | 'sessions'>,
+): ListpackIssue[] {
+  const issues: ListpackIssue[] = [];
+  const { entries: e, limits } = s;
+  if (limits && e.maxValueBytes !== null && e.maxValueBytes > limits.value) {
+    issues.push({
+      check: 'listpack-value',
+      problem:
+        `stored sessions reach ${e.maxValueBytes} bytes (95% are at most ${e.p95ValueBytes}), over ` +
+        `hash-max-listpack-value ${limits.value}: a bucket holding one is a hashtable`,
+      fix:
+        `store smaller values (serializer: 'compact'), or raise the limit: CONFIG SET hash-max-listpack-value ` +
+        `${nextPowerOfTwo(e.maxValueBytes)} and the same in redis.conf`,
+    });
+  }
+  const perBucket = s.bucketsInUse > 0 ? s.sessions / s.buckets : 0;
+  if (limits && (e.maxFieldsPerBucket > limits.entries || perBucket > limits.entries * 0.75)) {
+    issues.push({
+      check: 'listpack-entries',
+      problem:
+        `buckets hold up to ${e.maxFieldsPerBucket} sessions (about ${Math.round(perBucket)} on average), ` +
+        `against hash-max-listpack-entries ${limits.entries}`,
+      fix: 'raise the buckets option (and SESSION_BUCKETS to match), or hash-max-listpack-entries',
+    });
+  }
+  if ((s.encodings.hashtable ?? 0) > 0) {
+    issues.push({
+      check: 'encoding',
+      problem: `${s.encodings.hashtable} of the buckets seen are hashtables, not listpacks: hash mode's memory saving is lost`,
+      fix:
+        "remove the cause (values over hash-max-listpack-value: serializer 'compact' or a higher limit; buckets " +
+        'over hash-max-listpack-entries: more buckets); a hashtable bucket turns back into a listpack only when ' +
+        'rewritten after a restart',
+    });
+  }
+  return issues;
 }
 
 /** Bucket keys SCAN finds under the prefix, or null once there are more than `budget`. */
@@ -62,6 +149,10 @@ export async function hashStats(
   let expired = 0;
   let bytes = 0;
   const encodings: Record<string, number> = {};
+  const valueSizes: number[] = [];
+  let maxField: number | null = null;
+  let maxFieldsPerBucket = 0;
+  let sizedBuckets = 0;
   for (let i = 0; i < keysToVisit.length; i += 500) {
     const keys = keysToVisit.slice(i, i + 500);
     const pipe = redis.pipeline();
@@ -71,6 +162,7 @@ export async function hashStats(
       pipe.memory('USAGE', k, 'SAMPLES', '0');
     }
     const replies = (await pipe.exec()) ?? [];
+    const sizing: Buffer[] = [];
     for (let j = 0; j < keys.length; j++) {
       const len = Number(replies[j * 3]?.[1] ?? 0);
       if (len === 0) continue;
@@ -79,22 +171,31 @@ export async function hashStats(
       const enc = String(replies[j * 3 + 1]?.[1] ?? 'unknown');
       encodings[enc] = (encodings[enc] ?? 0) + 1;
       bytes += Number(replies[j * 3 + 2]?.[1] ?? 0);
+      maxFieldsPerBucket = Math.max(maxFieldsPerBucket, len);
+      if (sizedBuckets < SIZE_BUCKETS) {
+        sizedBuckets++;
+        sizing.push(keys[j] as Buffer);
+      }
+    }
+    if (sizing.length > 0) {
+      const sizes = redis.pipeline();
+      for (const k of sizing) sizes.hrandfieldBuffer(k, SIZE_SAMPLE, 'WITHVALUES');
+      for (const [, reply] of (await sizes.exec()) ?? []) {
+        const flat = (reply ?? []) as Buffer[];
+        for (let f = 0; f + 1 < flat.length; f += 2) {
+          maxField = Math.max(maxField ?? 0, (flat[f] as Buffer).length);
+          valueSizes.push((flat[f + 1] as Buffer).length);
+        }
+      }
+      sizing.length = 0;
     }
     const t = await scanBuckets(redis, keys, { cutoff: Date.now(), graceMs: 0, remove: false });
     expired += t.expired;
   }
   const scale = exact ? 1 : target.buckets / Math.max(keysToVisit.length, 1);
-  const advice: string[] = [];
-  if ((encodings.hashtable ?? 0) > 0) {
-    advice.push(
-      "some buckets are hashtables, not listpacks: store smaller values (serializer: 'compact') or raise " +
-        'hash-max-listpack-value above your largest stored session (CONFIG SET hash-max-listpack-value 256); ' +
-        'if buckets hold over 512 sessions, raise hash-max-listpack-entries or the buckets option. ' +
-        'Hashtable buckets convert back only when rewritten after a restart',
-    );
-  }
-  return {
-    mode: 'hash',
+  valueSizes.sort((a, b) => a - b);
+  const stats = {
+    mode: 'hash' as const,
     exact,
     sampledBuckets: keysToVisit.length,
     buckets: target.buckets,
@@ -103,6 +204,14 @@ export async function hashStats(
     expiredNotSwept: Math.round(expired * scale),
     encodings,
     bytesPerSession: fields > 0 ? Math.round(bytes / fields) : null,
-    advice,
+    entries: {
+      sampledFields: valueSizes.length,
+      maxValueBytes: valueSizes.at(-1) ?? null,
+      p95ValueBytes: valueSizes[Math.min(valueSizes.length - 1, Math.floor(valueSizes.length * 0.95))] ?? null,
+      maxFieldBytes: maxField,
+      maxFieldsPerBucket,
+    },
+    limits: await listpackLimits(target.client),
   };
+  return { ...stats, advice: listpackIssues(stats).map((i) => `${i.problem}; fix: ${i.fix}`) };
 }
