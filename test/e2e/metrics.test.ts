@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
@@ -71,6 +73,20 @@ const healthz = async (base: string) => {
 };
 
 describe('worker metrics (METRICS_PORT)', () => {
+  it('a port already in use stops the worker at start with a message naming it', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const w = startWorker({ REDIS_URL: redis.url, CLEANUP_SCHEDULE: 'off', METRICS_PORT: String(port) });
+      workers.push(w);
+      await expect(w.ready).rejects.toThrow(new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}.*EADDRINUSE`));
+      expect((await w.exited).code).toBe(1);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
   it('counts what a sweep scanned and deleted, as its summary says, and reports queue depth', async () => {
     const { env, base } = await startWithMetrics();
     const before = await scrape(base);
