@@ -122,7 +122,10 @@ export async function storeFindings(target: StatsTarget, sample = 256): Promise<
       severity: 'ok',
       message:
         `about ${stats.sessions} sessions in ${stats.bucketsInUse} buckets under ${JSON.stringify(prefix)}` +
-        `${stats.exact ? '' : ` (estimated from ${stats.sampledBuckets} buckets)`}, ${stats.bytesPerSession} bytes each`,
+        `${stats.exact ? '' : ` (estimated from ${stats.sampledBuckets} buckets)`}, ${stats.bytesPerSession} bytes each; ` +
+        `serializers seen: ${Object.entries(stats.entries.serializers)
+          .map(([name, n]) => `${name} ${n}`)
+          .join(', ')}`,
     },
   ];
   const e = stats.entries;

@@ -1,3 +1,5 @@
+import { decodeEnvelope } from '../codec/envelope.js';
+import { BUILTIN_SERIALIZER_IDS } from '../codec/serializers.js';
 import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefixPages } from '../redis/scan.js';
@@ -38,6 +40,21 @@ export interface EntrySizes {
   maxFieldBytes: number | null;
   /** The most fields seen in one visited bucket: what hash-max-listpack-entries is compared with. */
   maxFieldsPerBucket: number;
+  /** Serializers named by the sampled values' envelopes ('json', 'compact', a custom name; 'unreadable'). */
+  serializers: Record<string, number>;
+}
+
+const BUILTIN_NAMES = new Map<number | string, string>(
+  Object.entries(BUILTIN_SERIALIZER_IDS).map(([name, id]) => [id, name]),
+);
+
+function serializerOf(value: Buffer): string {
+  try {
+    const id = decodeEnvelope(value).serializer;
+    return BUILTIN_NAMES.get(id) ?? String(id);
+  } catch {
+    return 'unreadable';
+  }
 }
 
 export interface ListpackLimits {
@@ -80,14 +97,16 @@ export function listpackIssues(
   const issues: ListpackIssue[] = [];
   const { entries: e, limits } = s;
   if (limits && e.maxValueBytes !== null && e.maxValueBytes > limits.value) {
+    const compactAlready = Object.keys(e.serializers).every((name) => name === 'compact');
+    const raise = `CONFIG SET hash-max-listpack-value ${nextPowerOfTwo(e.maxValueBytes)} and the same in redis.conf`;
     issues.push({
       check: 'listpack-value',
       problem:
         `stored sessions reach ${e.maxValueBytes} bytes (95% are at most ${e.p95ValueBytes}), over ` +
         `hash-max-listpack-value ${limits.value}: a bucket holding one is a hashtable`,
-      fix:
-        `store smaller values (serializer: 'compact'), or raise the limit: CONFIG SET hash-max-listpack-value ` +
-        `${nextPowerOfTwo(e.maxValueBytes)} and the same in redis.conf`,
+      fix: compactAlready
+        ? `raise the limit (values are already 'compact'): ${raise}`
+        : `store smaller values (serializer: 'compact'), or raise the limit: ${raise}`,
     });
   }
   const perBucket = s.bucketsInUse > 0 ? s.sessions / s.buckets : 0;
@@ -150,6 +169,7 @@ export async function hashStats(
   let bytes = 0;
   const encodings: Record<string, number> = {};
   const valueSizes: number[] = [];
+  const serializers: Record<string, number> = {};
   let maxField: number | null = null;
   let maxFieldsPerBucket = 0;
   let sizedBuckets = 0;
@@ -185,6 +205,8 @@ export async function hashStats(
         for (let f = 0; f + 1 < flat.length; f += 2) {
           maxField = Math.max(maxField ?? 0, (flat[f] as Buffer).length);
           valueSizes.push((flat[f + 1] as Buffer).length);
+          const name = serializerOf(flat[f + 1] as Buffer);
+          serializers[name] = (serializers[name] ?? 0) + 1;
         }
       }
       sizing.length = 0;
@@ -210,6 +232,7 @@ export async function hashStats(
       p95ValueBytes: valueSizes[Math.min(valueSizes.length - 1, Math.floor(valueSizes.length * 0.95))] ?? null,
       maxFieldBytes: maxField,
       maxFieldsPerBucket,
+      serializers,
     },
     limits: await listpackLimits(target.client),
   };

@@ -63,7 +63,7 @@ describe('redisession doctor', () => {
     expect(report.findings.filter((f) => f.severity !== 'ok')).toEqual([]);
     expect(byCheck(report, 'redis.version')?.message).toMatch(/7\.\d+\.\d+/);
     expect(byCheck(report, 'redis.persistence')?.message).toMatch(/AOF/);
-    expect(byCheck(report, 'store.sessions')?.message).toMatch(/about 200 sessions/);
+    expect(byCheck(report, 'store.sessions')?.message).toMatch(/about 200 sessions.*serializers seen: compact \d+$/);
     expect(byCheck(report, 'store.encoding')?.message).toMatch(/listpack/);
     expect(byCheck(report, 'queue.schedule')?.message).toMatch(/every/);
 
@@ -109,6 +109,7 @@ describe('redisession doctor', () => {
       message: expect.stringMatching(/over hash-max-listpack-value 32/),
       fix: expect.stringMatching(/serializer: 'compact'.*CONFIG SET hash-max-listpack-value \d+/),
     });
+    expect(byCheck(report, 'store.sessions')?.message).toMatch(/serializers seen: json \d+$/);
     expect(byCheck(report, 'store.encoding')).toMatchObject({
       severity: 'warn',
       message: expect.stringMatching(/hashtables/),
