@@ -1,22 +1,37 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RedisClient } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import type { MetricsSources, WorkerMetrics } from './metrics.js';
+import { type MetricsSources, type WorkerMetrics, withTimeout } from './metrics.js';
 
 export interface Health {
   healthy: boolean;
+  /** Per connection: "ready" when it answered PING in time, else its state or "not answering". */
   redis: { queue: string; sessions: string };
   worker: { running: boolean; paused: boolean; closing: boolean };
 }
 
-/** Healthy: both Redis connections ready and the BullMQ worker taking jobs. */
-export function health({ worker, connections }: MetricsSources): Health {
-  const redis = { queue: connections.queue.status, sessions: connections.sessions.status };
+/** A probe must answer quickly even when Redis does not: a frozen server counts as down. */
+const PING_TIMEOUT_MS = 1000;
+
+async function probe(client: RedisClient): Promise<string> {
+  if (client.status !== 'ready') return client.status;
+  try {
+    await withTimeout(client.ping(), PING_TIMEOUT_MS);
+    return 'ready';
+  } catch {
+    return 'not answering';
+  }
+}
+
+/** Healthy: both Redis connections answer and the BullMQ worker is taking jobs. */
+export async function health({ worker, connections }: MetricsSources): Promise<Health> {
+  const [queue, sessions] = await Promise.all([probe(connections.queue), probe(connections.sessions)]);
   const state = { running: worker.isRunning(), paused: worker.isPaused(), closing: worker.closing !== undefined };
   return {
-    healthy: redis.queue === 'ready' && redis.sessions === 'ready' && state.running && !state.paused && !state.closing,
-    redis,
+    healthy: queue === 'ready' && sessions === 'ready' && state.running && !state.paused && !state.closing,
+    redis: { queue, sessions },
     worker: state,
   };
 }
@@ -50,9 +65,10 @@ export async function startMetricsServer(
         },
       );
     } else if (path === '/healthz') {
-      const h = health(sources);
-      const body = JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', redis: h.redis, worker: h.worker });
-      res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(`${body}\n`);
+      void health(sources).then((h) => {
+        const body = JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', redis: h.redis, worker: h.worker });
+        res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(`${body}\n`);
+      });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
     }

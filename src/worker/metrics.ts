@@ -25,7 +25,8 @@ export interface WorkerMetrics {
   jobFailed(name: string, final: boolean): void;
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/** Rejects after `ms`; the work itself carries on (ioredis has no per-command cancel). */
+export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);

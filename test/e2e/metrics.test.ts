@@ -148,6 +148,21 @@ describe('worker metrics (METRICS_PORT)', () => {
       worker: { running: true, paused: false, closing: false },
     });
 
+    // a frozen Redis (connections open, nothing answers) is down too
+    redis.pause(true);
+    const frozen = await poll(
+      () => healthz(base),
+      (h) => h.status !== 200,
+      '/healthz to see a frozen Redis',
+    );
+    expect(frozen).toMatchObject({ status: 503, body: { redis: { queue: 'not answering' } } });
+    redis.pause(false);
+    await poll(
+      () => healthz(base),
+      (h) => h.status === 200,
+      '/healthz to recover from the pause',
+    );
+
     await redis.stop(true);
     const down = await poll(
       () => healthz(base),
