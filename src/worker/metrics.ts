@@ -49,6 +49,7 @@ export function createWorkerMetrics(sources: MetricsSources): WorkerMetrics {
     labelNames: ['outcome'],
     registers,
   });
+  for (const outcome of ['completed', 'failed', 'skipped']) sweeps.inc({ outcome }, 0); // present from the start
   const shardDuration = new Histogram({
     name: 'redisession_shard_duration_seconds',
     help: 'Time a sweep shard took, over all its attempts, for shards completed by this process',

@@ -91,6 +91,7 @@ describe('worker metrics (METRICS_PORT)', () => {
     const { env, base } = await startWithMetrics();
     const before = await scrape(base);
     expect(sample(before, 'redisession_fields_scanned_total')).toBe(0);
+    expect(sample(before, 'redisession_sweeps_total', 'outcome="failed"')).toBe(0); // every outcome from the start
     expect(before).toMatch(/^process_cpu_user_seconds_total /m); // default process metrics
     expect(sample(before, 'redisession_queue_jobs', 'state="waiting"')).toBe(0);
     expect(sample(before, 'redisession_redis_connected', 'connection="sessions"')).toBe(1);
