@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis/connections.js';
-import { hashStats, listpackIssues, type StatsTarget } from './stats.js';
+import { listpackIssues } from './listpack.js';
+import { hashStats, type StatsTarget } from './stats.js';
 
 /**
  * error: something is broken or will lose data the code relies on (the doctor exits 1);
