@@ -45,7 +45,7 @@ export function createWorkerMetrics(sources: MetricsSources): WorkerMetrics {
 
   const sweeps = new Counter({
     name: 'redisession_sweeps_total',
-    help: 'Sweeps by outcome: completed (summed by this process), failed (a shard failed for good), skipped',
+    help: 'Sweeps by outcome: completed, failed (a shard failed for good), skipped; counted by the process that ended the sweep',
     labelNames: ['outcome'],
     registers,
   });
@@ -116,7 +116,9 @@ export function createWorkerMetrics(sources: MetricsSources): WorkerMetrics {
     },
     jobFailed(name, final) {
       failures.inc({ job: name, final: String(final) });
-      if (final && name === JOB.shard) sweeps.inc({ outcome: 'failed' });
+      // A shard failing for good hands its parent a deferred failure, which one worker then fails:
+      // counting the parent counts each failed sweep once, however many of its shards failed.
+      if (name === JOB.summary) sweeps.inc({ outcome: 'failed' });
     },
   };
 }

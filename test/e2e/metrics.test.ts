@@ -18,6 +18,7 @@ beforeAll(async () => {
   assertBuilt();
   redis = await startRedisServer();
   raw = new Redis(redis.url);
+  raw.on('error', () => {}); // the healthz test stops this server on purpose
 });
 afterEach(async () => {
   await Promise.all(workers.splice(0).map(killWorker));
@@ -137,6 +138,28 @@ describe('worker metrics (METRICS_PORT)', () => {
     expect(sample(after, 'redisession_fields_scanned_total')).toBe(250);
     expect(sample(after, 'redisession_sessions_deleted_total')).toBe(150);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it('a failed sweep counts once, and each failed shard attempt', async () => {
+    // sessions on a Redis that is not there; the queue on the real one
+    const { env, base } = await startWithMetrics({
+      REDIS_URL: 'redis://127.0.0.1:1',
+      QUEUE_REDIS_URL: redis.url,
+      CLEANUP_ATTEMPTS: '1',
+      CLEANUP_SHARDS: '2',
+    });
+    const out = await runCli(['cleanup', '--wait', '--json'], env);
+    expect(out.code).toBe(1);
+    const text = await poll(
+      () => scrape(base),
+      (t) => (sample(t, 'redisession_job_failures_total', 'job="sweep-shard",final="true"') ?? 0) === 2,
+      'both shards to fail',
+    );
+    expect(sample(text, 'redisession_sweeps_total', 'outcome="failed"')).toBe(1);
+    expect(sample(text, 'redisession_sweeps_total', 'outcome="completed"')).toBe(0);
+    expect(sample(text, 'redisession_job_failures_total', 'job="sweep-summary",final="true"')).toBe(1);
+    expect(sample(text, 'redisession_redis_connected', 'connection="sessions"')).toBe(0);
+    expect((await healthz(base)).body).toMatchObject({ status: 'unhealthy', redis: { queue: 'ready' } });
   });
 
   it('/healthz: 200 while healthy, 503 while Redis is down, 200 again once it is back', async () => {
