@@ -42,6 +42,12 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
       if (config.session.mode === 'hash') {
         const { prefix, buckets } = config.session;
         findings.push(...(await storeFindings({ client: sessions, prefix: Buffer.from(prefix), buckets })));
+      } else {
+        findings.push({
+          check: 'store.mode',
+          severity: 'info',
+          message: 'string mode: one key per session, expired by Redis; the listpack checks do not apply',
+        });
       }
     } catch (err) {
       findings.push(unreachable(`${sessionsLabel}.connect`, config.redisUrl, lastError ?? err));

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/inspect/doctor.js';
 import { createSessionStore } from '../../src/store/session-store.js';
 import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { redisUrl } from '../helpers/redis.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 const servers: RedisServer[] = [];
@@ -132,6 +133,14 @@ describe('redisession doctor', () => {
     }
     expect(text.stdout).toMatch(/fix: CONFIG SET maxmemory-policy noeviction/);
     expect(text.stdout).toMatch(/1 error\(s\), \d warning\(s\): fix the errors/);
+  });
+
+  it('string mode: the store checks say they do not apply', async () => {
+    const env = { REDIS_URL: redisUrl(), SESSION_MODE: 'string', QUEUE_NAME: `q-${randomBytes(4).toString('hex')}` };
+    const report = JSON.parse((await runCli(['doctor', '--json'], env)).stdout) as Report;
+    expect(byCheck(report, 'store.mode')?.severity).toBe('info');
+    expect(report.findings.filter((f) => f.check.startsWith('store.listpack'))).toEqual([]);
+    expect(byCheck(report, 'queue.workers')?.severity).toBe('info'); // nothing to sweep: no worker needed
   });
 
   it('an unreachable Redis is an error finding, not a crash', async () => {
