@@ -34,10 +34,12 @@ const md = Object.entries(results.sections)
   .map(([name, rows]) => `### ${name}\n\n${table(rows)}\n`)
   .join('\n');
 const dir = new URL('./results/', import.meta.url);
-writeFileSync(new URL('latest.json', dir), `${JSON.stringify(results, null, 2)}\n`);
+// a run of one section does not replace the full results the README shows
+const name = only ? `only-${only}` : 'latest';
+writeFileSync(new URL(`${name}.json`, dir), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(
-  new URL('latest.md', dir),
+  new URL(`${name}.md`, dir),
   `<!-- npm run bench${quick ? ' -- --quick' : ''}; ${results.startedAt}; ${results.durationSec} s; Node ${process.version} -->\n\n${md}`,
 );
 process.stdout.write(md);
-log(`done in ${results.durationSec} s: bench/results/latest.{json,md}`);
+log(`done in ${results.durationSec} s: bench/results/${name}.{json,md}`);

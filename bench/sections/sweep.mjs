@@ -1,9 +1,10 @@
 // A full sweep of a hash-mode population, half expired: redisession's Lua sweep against the seed's
 // approach (read each bucket into the client, then delete the expired fields), and the p99 of gets
 // from another client during the sweep against the same gets with no sweep running.
-import { Redis } from 'ioredis';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createSessionStore, runSweep } from '../../dist/index.js';
-import { fill, timed } from '../lib/measure.mjs';
+import { fill } from '../lib/measure.mjs';
 import { startRedis } from '../lib/server.mjs';
 import { newId, typical } from '../lib/sessions.mjs';
 
@@ -54,45 +55,58 @@ async function seedStyleSweep(client, prefix) {
   return { scanned, deleted };
 }
 
+/** Runs `work` while another process reads sessions; its get latencies idle (2 s before) and during. */
 async function getsDuring(server, ids, work) {
-  const reader = new Redis(server.url);
-  const store = createSessionStore({ redis: reader, serializer: 'compact' });
-  const pick = () => ids[Math.floor(Math.random() * ids.length)];
-  let done = false;
-  const samples = [];
-  const loop = (async () => {
-    while (!done) samples.push(await timed(500, 8, () => store.get(pick())));
-  })();
+  const child = fork(fileURLToPath(new URL('../lib/get-load.mjs', import.meta.url)));
+  const reply = (pred) => new Promise((resolve) => child.on('message', (m) => pred(m) && resolve(m)));
+  const ready = reply((m) => m.ready);
+  child.send({ ids: ids.slice(0, 20_000), url: server.url, prefix: 'rs:' });
+  await ready;
+  await new Promise((r) => setTimeout(r, 500)); // warm-up, not recorded
+  child.send({ window: 'idle' });
+  await new Promise((r) => setTimeout(r, 2000));
+  child.send({ window: 'sweep' });
+  await reply((m) => m.window === 'sweep');
   const t = process.hrtime.bigint();
   const result = await work();
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  done = true;
-  await loop;
-  await reader.quit();
-  return { result, seconds, p99us: Math.max(...samples.map((s) => s.p99us)) };
+  child.send({ window: null });
+  const done = reply((m) => m.report);
+  child.send({ report: true });
+  const { report } = await done;
+  await new Promise((r) => child.once('exit', r));
+  return { result, seconds, idle: report.idle, during: report.sweep };
+}
+
+/** The worker's way: the bucket range cut into shards, swept in parallel. */
+function sharded(client, shards) {
+  const per = BUCKETS / shards;
+  return Promise.all(
+    Array.from({ length: shards }, (_, i) =>
+      runSweep(
+        { client, prefix: Buffer.from('rs:'), buckets: BUCKETS },
+        { graceMs: 0, batch: 100, range: { from: i * per, to: (i + 1) * per } },
+      ),
+    ),
+  ).then((parts) => ({
+    scanned: parts.reduce((n, p) => n + p.scanned, 0),
+    deleted: parts.reduce((n, p) => n + p.deleted, 0),
+  }));
 }
 
 export async function sweepRows({ quick, log }) {
   const count = quick ? 200_000 : 1_000_000;
+  const runs = [
+    ['redisession, 1 shard (Lua, up to 50 buckets a call)', (server) => sharded(server.client, 1)],
+    ['redisession, 4 shards in parallel', (server) => sharded(server.client, 4)],
+    ['seed-style (HGETALL + HDEL from the client)', (server) => seedStyleSweep(server.client, Buffer.from('rs:'))],
+  ];
   const rows = [];
-
-  const a = await populated(count);
-  const idle = await timed(5_000, 8, () => a.store.get(a.live[Math.floor(Math.random() * a.live.length)]));
-  const ours = await getsDuring(a.server, a.live, () =>
-    runSweep({ client: a.server.client, prefix: Buffer.from('rs:'), buckets: BUCKETS }, { graceMs: 0, batch: 100 }),
-  );
-  log(`  redisession sweep: ${ours.result.deleted} deleted in ${ours.seconds.toFixed(2)} s`);
-  await a.server.stop();
-
-  const b = await populated(count);
-  const seed = await getsDuring(b.server, b.live, () => seedStyleSweep(b.server.client, Buffer.from('rs:')));
-  log(`  seed-style sweep: ${seed.result.deleted} deleted in ${seed.seconds.toFixed(2)} s`);
-  await b.server.stop();
-
-  for (const [name, r] of [
-    ['redisession (Lua per bucket, batch 100, 1 process)', ours],
-    ['seed-style (HGETALL + HDEL from the client)', seed],
-  ]) {
+  for (const [name, sweep] of runs) {
+    const p = await populated(count);
+    const r = await getsDuring(p.server, p.live, () => sweep(p.server));
+    log(`  ${name}: ${r.result.deleted} deleted in ${r.seconds.toFixed(2)} s`);
+    await p.server.stop();
     rows.push({
       sweep: name,
       sessions: count,
@@ -100,9 +114,12 @@ export async function sweepRows({ quick, log }) {
       deleted: r.result.deleted,
       seconds: r.seconds.toFixed(2),
       'sessions/s': Math.round(r.result.scanned / r.seconds),
-      'get p99 µs during': r.p99us,
-      'get p99 µs idle': idle.p99us,
+      'get p99 µs idle': r.idle.p99us,
+      'get p99 µs during': r.during.p99us,
+      'p99 during / idle': (r.during.p99us / r.idle.p99us).toFixed(2),
     });
   }
+  const seed = rows[rows.length - 1]['sessions/s'];
+  for (const row of rows) row['vs seed-style'] = (row['sessions/s'] / seed).toFixed(2);
   return rows;
 }

@@ -2,7 +2,7 @@ import { CorruptValueError, SessionEncodeError } from '../store/errors.js';
 import { compactSerializer } from './compact.js';
 import { BUILTIN_COMPRESSOR_IDS, BUILTIN_COMPRESSORS, type Compressor } from './compressors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
-import { jsonSerializer, type Serializer } from './serializers.js';
+import { isThenable, jsonSerializer, type Serializer } from './serializers.js';
 
 export interface CodecSetup {
   /** Used for new writes. */
@@ -20,13 +20,39 @@ export interface Decoded {
 }
 
 export interface Codec {
-  /** Throws SessionEncodeError when the session cannot be turned into bytes. */
-  encode(session: unknown, expiresAt: number | null): Promise<Buffer>;
-  /** Throws CorruptValueError for anything it cannot read. */
-  decode(value: Buffer): Promise<Decoded>;
+  /**
+   * Throws (or rejects with) SessionEncodeError when the session cannot be turned into bytes.
+   * Synchronous when the codecs are (the built-in ones are): no promise on the request path.
+   */
+  encode(session: unknown, expiresAt: number | null): Buffer | Promise<Buffer>;
+  /** Throws (or rejects with) CorruptValueError for anything it cannot read. Synchronous like encode. */
+  decode(value: Buffer): Decoded | Promise<Decoded>;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Applies `step` to a value that may be a promise (a custom codec's), synchronously when it is
+ * not; a failure of the value (throw or rejection) becomes `wrap(err)`.
+ */
+function then<T, R>(
+  produce: () => T | Promise<T>,
+  step: (value: T) => R | Promise<R>,
+  wrap: (err: unknown) => Error,
+): R | Promise<R> {
+  let value: T | Promise<T>;
+  try {
+    value = produce();
+  } catch (err) {
+    throw wrap(err);
+  }
+  if (isThenable(value)) {
+    return Promise.resolve(value).then(step, (err) => {
+      throw wrap(err);
+    });
+  }
+  return step(value as T);
+}
 
 export function createCodec(setup: CodecSetup): Codec {
   const serializers = new Map<number | string, Serializer>();
@@ -39,56 +65,55 @@ export function createCodec(setup: CodecSetup): Codec {
   }
   if (setup.compressor) compressors.set(setup.compressor.id, setup.compressor);
   const { serializer, compressor, compressMinLength } = setup;
+  const encodeError = (what: string) => (err: unknown) =>
+    new SessionEncodeError(`session cannot be ${what}: ${message(err)}`, { cause: err });
+  const corrupt = (what: string) => (err: unknown) =>
+    err instanceof CorruptValueError ? err : new CorruptValueError(`${what}: ${message(err)}`, { cause: err });
+
+  function toSession(value: unknown, expiresAt: number | null): Decoded {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new CorruptValueError('payload is not a session object');
+    }
+    return { session: value, expiresAt };
+  }
 
   return {
-    async encode(session, expiresAt) {
-      let payload: Buffer;
-      try {
-        payload = await serializer.serialize(session, expiresAt);
-      } catch (err) {
-        throw new SessionEncodeError(`session cannot be serialised: ${message(err)}`, { cause: err });
-      }
-      let compressorId: number | string = BUILTIN_COMPRESSOR_IDS.none;
-      if (compressor && payload.length >= compressMinLength) {
-        let packed: Buffer;
-        try {
-          packed = await compressor.compress(payload);
-        } catch (err) {
-          throw new SessionEncodeError(`session cannot be compressed: ${message(err)}`, { cause: err });
-        }
-        // Keep the compressed form only when it pays for itself.
-        if (packed.length < payload.length) {
-          payload = packed;
-          compressorId = compressor.id;
-        }
-      }
-      return encodeEnvelope({ serializer: serializer.id, compressor: compressorId, expiresAt }, payload);
+    encode(session, expiresAt) {
+      return then(
+        () => serializer.serialize(session, expiresAt),
+        (payload: Buffer) => {
+          const envelope = (bytes: Buffer, compressorId: number | string) =>
+            encodeEnvelope({ serializer: serializer.id, compressor: compressorId, expiresAt }, bytes);
+          if (!compressor || payload.length < compressMinLength) return envelope(payload, BUILTIN_COMPRESSOR_IDS.none);
+          return then(
+            () => compressor.compress(payload),
+            // Keep the compressed form only when it pays for itself.
+            (packed: Buffer) =>
+              packed.length < payload.length
+                ? envelope(packed, compressor.id)
+                : envelope(payload, BUILTIN_COMPRESSOR_IDS.none),
+            encodeError('compressed'),
+          );
+        },
+        encodeError('serialised'),
+      );
     },
 
-    async decode(value) {
+    decode(value) {
       const env = decodeEnvelope(value);
-      let payload = env.payload;
-      if (env.compressor !== BUILTIN_COMPRESSOR_IDS.none) {
-        const c = compressors.get(env.compressor);
-        if (!c) throw new CorruptValueError(`value written with unknown compressor ${JSON.stringify(env.compressor)}`);
-        try {
-          payload = await c.decompress(payload);
-        } catch (err) {
-          throw new CorruptValueError(`compressed data is broken: ${message(err)}`, { cause: err });
-        }
-      }
       const s = serializers.get(env.serializer);
-      if (!s) throw new CorruptValueError(`value written with unknown serializer ${JSON.stringify(env.serializer)}`);
-      let session: unknown;
-      try {
-        session = await s.deserialize(payload, env.expiresAt);
-      } catch (err) {
-        throw new CorruptValueError(`payload cannot be parsed: ${message(err)}`, { cause: err });
-      }
-      if (typeof session !== 'object' || session === null || Array.isArray(session)) {
-        throw new CorruptValueError('payload is not a session object');
-      }
-      return { session, expiresAt: env.expiresAt };
+      const parse = (payload: Buffer) => {
+        if (!s) throw new CorruptValueError(`value written with unknown serializer ${JSON.stringify(env.serializer)}`);
+        return then(
+          () => s.deserialize(payload, env.expiresAt),
+          (session) => toSession(session, env.expiresAt),
+          corrupt('payload cannot be parsed'),
+        );
+      };
+      if (env.compressor === BUILTIN_COMPRESSOR_IDS.none) return parse(env.payload);
+      const c = compressors.get(env.compressor);
+      if (!c) throw new CorruptValueError(`value written with unknown compressor ${JSON.stringify(env.compressor)}`);
+      return then(() => c.decompress(env.payload), parse, corrupt('compressed data is broken'));
     },
   };
 }

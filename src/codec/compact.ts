@@ -52,16 +52,78 @@ function packHex(value: Json): unknown {
   return value;
 }
 
+/** Thrown by `packable` for anything its one-walk path does not handle; the caller goes the JSON way. */
+const SLOW = new Error('compact: slow path');
+/** Deeper than this, the JSON way decides (it throws on cycles, which the fast walk does not track). */
+const MAX_FAST_DEPTH = 64;
+
+function packString(s: string): string | Buffer {
+  if (!s.isWellFormed()) throw SLOW;
+  return s.length >= 8 && (s.length & 1) === 0 && HEX.test(s) ? Buffer.from(s, 'hex') : s;
+}
+
+/**
+ * What packHex(JSON.parse(JSON.stringify(value))) gives, in one walk, for the shapes sessions are
+ * made of: plain objects, arrays, strings, numbers, booleans, null, undefined and Dates. Anything
+ * else (class instances, toJSON methods, boxed values, BigInt, "__proto__" keys, lone surrogates,
+ * deep nesting) throws SLOW. Returns undefined where JSON would drop the value.
+ */
+function packable(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+      return packString(value);
+    case 'number':
+      // JSON writes NaN and the infinities as null, and -0 as 0
+      return Number.isFinite(value) ? value + 0 : null;
+    case 'boolean':
+      return value;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'object': {
+      if (value === null) return null;
+      if (depth > MAX_FAST_DEPTH) throw SLOW;
+      const proto = Object.getPrototypeOf(value);
+      if (proto === Date.prototype && !Object.hasOwn(value, 'toJSON')) {
+        const iso = (value as Date).toJSON();
+        return iso === null ? null : packString(iso);
+      }
+      if ('toJSON' in value) throw SLOW;
+      if (Array.isArray(value)) {
+        const out = new Array(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = packable(value[i], depth + 1) ?? null;
+        return out;
+      }
+
+      if (proto !== Object.prototype && proto !== null) throw SLOW;
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        if (key === '__proto__' || !key.isWellFormed()) throw SLOW;
+        const v = packable((value as Record<string, unknown>)[key], depth + 1);
+        if (v !== undefined) out[key] = v;
+      }
+      return out;
+    }
+    default:
+      throw SLOW; // bigint: JSON throws, and so will the JSON way
+  }
+}
+
+/** Turns the bytes packHex made back into hex strings, in place (the objects are msgpackr's fresh ones). */
 function unpackHex(value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
-  if (Array.isArray(value)) return value.map(unpackHex);
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpackHex(v)]));
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = unpackHex(value[i]);
+  } else if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    for (const key of Object.keys(obj)) obj[key] = unpackHex(obj[key]);
+  }
   return value;
 }
 
 /** The cookie's presence mask when it can be compacted: it comes first, with only known keys in order. */
-function cookieMask(session: Record<string, Json>): number | null {
+function cookieMask(session: Record<string, unknown>): number | null {
   const keys = Object.keys(session);
   const cookie = session.cookie;
   if (keys[0] !== 'cookie' || cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) return null;
@@ -79,17 +141,26 @@ function cookieMask(session: Record<string, Json>): number | null {
 export const compactSerializer: Serializer = {
   id: 1,
   serialize(session, expiresAt) {
-    const text = JSON.stringify(session);
-    if (text === undefined) throw new TypeError('the session serialises to nothing');
-    // JSON text when MessagePack would not give the same back: "__proto__" keys (renamed by
-    // msgpackr) and lone UTF-16 surrogates (JSON.stringify escapes them; UTF-8 cannot hold them)
-    if (text.includes('"__proto__"') || LONE_SURROGATE.test(text)) {
-      return Buffer.concat([Buffer.of(2), Buffer.from(text, 'utf8')]);
+    let packed: Record<string, unknown>;
+    try {
+      packed = packable(session, 0) as Record<string, unknown>;
+    } catch (err) {
+      if (err !== SLOW) throw err;
+      const text = JSON.stringify(session);
+      if (text === undefined) throw new TypeError('the session serialises to nothing');
+      // JSON text when MessagePack would not give the same back: "__proto__" keys (renamed by
+      // msgpackr) and lone UTF-16 surrogates (JSON.stringify escapes them; UTF-8 cannot hold them)
+      if (text.includes('"__proto__"') || LONE_SURROGATE.test(text)) {
+        return Buffer.concat([Buffer.of(2), Buffer.from(text, 'utf8')]);
+      }
+      packed = packHex(JSON.parse(text) as Json) as Record<string, unknown>;
     }
-    const json = JSON.parse(text) as Record<string, Json>;
-    const mask = cookieMask(json);
-    if (mask === null) return Buffer.concat([Buffer.of(0), packr.pack(packHex(json))]);
-    const cookie = json.cookie as Record<string, Json>;
+    if (packed === undefined || packed === null || typeof packed !== 'object' || Array.isArray(packed)) {
+      throw new TypeError('the session is not an object');
+    }
+    const mask = cookieMask(packed);
+    if (mask === null) return Buffer.concat([Buffer.of(0), packr.pack(packed)]);
+    const cookie = packed.cookie as Record<string, unknown>;
     let fullMask = mask;
     if (
       expiresAt !== null &&
@@ -98,15 +169,12 @@ export const compactSerializer: Serializer = {
     ) {
       fullMask |= EXPIRES_FROM_ENVELOPE;
     }
-    const values = COOKIE_KEYS.filter(
-      (k, i) => mask & (1 << i) && !(k === 'expires' && fullMask & EXPIRES_FROM_ENVELOPE),
-    ).map((k) => cookie[k] as Json);
-    const { cookie: _omit, ...rest } = json;
-    return Buffer.concat([
-      Buffer.of(1, fullMask >> 8, fullMask & 0xff),
-      packr.pack(packHex(values)),
-      packr.pack(packHex(rest)),
-    ]);
+    const values: unknown[] = [];
+    COOKIE_KEYS.forEach((k, i) => {
+      if (mask & (1 << i) && !(k === 'expires' && fullMask & EXPIRES_FROM_ENVELOPE)) values.push(cookie[k]);
+    });
+    const { cookie: _omit, ...rest } = packed;
+    return Buffer.concat([Buffer.of(1, fullMask >> 8, fullMask & 0xff), packr.pack(values), packr.pack(rest)]);
   },
   deserialize(bytes, expiresAt) {
     const kind = bytes[0];

@@ -7,16 +7,24 @@ export const SCRIPTS = {
   rsHashSet: { file: 'hash_set.lua', numberOfKeys: 1 },
   rsHashTouch: { file: 'hash_touch.lua', numberOfKeys: 1 },
   rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: 1 },
+  /** The same script over several buckets per call (not on a cluster): first argument = how many. */
+  rsBucketScanMany: { file: 'bucket_scan.lua', numberOfKeys: undefined },
   rsKeyOwned: { file: 'key_owned.lua', numberOfKeys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
-type Arg = string | number | Buffer;
+/** Scripts whose key count is fixed: called as (key, ...args). */
+export type SingleKeyScript = Exclude<ScriptName, 'rsBucketScanMany'>;
+export type Arg = string | number | Buffer;
 type ScriptCall = (key: Buffer | string, ...args: Arg[]) => Promise<unknown>;
 type PipelineScriptCall = (key: Buffer | string, ...args: Arg[]) => ChainableCommander;
 
-export type ScriptedClient = RedisClient & Record<ScriptName, ScriptCall>;
-export type ScriptedPipeline = ChainableCommander & Record<ScriptName, PipelineScriptCall>;
+type ManyKeysCall<R> = (numberOfKeys: number, ...keysThenArgs: Arg[]) => R;
+
+export type ScriptedClient = RedisClient &
+  Record<SingleKeyScript, ScriptCall> & { rsBucketScanMany: ManyKeysCall<Promise<unknown>> };
+export type ScriptedPipeline = ChainableCommander &
+  Record<SingleKeyScript, PipelineScriptCall> & { rsBucketScanMany: ManyKeysCall<ChainableCommander> };
 
 const sources = new Map<string, string>();
 function lua(file: string): string {
@@ -58,7 +66,7 @@ export async function ownedKeys(client: ScriptedClient, keys: Buffer[], remove: 
  */
 export async function scriptPerKey(
   client: ScriptedClient,
-  name: ScriptName,
+  name: SingleKeyScript,
   keys: Buffer[],
   args: (key: Buffer, i: number) => Arg[],
 ): Promise<unknown[]> {

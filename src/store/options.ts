@@ -63,9 +63,10 @@ export interface SessionStoreOptions {
   /** Payloads shorter than this are never compressed (COMPRESS_MIN_LENGTH). @default 400 */
   compressMinLength?: number;
   /**
-   * Serializer for new writes: 'json', or 'compact' (MessagePack with hex strings as bytes and
-   * express-session's cookie folded; reads back exactly what JSON would). Values written with
-   * either stay readable whatever is configured later. @default 'json'
+   * Serializer for new writes: 'compact' (MessagePack with hex strings as bytes and
+   * express-session's cookie folded; reads back exactly what JSON would), or 'json' (plain JSON
+   * text, readable by anything). Values written with either stay readable whatever is configured
+   * later. @default 'compact'
    */
   serializer?: SerializerOption;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
@@ -96,7 +97,7 @@ export const DEFAULTS = {
   buckets: 65536,
   compression: 'snappy',
   compressMinLength: 400,
-  serializer: 'json',
+  serializer: 'compact',
   inlineSweep: 0.1,
   maxSize: 1024 * 1024,
   logKeyErrors: false,

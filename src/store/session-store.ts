@@ -1,4 +1,5 @@
 import { createCodec } from '../codec/codec.js';
+import { isThenable } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
@@ -127,7 +128,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return { problem };
   }
 
-  function encode(session: object, expiresAt: number | null): Promise<Buffer> {
+  function encode(session: object, expiresAt: number | null): Buffer | Promise<Buffer> {
     if (typeof session !== 'object' || session === null || Array.isArray(session)) {
       throw new SessionEncodeError('session must be an object');
     }
@@ -148,7 +149,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.refresh(where.loc, now + ttlMs, ttlMs, now);
       return;
     }
-    const value = await encode(session, mode.storesExpiry ? now + ttlMs : null);
+    const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
+    // the built-in codecs answer synchronously: no extra await on the request path
+    const value = isThenable(encoded) ? await encoded : encoded;
     if (value.length > opts.maxSize) {
       throw new SessionEncodeError(
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
@@ -170,7 +173,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       const raw = await mode.read(where.loc);
       if (raw === null) return null;
       try {
-        const { session, expiresAt } = await codec.decode(raw);
+        const decoded = codec.decode(raw);
+        const { session, expiresAt } = isThenable(decoded) ? await decoded : decoded;
         if (expiresAt !== null && expiresAt <= Date.now()) return null;
         return session as SessionData;
       } catch (err) {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { createSessionStore, runSweep, type SessionStore, type SweepProgress } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
@@ -6,6 +7,7 @@ import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const raw = rawClient();
 const sid = () => randomBytes(24).toString('base64url');
@@ -29,14 +31,21 @@ function makeStore(options: Parameters<typeof createSessionStore>[0] = {}) {
  * store would put them, expired 2 s ago. (Written through the store with a short TTL, an expired
  * session's whole bucket would vanish with its TTL before the sweep ran.)
  */
-async function populate(store: SessionStore, prefix: string, buckets: number, expired: number, live: number) {
+async function populate(
+  store: SessionStore,
+  prefix: string,
+  buckets: number,
+  expired: number,
+  live: number,
+  client = raw,
+) {
   const liveIds: string[] = [];
   for (let i = 0; i < live; i++) {
     const id = sid();
     liveIds.push(id);
     await store.set(id, { i }, { ttlMs: 60_000 });
   }
-  const pipe = raw.pipeline();
+  const pipe = client.pipeline();
   const value = encodeEnvelope(
     { serializer: 0, compressor: 0, expiresAt: Date.now() - 2000 },
     Buffer.from('{"old":1}'),
@@ -49,9 +58,9 @@ async function populate(store: SessionStore, prefix: string, buckets: number, ex
   return { liveIds };
 }
 
-async function fieldCount(prefix: string): Promise<number> {
+async function fieldCount(prefix: string, client = raw): Promise<number> {
   let n = 0;
-  for (const k of await keysUnder(raw, prefix)) if ((await raw.type(k)) === 'hash') n += await raw.hlen(k);
+  for (const k of await keysUnder(client, prefix)) if ((await client.type(k)) === 'hash') n += await client.hlen(k);
   return n;
 }
 
@@ -134,6 +143,28 @@ describe('store.sweep', () => {
     expect(await raw.hlen(bucket)).toBe(3000);
     // 6000 fields at HSCAN COUNT 500: about a dozen script calls, not one call doing everything
     expect(calls).toBeGreaterThanOrEqual(8);
+  });
+
+  it("covers several buckets per script call, and starts no new bucket past a call's field budget", async () => {
+    // a private server: the call count must not include other test files' scripts
+    const server = await startRedisServer();
+    const client = new Redis(server.url);
+    const prefix = testPrefix('budget');
+    const store = createSessionStore({ redis: client, prefix, buckets: 64, inlineSweep: 0 });
+    // ~47 fields a bucket (listpacks): 32 buckets (one call's most) would be ~1500 fields
+    const { liveIds } = await populate(store, prefix, 64, 2600, 400, client);
+    const before = await scriptCalls(client);
+    const result = await store.sweep({ graceMs: 0, batch: 64 });
+    const calls = (await scriptCalls(client)) - before;
+    expect(result).toMatchObject({ buckets: 64, scanned: 3000, deleted: 2600, completed: true });
+    expect(await fieldCount(prefix, client)).toBe(400);
+    for (const id of liveIds.slice(0, 50)) expect(await store.get(id)).not.toBeNull();
+    // a call starts no bucket past 500 fields: 3000 fields take at least 5 calls; ~10 buckets
+    // fit in one, so far fewer calls than the 64 a call per bucket would take
+    expect(calls).toBeGreaterThanOrEqual(5);
+    expect(calls).toBeLessThanOrEqual(10);
+    client.disconnect();
+    await server.stop();
   });
 
   it('sample visits N random buckets; existing visits only buckets that exist', async () => {
@@ -242,8 +273,8 @@ describe('sweeps racing web writes', () => {
   });
 });
 
-async function scriptCalls(): Promise<number> {
-  const info = await raw.info('commandstats');
+async function scriptCalls(client = raw): Promise<number> {
+  const info = await client.info('commandstats');
   const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
   return calls('evalsha') + calls('eval');
 }

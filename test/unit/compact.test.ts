@@ -5,6 +5,9 @@ import { createCodec } from '../../src/codec/codec.js';
 import { compactSerializer } from '../../src/codec/compact.js';
 import { BUILTIN_COMPRESSORS } from '../../src/codec/compressors.js';
 
+/** The codec throws synchronously when its codecs are synchronous: as a promise, either way. */
+const settled = <T>(f: () => T | Promise<T>): Promise<T> => Promise.resolve().then(f);
+
 const jsonRoundTrip = (v: unknown) => JSON.parse(JSON.stringify(v));
 const codec = createCodec({
   serializer: compactSerializer,
@@ -61,6 +64,8 @@ describe("the 'compact' serializer", () => {
   it('keeps odd but valid content: __proto__ keys, -0, dates, hex-looking strings, nested arrays', async () => {
     const s = JSON.parse('{"__proto__":{"admin":true},"a":"00ff","b":"DEADBEEF00","c":"deadbeef00"}');
     Object.assign(s, { z: -0, when: new Date(5), deep: [[{ x: 'abcdef0123' }]], n: Number.NaN, u: undefined });
+    Object.assign(s, { holes: [undefined, () => 1, Symbol('s'), new Date(Number.NaN), Number.POSITIVE_INFINITY] });
+    s.holes.length = 7; // trailing holes
     const { session } = await codec.decode(await codec.encode(s, null));
     expect(session).toStrictEqual(jsonRoundTrip(s));
     expect(Object.getPrototypeOf(session)).toBe(Object.prototype);
@@ -85,6 +90,52 @@ describe("the 'compact' serializer", () => {
     }).encode(session, expires.getTime());
     expect(compact.length).toBeLessThan(64);
     expect(compact.length).toBeLessThan(json.length / 2.5);
+  });
+});
+
+describe("the 'compact' serializer and values JSON converts", () => {
+  class Point {
+    constructor(
+      public x: number,
+      public y: number,
+    ) {}
+    norm() {
+      return Math.hypot(this.x, this.y);
+    }
+  }
+  const odd = fc.oneof(
+    fc.anything({
+      withBoxedValues: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withSparseArray: true,
+      withTypedArray: true,
+      withObjectString: true,
+      maxDepth: 3,
+    }),
+    fc.tuple(fc.integer(), fc.integer()).map(([x, y]) => new Point(x, y)),
+    fc.jsonValue().map((v) => ({ toJSON: () => v })),
+    fc.constantFrom(-0, Number.NaN, Number.POSITIVE_INFINITY, undefined, () => 1, Symbol('s'), new Date(Number.NaN)),
+  );
+
+  it('gives back what a JSON round trip gives, whichever way it packs (class instances, toJSON, boxed values, Maps...)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string(), odd, { maxKeys: 5 }), async (s) => {
+        const { session } = await codec.decode(await codec.encode(s, null));
+        expect(session).toStrictEqual(jsonRoundTrip(s));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses what JSON refuses (BigInt, cycles) with an error, not a crash', async () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    for (const bad of [{ n: 10n }, cyclic, { deep: { deeper: cyclic } }]) {
+      await expect(settled(() => codec.encode(bad, null))).rejects.toThrow(/cannot be serialised/);
+    }
   });
 });
 
