@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { createRedisClient, quietQuit } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { type MetricsServer, startMetricsServer } from './metrics-server.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { MetricsServer } from './metrics-server.js';
 import { createProcessor } from './processors.js';
 import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
 import { redactUrl } from './redact.js';
@@ -64,7 +64,9 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     maxStalledCount: 2,
   });
   const sources = { worker, queue, connections: { queue: connection, sessions } };
-  const metrics: WorkerMetrics | null = config.metrics.port === null ? null : createWorkerMetrics(sources);
+  // prom-client is loaded only when metrics are on: every CLI command imports this file
+  const metrics: WorkerMetrics | null =
+    config.metrics.port === null ? null : (await import('./metrics.js')).createWorkerMetrics(sources);
   worker.on('completed', (job, result) => metrics?.jobCompleted(job, result));
   worker.on('failed', (job, err) => {
     const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) : true;
@@ -99,6 +101,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
   let server: MetricsServer | null = null;
   if (metrics && config.metrics.port !== null) {
     try {
+      const { startMetricsServer } = await import('./metrics-server.js');
       server = await startMetricsServer({ ...config.metrics, port: config.metrics.port }, sources, metrics, logger);
     } catch (err) {
       await worker.close(true);
