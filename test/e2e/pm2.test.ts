@@ -98,5 +98,5 @@ describe('under PM2, with ecosystem.config.js', () => {
     await pm2('stop', 'redisession-worker'); // SIGINT, then SIGKILL only after kill_timeout
     expect((await processes()).map((p) => p.status)).toEqual(['stopped', 'stopped']);
     expect(logLines().filter((l) => l.msg === 'stopped')).toHaveLength(2);
-  });
+  }, 60_000); // two PM2 processes starting and stopping: slow on a loaded machine
 });
