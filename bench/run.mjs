@@ -1,28 +1,44 @@
 // The benchmark suite: `npm run bench` (full) or `npm run bench -- --quick` (a few minutes).
-// Every measurement starts its own redis-server on a free loopback port. Results go to
-// bench/results/latest.json and bench/results/latest.md.
-import { writeFileSync } from 'node:fs';
+// `--only=memory,sweep` runs some sections. Every measurement starts its own redis-server on a free
+// loopback port. Each section's rows go to bench/results/sections/<name>.json (with how and when
+// they were measured); bench/results/latest.{json,md} and memory.svg are rebuilt from all of them.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { memoryChart } from './lib/chart.mjs';
 import { codecRows } from './sections/codecs.mjs';
 import { memoryRows } from './sections/memory.mjs';
 import { sweepRows } from './sections/sweep.mjs';
 import { throughputRows } from './sections/throughput.mjs';
 
 const quick = process.argv.includes('--quick');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-const started = Date.now();
-const results = { quick, startedAt: new Date(started).toISOString(), node: process.version, sections: {} };
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 const log = (text) => process.stderr.write(`${text}\n`);
+const dir = new URL('./results/', import.meta.url);
+const sectionDir = new URL('sections/', dir);
+mkdirSync(sectionDir, { recursive: true });
 
 const sections = { memory: memoryRows, throughput: throughputRows, sweep: sweepRows, codecs: codecRows };
+const started = Date.now();
 for (const [name, run] of Object.entries(sections)) {
-  if (only && only !== name) continue;
+  if (only && !only.includes(name)) continue;
   log(`== ${name}`);
-  results.sections[name] = await run({ quick, log });
+  const t = Date.now();
+  const rows = await run({ quick, log });
+  const meta = {
+    command: `npm run bench --${quick ? ' --quick' : ''} --only=${name}`,
+    measuredAt: new Date(t).toISOString(),
+    seconds: Math.round((Date.now() - t) / 1000),
+    node: process.version,
+    cpus: cpus().length,
+    autopipeline: process.argv.includes('--autopipeline'),
+  };
+  writeFileSync(new URL(`${name}.json`, sectionDir), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
 }
-results.durationSec = Math.round((Date.now() - started) / 1000);
 
 function table(rows) {
-  if (!rows?.length) return '';
   const cols = Object.keys(rows[0]);
   return [
     `| ${cols.join(' | ')} |`,
@@ -30,16 +46,19 @@ function table(rows) {
     ...rows.map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`),
   ].join('\n');
 }
-const md = Object.entries(results.sections)
-  .map(([name, rows]) => `### ${name}\n\n${table(rows)}\n`)
+const all = {};
+for (const name of Object.keys(sections)) {
+  if (!readdirSync(sectionDir).includes(`${name}.json`)) continue;
+  all[name] = JSON.parse(readFileSync(new URL(`${name}.json`, sectionDir), 'utf8'));
+}
+const md = Object.entries(all)
+  .map(([name, s]) => {
+    const how = `\`${s.command}\`, ${s.measuredAt}, ${s.seconds} s, Node ${s.node}, ${s.cpus} cores`;
+    return `### ${name}\n\n_${how}_\n\n${table(s.rows)}\n`;
+  })
   .join('\n');
-const dir = new URL('./results/', import.meta.url);
-// a run of one section does not replace the full results the README shows
-const name = only ? `only-${only}` : 'latest';
-writeFileSync(new URL(`${name}.json`, dir), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(
-  new URL(`${name}.md`, dir),
-  `<!-- npm run bench${quick ? ' -- --quick' : ''}; ${results.startedAt}; ${results.durationSec} s; Node ${process.version} -->\n\n${md}`,
-);
+writeFileSync(new URL('latest.json', dir), `${JSON.stringify(all, null, 2)}\n`);
+writeFileSync(new URL('latest.md', dir), md);
+if (all.memory) writeFileSync(new URL('memory.svg', dir), memoryChart(all.memory.rows));
 process.stdout.write(md);
-log(`done in ${results.durationSec} s: bench/results/${name}.{json,md}`);
+log(`done in ${Math.round((Date.now() - started) / 1000)} s: bench/results/latest.{json,md}`);

@@ -1,6 +1,6 @@
 export type { CompressionOption, CustomCompressor } from './codec/compressors.js';
 export type { CustomSerializer, SerializerOption } from './codec/serializers.js';
-export type { RedisClient, RedisConnection } from './redis/connections.js';
+export type { ClusterConnection, ClusterNode, RedisClient, RedisConnection } from './redis/connections.js';
 export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
 export {
   ConfigError,

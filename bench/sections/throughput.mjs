@@ -1,6 +1,6 @@
 // get / set / touch at concurrency 1 and 64, every contender interleaved round by round, against
 // the raw client doing the same command on a same-size value (the ceiling).
-import { CONTENDERS, RAW } from '../lib/contenders.mjs';
+import { CONTENDERS, RAW, RAW_BINARY } from '../lib/contenders.mjs';
 import { fill, median, timed } from '../lib/measure.mjs';
 import { startRedis } from '../lib/server.mjs';
 import { newId, typical } from '../lib/sessions.mjs';
@@ -11,7 +11,7 @@ export async function throughputRows({ quick, log }) {
   const ops = { 1: quick ? 2_000 : 5_000, 64: quick ? 20_000 : 60_000 };
   const server = await startRedis();
   const valueBytes = JSON.stringify(typical()).length;
-  const all = [...CONTENDERS, RAW];
+  const all = [...CONTENDERS.filter((c) => !c.memoryOnly), RAW_BINARY, RAW];
   const open = [];
   for (const c of all) {
     const store = await c.open(server, valueBytes);

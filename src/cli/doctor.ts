@@ -1,20 +1,20 @@
 import type { CommandModule } from 'yargs';
 import { type Finding, type Severity, serverFindings, storeFindings } from '../inspect/doctor.js';
-import { createRedisClient, quietQuit } from '../redis/connections.js';
+import { quietQuit } from '../redis/connections.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
 import { queueFindings } from '../worker/queue-findings.js';
-import { redactUrl } from '../worker/redact.js';
+import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
 import { configFromEnv } from './config.js';
 
 interface DoctorArgs {
   json?: boolean;
 }
 
-const unreachable = (check: string, url: string, err: unknown): Finding => ({
+const unreachable = (check: string, target: RedisTarget, err: unknown): Finding => ({
   check,
   severity: 'error',
-  message: `cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`,
-  fix: 'check REDIS_URL / QUEUE_REDIS_URL, that Redis is running, and the credentials',
+  message: `cannot reach Redis at ${describeTarget(target)}: ${(err as Error).message}`,
+  fix: 'check REDIS_URL (or REDIS_CLUSTER_NODES / REDIS_SENTINELS) and QUEUE_REDIS_URL, that Redis is running, and the credentials',
 });
 
 const LABEL: Record<Severity, string> = { ok: 'ok', info: 'info', warn: 'WARN', error: 'ERROR' };
@@ -28,10 +28,10 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
   builder: (y) => y.option('json', { type: 'boolean', describe: 'print { ok, counts, findings } as one JSON object' }),
   handler: async (args) => {
     const config = configFromEnv();
-    const shared = config.redisUrl === config.queueRedisUrl;
+    const shared = JSON.stringify(config.redis) === JSON.stringify(config.queueRedis);
     const findings: Finding[] = [];
 
-    const sessions = createRedisClient(config.redisUrl);
+    const sessions = sessionClient(config.redis);
     let lastError: Error | null = null;
     sessions.on('error', (err: Error) => {
       lastError = err;
@@ -50,7 +50,7 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
         });
       }
     } catch (err) {
-      findings.push(unreachable(`${sessionsLabel}.connect`, config.redisUrl, lastError ?? err));
+      findings.push(unreachable(`${sessionsLabel}.connect`, config.redis, lastError ?? err));
     } finally {
       await quietQuit(sessions);
     }
@@ -67,7 +67,7 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
       }
     } catch (err) {
       const message = (err as Error).message;
-      findings.push({ ...unreachable('queue-redis.connect', config.queueRedisUrl, err), message });
+      findings.push({ ...unreachable('queue-redis.connect', config.queueRedis, err), message });
     }
 
     const counts = { ok: 0, info: 0, warn: 0, error: 0 } satisfies Record<Severity, number>;
@@ -76,9 +76,9 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
     if (args.json) process.stdout.write(`${JSON.stringify({ ok, counts, findings })}\n`);
     else {
       process.stdout.write(
-        `redisession doctor: sessions at ${redactUrl(config.redisUrl)} (${config.session.mode} mode, prefix ` +
+        `redisession doctor: sessions at ${describeTarget(config.redis)} (${config.session.mode} mode, prefix ` +
           `${JSON.stringify(config.session.prefix)}, ${config.session.buckets} buckets); queue ${config.queue.name}` +
-          `${shared ? '' : ` at ${redactUrl(config.queueRedisUrl)}`}\n`,
+          `${shared ? '' : ` at ${describeTarget(config.queueRedis)}`}\n`,
       );
       const width = Math.max(...findings.map((f) => f.check.length));
       for (const f of findings) {

@@ -1,10 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { hashStats } from '../inspect/stats.js';
-import { createRedisClient, quietQuit } from '../redis/connections.js';
+import { quietQuit } from '../redis/connections.js';
 import { definedOnly } from '../store/options.js';
 import { createSessionStore } from '../store/session-store.js';
 import { LIMITS } from '../worker/config.js';
-import { redactUrl } from '../worker/redact.js';
+import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
 import { boundedInt, configFromEnv } from './config.js';
 
 interface StatsArgs {
@@ -43,8 +43,8 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
   handler: async (args) => {
     const config = configFromEnv();
     const s = { ...config.session, ...definedOnly({ prefix: args.prefix, mode: args.mode, buckets: args.buckets }) };
-    const url = args.redis ?? config.redisUrl;
-    const client = createRedisClient(url);
+    const target: RedisTarget = args.redis ? { kind: 'url', url: args.redis } : config.redis;
+    const client = sessionClient(target);
     let lastError: Error | null = null;
     client.on('error', (err: Error) => {
       lastError = err;
@@ -69,7 +69,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       }
     } catch (err) {
       const cause = (lastError as Error | null)?.message ?? (err as Error).message;
-      throw new Error(`cannot read stats from Redis at ${redactUrl(url)}: ${cause}`);
+      throw new Error(`cannot read stats from Redis at ${describeTarget(target)}: ${cause}`);
     } finally {
       await quietQuit(client);
     }

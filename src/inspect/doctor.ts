@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/connections.js';
 import { listpackIssues } from './listpack.js';
 import { hashStats, type StatsTarget } from './stats.js';
@@ -25,7 +26,7 @@ function infoField(info: string, name: string): string | undefined {
 }
 
 /** CONFIG GET of one setting; undefined when CONFIG is not allowed (managed Redis, ACL). */
-async function configValue(client: RedisClient, name: string): Promise<string | undefined> {
+async function configValue(client: Redis, name: string): Promise<string | undefined> {
   try {
     const reply = (await client.config('GET', name)) as unknown as string[];
     return reply[1];
@@ -41,13 +42,26 @@ const noConfig = (check: string, what: string): Finding => ({
 });
 
 /**
- * The server behind `client`: its version, eviction policy and persistence. `holdsQueue`: BullMQ's
- * keys live there, so anything but noeviction can lose jobs.
+ * The server(s) behind `client`: version, eviction policy and persistence of the one server, or of
+ * every master of a cluster (each labelled with its address). `holdsQueue`: BullMQ's keys live
+ * there, so anything but noeviction can lose jobs.
  */
 export async function serverFindings(
   client: RedisClient,
   role: { label: string; holdsQueue: boolean },
 ): Promise<Finding[]> {
+  if (!client.isCluster) return oneServer(client as Redis, role);
+  const cluster = client as Cluster;
+  await cluster.ping(); // connected, slots known (or the error that says why not)
+  const findings: Finding[] = [];
+  for (const node of cluster.nodes('master')) {
+    const label = `${role.label}[${node.options.host}:${node.options.port}]`;
+    findings.push(...(await oneServer(node, { ...role, label })));
+  }
+  return findings;
+}
+
+async function oneServer(client: Redis, role: { label: string; holdsQueue: boolean }): Promise<Finding[]> {
   const findings: Finding[] = [];
   const check = (name: string) => `${role.label}.${name}`;
   const info = String(await client.info('server'));

@@ -2,6 +2,7 @@ import { decodeEnvelope } from '../codec/envelope.js';
 import { BUILTIN_SERIALIZER_IDS } from '../codec/serializers.js';
 import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
+import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { scanBuckets } from '../sweep/bucket-scan.js';
@@ -104,41 +105,35 @@ export async function hashStats(
   let sizedBuckets = 0;
   for (let i = 0; i < keysToVisit.length; i += 500) {
     const keys = keysToVisit.slice(i, i + 500);
-    const pipe = redis.pipeline();
-    for (const k of keys) {
+    const replies = await pipelinePerKey(redis, keys, (pipe, k) => {
       pipe.hlen(k);
       pipe.object('ENCODING', k);
       pipe.memory('USAGE', k, 'SAMPLES', '0');
-    }
-    const replies = (await pipe.exec()) ?? [];
+    });
     const sizing: Buffer[] = [];
-    for (let j = 0; j < keys.length; j++) {
-      const len = Number(replies[j * 3]?.[1] ?? 0);
-      if (len === 0) continue;
+    replies.forEach(([len, enc, mem], j) => {
+      const n = Number(len?.[1] ?? 0);
+      if (n === 0) return;
       inUse++;
-      fields += len;
-      const enc = String(replies[j * 3 + 1]?.[1] ?? 'unknown');
-      encodings[enc] = (encodings[enc] ?? 0) + 1;
-      bytes += Number(replies[j * 3 + 2]?.[1] ?? 0);
-      maxFieldsPerBucket = Math.max(maxFieldsPerBucket, len);
+      fields += n;
+      const name = String(enc?.[1] ?? 'unknown');
+      encodings[name] = (encodings[name] ?? 0) + 1;
+      bytes += Number(mem?.[1] ?? 0);
+      maxFieldsPerBucket = Math.max(maxFieldsPerBucket, n);
       if (sizedBuckets < SIZE_BUCKETS) {
         sizedBuckets++;
         sizing.push(keys[j] as Buffer);
       }
-    }
-    if (sizing.length > 0) {
-      const sizes = redis.pipeline();
-      for (const k of sizing) sizes.hrandfieldBuffer(k, SIZE_SAMPLE, 'WITHVALUES');
-      for (const [, reply] of (await sizes.exec()) ?? []) {
-        const flat = (reply ?? []) as Buffer[];
-        for (let f = 0; f + 1 < flat.length; f += 2) {
-          maxField = Math.max(maxField ?? 0, (flat[f] as Buffer).length);
-          valueSizes.push((flat[f + 1] as Buffer).length);
-          const name = serializerOf(flat[f + 1] as Buffer);
-          serializers[name] = (serializers[name] ?? 0) + 1;
-        }
+    });
+    const sizes = await pipelinePerKey(redis, sizing, (pipe, k) => pipe.hrandfieldBuffer(k, SIZE_SAMPLE, 'WITHVALUES'));
+    for (const [reply] of sizes) {
+      const flat = (reply?.[1] ?? []) as Buffer[];
+      for (let f = 0; f + 1 < flat.length; f += 2) {
+        maxField = Math.max(maxField ?? 0, (flat[f] as Buffer).length);
+        valueSizes.push((flat[f + 1] as Buffer).length);
+        const name = serializerOf(flat[f + 1] as Buffer);
+        serializers[name] = (serializers[name] ?? 0) + 1;
       }
-      sizing.length = 0;
     }
     const t = await scanBuckets(redis, keys, { cutoff: Date.now(), graceMs: 0, remove: false });
     expired += t.expired;

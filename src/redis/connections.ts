@@ -1,14 +1,28 @@
-import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnknownConnectionError } from '../store/errors.js';
 import type { Logger } from '../store/logger.js';
 
 export type RedisClient = Redis | Cluster;
 
+/** A Redis Cluster node to start from: `{ host, port }` or `'host:port'`. */
+export type ClusterNode = { host: string; port: number } | string;
+
+/**
+ * A Redis Cluster: some of its nodes (ioredis discovers the rest) and ioredis Cluster options.
+ * `options.redisOptions` applies to the connection to each node, over CLIENT_DEFAULTS.
+ */
+export interface ClusterConnection {
+  cluster: ClusterNode[];
+  options?: ClusterOptions;
+}
+
 /**
  * How to reach Redis: a `redis://` / `rediss://` URL, a unix socket path (`/run/redis.sock` or
- * `unix:///run/redis.sock`), ioredis options, or an ioredis client you created yourself.
+ * `unix:///run/redis.sock`), ioredis options (with `sentinels` and `name` for Sentinel),
+ * `{ cluster: [nodes], options }` for Redis Cluster, or an ioredis client (Redis or Cluster) you
+ * created yourself.
  */
-export type RedisConnection = string | RedisOptions | RedisClient;
+export type RedisConnection = string | RedisOptions | ClusterConnection | RedisClient;
 
 /**
  * Defaults for clients this library creates. A web request should get an error, not wait forever:
@@ -35,8 +49,48 @@ export function isConnectionString(value: string): boolean {
   return /^(rediss?|unix):\/\//i.test(value) || value.startsWith('/') || value.startsWith('./');
 }
 
-/** Creates a new client from a URL, socket path or options object, with CLIENT_DEFAULTS underneath. */
-export function createRedisClient(spec: string | RedisOptions): Redis {
+/** Whether a key starting with this text has a {hash tag} (Redis Cluster then hashes only the tag). */
+export function hasHashTag(text: string): boolean {
+  const open = text.indexOf('{');
+  return open >= 0 && text.indexOf('}', open + 1) > open + 1;
+}
+
+export function isClusterConnection(value: unknown): value is ClusterConnection {
+  return typeof value === 'object' && value !== null && 'cluster' in value && !isRedisClient(value);
+}
+
+/** Why a cluster node list cannot be used, or null. */
+function clusterNodesProblem(nodes: unknown): string | null {
+  if (!Array.isArray(nodes) || nodes.length === 0) return 'a non-empty array of { host, port } or "host:port"';
+  for (const n of nodes) {
+    const ok =
+      typeof n === 'string'
+        ? /^[^\s:]+:\d{1,5}$/.test(n)
+        : typeof n === 'object' && n !== null && typeof n.host === 'string' && Number.isInteger(n.port);
+    if (!ok) return `a non-empty array of { host, port } or "host:port" (got ${JSON.stringify(n)})`;
+  }
+  return null;
+}
+
+/**
+ * A Cluster client with CLIENT_DEFAULTS on every node connection. Commands wait in the offline
+ * queue while slots are being refreshed (a failover or a MOVED), then run on the right node.
+ */
+export function createClusterClient({ cluster, options = {} }: ClusterConnection): Cluster {
+  const nodes = cluster.map((n) => {
+    if (typeof n !== 'string') return n;
+    const at = n.lastIndexOf(':');
+    return { host: n.slice(0, at), port: Number(n.slice(at + 1)) };
+  });
+  return new Cluster(nodes, { ...options, redisOptions: { ...CLIENT_DEFAULTS, ...options.redisOptions } });
+}
+
+/**
+ * Creates a new client from a URL, socket path, options object (Sentinel included) or cluster
+ * description, with CLIENT_DEFAULTS underneath.
+ */
+export function createRedisClient(spec: string | RedisOptions | ClusterConnection): RedisClient {
+  if (isClusterConnection(spec)) return createClusterClient(spec);
   if (typeof spec === 'string') {
     if (/^rediss?:\/\//i.test(spec)) return new Redis(spec, { ...CLIENT_DEFAULTS });
     const path = spec.replace(/^unix:\/\//i, '');
@@ -56,8 +110,18 @@ function assertConnection(name: string, value: unknown): asserts value is RedisC
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(`configureRedis: connection "${name}" must be a URL, socket path, options object or client`);
+    throw new ConfigError(
+      `configureRedis: connection "${name}" must be a URL, socket path, options object, { cluster: [...] } or client`,
+    );
   }
+  assertClusterNodes(`configureRedis: connection "${name}"`, value);
+}
+
+/** Refuses `{ cluster }` without usable nodes (where: how to name the setting in the message). */
+export function assertClusterNodes(where: string, value: object): void {
+  if (!isClusterConnection(value)) return;
+  const problem = clusterNodesProblem(value.cluster);
+  if (problem) throw new ConfigError(`${where}: "cluster" must be ${problem}`);
 }
 
 /**
@@ -132,10 +196,13 @@ export async function quietQuit(client: RedisClient): Promise<void> {
  * Refuses a client (or options for one) this library cannot use: an ioredis keyPrefix would hide
  * our keys from SCAN MATCH, so length, clear and sweeps would miss them.
  */
-export function assertUsableClient(clientOrOptions: RedisClient | RedisOptions): void {
-  const keyPrefix = isRedisClient(clientOrOptions)
-    ? (clientOrOptions as { options?: RedisOptions }).options?.keyPrefix
-    : clientOrOptions.keyPrefix;
+export function assertUsableClient(clientOrOptions: RedisClient | RedisOptions | ClusterConnection): void {
+  const options: (RedisOptions & ClusterOptions) | undefined = isRedisClient(clientOrOptions)
+    ? (clientOrOptions as { options?: RedisOptions & ClusterOptions }).options
+    : isClusterConnection(clientOrOptions)
+      ? clientOrOptions.options
+      : clientOrOptions;
+  const keyPrefix = options?.keyPrefix || options?.redisOptions?.keyPrefix;
   if (keyPrefix) {
     throw new ConfigError(
       `the Redis client has keyPrefix ${JSON.stringify(keyPrefix)}: not supported (SCAN patterns ignore it); use the store's prefix option instead`,

@@ -14,9 +14,15 @@ export function prefixPattern(prefix: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-/** The nodes that hold data: the client itself, or every master of a cluster. */
-export function dataNodes(client: RedisClient): Redis[] {
-  return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+/**
+ * The nodes that hold data: the client itself, or every master of a cluster (once the cluster
+ * client knows its slot map: before that it lists no node, and a walk would find nothing).
+ */
+export async function dataNodes(client: RedisClient): Promise<Redis[]> {
+  if (!client.isCluster) return [client as Redis];
+  const cluster = client as Cluster;
+  if (cluster.status !== 'ready') await cluster.ping(); // queued until the cluster is ready, or fails
+  return cluster.nodes('master');
 }
 
 /** Where a prefix scan stands: which data node, and SCAN's cursor on it. */
@@ -45,7 +51,7 @@ export async function* scanPrefixPages(
 ): AsyncGenerator<ScanPage> {
   // ioredis accepts Buffer arguments everywhere; its types only admit strings for MATCH.
   const match = prefixPattern(prefix) as unknown as string;
-  const nodes = dataNodes(client);
+  const nodes = await dataNodes(client);
   for (let n = from.node; n < nodes.length; n++) {
     const node = nodes[n] as Redis;
     let cursor = n === from.node ? from.cursor : '0';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './connections.js';
+import { pipelinePerKey } from './pipeline.js';
 
 /** Every Lua script, in src/lua/ (one file each; KEYS/ARGV documented at the top of the file). */
 export const SCRIPTS = {
@@ -61,8 +62,8 @@ export async function ownedKeys(client: ScriptedClient, keys: Buffer[], remove: 
 
 /**
  * Calls one of our scripts once per key, with per-key arguments, in one round trip: a pipeline,
- * or on a cluster one call each (ioredis routes them; a pipeline must not mix nodes). Replies in
- * key order; the first error is thrown.
+ * or on a cluster one bounded pipeline per node, nodes in parallel, keys redirected by a
+ * resharding sent again alone (see pipelinePerKey). Replies in key order; the first error is thrown.
  */
 export async function scriptPerKey(
   client: ScriptedClient,
@@ -70,10 +71,10 @@ export async function scriptPerKey(
   keys: Buffer[],
   args: (key: Buffer, i: number) => Arg[],
 ): Promise<unknown[]> {
-  if (client.isCluster) return Promise.all(keys.map((k, i) => client[name](k, ...args(k, i))));
-  const pipe = client.pipeline() as ScriptedPipeline;
-  for (const [i, k] of keys.entries()) pipe[name](k, ...args(k, i));
-  return ((await pipe.exec()) ?? []).map(([err, reply]) => {
+  const replies = await pipelinePerKey(client, keys, (pipe, k, i) => {
+    (pipe as ScriptedPipeline)[name](k, ...args(k, i));
+  });
+  return replies.map(([[err, reply] = [null, null]]) => {
     if (err) throw err;
     return reply;
   });

@@ -17,6 +17,7 @@ import {
 } from '../codec/serializers.js';
 import { MAX_BUCKETS } from '../keys/buckets.js';
 import {
+  assertClusterNodes,
   isConnectionString,
   isKnownConnection,
   knownConnectionNames,
@@ -32,7 +33,8 @@ export type StorageModeName = 'hash' | 'string';
 export interface SessionStoreOptions {
   /**
    * A connection name registered with configureRedis, a redis:// / rediss:// URL, a unix socket
-   * path, ioredis options, or an ioredis client (SERVER).
+   * path, ioredis options (`{ sentinels, name }` for Sentinel), `{ cluster: [{ host, port }, ...],
+   * options }` for Redis Cluster, or an ioredis client, Redis or Cluster (SERVER).
    * @default 'default'
    */
   redis?: RedisConnection;
@@ -203,8 +205,13 @@ function assertRedis(value: unknown): asserts value is RedisConnection {
     fail('redis', value, `a connection name (${knownConnectionNames().join(', ')}), a redis:// URL or a socket path`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail('redis', value, 'a connection name, URL, socket path, ioredis options or an ioredis client');
+    fail(
+      'redis',
+      value,
+      'a connection name, URL, socket path, ioredis options, { cluster: [...] } or an ioredis client',
+    );
   }
+  assertClusterNodes('option "redis"', value);
 }
 
 /** Merges DEFAULTS with the user's options and validates everything once, at construction. */

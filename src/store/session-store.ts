@@ -10,6 +10,7 @@ import {
   assertUsableClient,
   createRedisClient,
   getRedis,
+  hasHashTag,
   isKnownConnection,
   isRedisClient,
   quietQuit,
@@ -93,6 +94,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     const c = source.current();
     if (c !== watched) {
       assertUsableClient(c);
+      if (c.isCluster && hasHashTag(opts.prefix.toString('utf8'))) {
+        logger.warn(
+          { prefix: opts.prefix.toString('utf8') },
+          'redisession: the prefix holds a {hash tag}: on Redis Cluster every key of this store lands on one node',
+        );
+      }
       unwatch();
       unwatch = watchConnection(c, logger);
       watched = c;

@@ -1,9 +1,12 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { MAX_BUCKETS } from '../keys/buckets.js';
+import { hasHashTag } from '../redis/connections.js';
+import { definedOnly } from '../store/options.js';
 import { SWEEP_STRATEGIES } from '../sweep/plan.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { redactUrl } from './redact.js';
+import { type HostPort, parseHostPorts, type RedisTarget } from './redis-target.js';
 
 /*
  * The worker and CLI are configured from the environment (and .env, which the CLI entry loads
@@ -16,6 +19,18 @@ const redisUrl = z
     (v) => /^(rediss?|unix):\/\//i.test(v) || v.startsWith('/'),
     'a redis://, rediss:// or unix:// URL, or a socket path',
   );
+
+const hostPorts = z.string().transform((text, ctx) => {
+  const nodes = parseHostPorts(text);
+  if (!nodes) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a comma-separated list of host:port, such as 10.0.0.1:7000,10.0.0.2:7000',
+    });
+    return z.NEVER;
+  }
+  return nodes;
+});
 
 const int = (min: number, max: number) =>
   z
@@ -73,7 +88,16 @@ export const LIMITS = {
 } as const;
 
 const schema = z.object({
-  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.optional(),
+  REDIS_CLUSTER_NODES: hostPorts.optional(),
+  REDIS_SENTINELS: hostPorts.optional(),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'the master name the sentinels monitor (letters, digits, _ . -)')
+    .optional(),
+  REDIS_USERNAME: z.string().max(256, 'at most 256 characters').optional(),
+  REDIS_PASSWORD: z.string().max(1024, 'at most 1024 characters').optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().max(1024, 'at most 1024 characters').optional(),
   QUEUE_REDIS_URL: redisUrl.optional(),
   SESSION_MODE: z.enum(['hash', 'string'], { message: 'hash or string' }).default('hash'),
   SESSION_PREFIX: z.string().min(1, 'a non-empty string').max(128, 'at most 128 characters').default('rs:'),
@@ -120,8 +144,10 @@ const schema = z.object({
 type Env = z.infer<typeof schema>;
 
 export interface WorkerConfig {
-  redisUrl: string;
-  queueRedisUrl: string;
+  /** The Redis holding the sessions. */
+  redis: RedisTarget;
+  /** The Redis holding the BullMQ queue (QUEUE_REDIS_URL, else the sessions' Redis). */
+  queueRedis: RedisTarget;
   session: { mode: 'hash' | 'string'; prefix: string; buckets: number };
   queue: { name: string; prefix: string };
   schedule: { enabled: boolean; every: number | null; cron: string | null; tz: string | null };
@@ -146,9 +172,52 @@ export class EnvConfigError extends Error {
 
 const SECRET_VARS = new Set(['REDIS_URL', 'QUEUE_REDIS_URL']);
 
+const PASSWORD_VARS = new Set(['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
+
 function shown(name: string, value: string | undefined): string {
   if (value === undefined) return '(unset)';
+  if (PASSWORD_VARS.has(name)) return '(hidden)';
   return JSON.stringify(SECRET_VARS.has(name) ? redactUrl(value) : value);
+}
+
+/** REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER): at most one of them. */
+function sessionTarget(e: Env, problems: string[]): RedisTarget {
+  const set = [
+    e.REDIS_URL && 'REDIS_URL',
+    e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES',
+    e.REDIS_SENTINELS && 'REDIS_SENTINELS',
+  ].filter(Boolean);
+  if (set.length > 1) problems.push(`  ${set.join(' and ')} are set together: choose one way to reach Redis`);
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) {
+    problems.push(
+      '  REDIS_SENTINEL_MASTER=(unset): expected the master name the sentinels monitor (REDIS_SENTINELS is set)',
+    );
+  }
+  if (e.REDIS_SENTINEL_MASTER && !e.REDIS_SENTINELS) {
+    problems.push(
+      '  REDIS_SENTINELS=(unset): expected the sentinels to ask for REDIS_SENTINEL_MASTER, as host:port,...',
+    );
+  }
+  const auth = definedOnly({ username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD });
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES as HostPort[], auth };
+  if (e.REDIS_SENTINELS) {
+    return {
+      kind: 'sentinel',
+      sentinels: e.REDIS_SENTINELS as HostPort[],
+      master: e.REDIS_SENTINEL_MASTER ?? '',
+      auth,
+      ...definedOnly({ sentinelPassword: e.REDIS_SENTINEL_PASSWORD }),
+    };
+  }
+  if (e.REDIS_USERNAME || e.REDIS_PASSWORD) {
+    problems.push(
+      '  REDIS_USERNAME/REDIS_PASSWORD are for REDIS_CLUSTER_NODES and REDIS_SENTINELS: with REDIS_URL, put them in the URL (redis://user:password@host:6379)',
+    );
+  }
+  if (e.REDIS_SENTINEL_PASSWORD && !e.REDIS_SENTINELS) {
+    problems.push('  REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+  }
+  return { kind: 'url', url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' };
 }
 
 /** Validates the environment once, at start; no side effects. */
@@ -166,20 +235,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       const name = String(issue.path[0]);
       problems.push(`  ${name}=${shown(name, env[name])}: expected ${issue.message}`);
     }
-  } else if (parsed.data.CLEANUP_CRON && parsed.data.CLEANUP_EVERY) {
-    problems.push('  CLEANUP_EVERY and CLEANUP_CRON are both set: choose one');
-  } else if ((parsed.data.METRICS_PORT ?? 0) + (parsed.data.NODE_APP_INSTANCE ?? 0) > 65535) {
-    problems.push(
-      `  METRICS_PORT=${parsed.data.METRICS_PORT} + NODE_APP_INSTANCE=${parsed.data.NODE_APP_INSTANCE}: above port 65535`,
-    );
-  }
-  if (problems.length > 0 || !parsed.success) {
     throw new EnvConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.CLEANUP_CRON && e.CLEANUP_EVERY) problems.push('  CLEANUP_EVERY and CLEANUP_CRON are both set: choose one');
+  if ((e.METRICS_PORT ?? 0) + (e.NODE_APP_INSTANCE ?? 0) > 65535) {
+    problems.push(`  METRICS_PORT=${e.METRICS_PORT} + NODE_APP_INSTANCE=${e.NODE_APP_INSTANCE}: above port 65535`);
+  }
+  const redis = sessionTarget(e, problems);
+  const queueRedis: RedisTarget = e.QUEUE_REDIS_URL ? { kind: 'url', url: e.QUEUE_REDIS_URL } : redis;
+  if (queueRedis.kind === 'cluster' && !hasHashTag(e.QUEUE_PREFIX)) {
+    problems.push(
+      `  QUEUE_PREFIX=${JSON.stringify(e.QUEUE_PREFIX)}: expected a hash tag such as {redisession} on Redis Cluster ` +
+        '(BullMQ runs multi-key scripts: every queue key must be in one slot)',
+    );
+  }
+  if (problems.length > 0) throw new EnvConfigError(`invalid configuration:\n${problems.join('\n')}`);
   return {
-    redisUrl: e.REDIS_URL,
-    queueRedisUrl: e.QUEUE_REDIS_URL ?? e.REDIS_URL,
+    redis,
+    queueRedis,
     session: { mode: e.SESSION_MODE, prefix: e.SESSION_PREFIX, buckets: e.SESSION_BUCKETS },
     queue: { name: e.QUEUE_NAME, prefix: e.QUEUE_PREFIX },
     schedule: {

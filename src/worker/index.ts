@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connections.js';
 import { loadConfig } from './config.js';
 import { openQueue, queueConnection } from './queue.js';
 
@@ -26,7 +26,7 @@ export interface CleanupQueue {
  * `connection` to reuse an ioredis client of your own (it must have maxRetriesPerRequest: null,
  * and it is left open by close()).
  */
-export function openCleanupQueue(opts: { env?: NodeJS.ProcessEnv; connection?: Redis } = {}): CleanupQueue {
+export function openCleanupQueue(opts: { env?: NodeJS.ProcessEnv; connection?: RedisClient } = {}): CleanupQueue {
   const config = loadConfig(opts.env ?? process.env);
   const connection = opts.connection ?? queueConnection(config);
   const queue = openQueue(config, connection);

@@ -1,8 +1,9 @@
 import { FlowProducer, type JobNode, Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connections.js';
 import { type SweepStrategy, sampleIndexes, shardRanges } from '../sweep/plan.js';
 import type { WorkerConfig } from './config.js';
-import { redactUrl } from './redact.js';
+import { describeTarget, queueClient } from './redis-target.js';
 
 /** Job names on the cleanup queue. */
 export const JOB = {
@@ -74,20 +75,17 @@ export interface SweepSummary {
   strategy: SweepStrategy;
 }
 
-/**
- * An ioredis connection for BullMQ: maxRetriesPerRequest must be null (its blocking commands wait
- * indefinitely), and no ioredis keyPrefix (BullMQ has its own `prefix`).
- */
-export function queueConnection(config: WorkerConfig): Redis {
-  return new Redis(config.queueRedisUrl, { maxRetriesPerRequest: null });
+/** The ioredis connection (a Cluster on Redis Cluster) BullMQ uses: see queueClient. */
+export function queueConnection(config: WorkerConfig): RedisClient {
+  return queueClient(config.queueRedis);
 }
 
 /**
  * For one-shot CLI commands: a queue connection that is up, or an error naming the (redacted)
  * URL after `timeoutMs`, instead of BullMQ's wait-forever.
  */
-export async function connectQueue(config: WorkerConfig, timeoutMs = 5000): Promise<Redis> {
-  const connection = new Redis(config.queueRedisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+export async function connectQueue(config: WorkerConfig, timeoutMs = 5000): Promise<RedisClient> {
+  const connection = queueClient(config.queueRedis, { lazyConnect: true });
   let lastError: Error | null = null;
   connection.on('error', (err: Error) => {
     lastError = err; // the real cause (ECONNREFUSED, WRONGPASS); connect() itself only says "closed"
@@ -104,7 +102,7 @@ export async function connectQueue(config: WorkerConfig, timeoutMs = 5000): Prom
   } catch (err) {
     connection.disconnect();
     const cause = (lastError as Error | null)?.message ?? (err as Error).message;
-    throw new Error(`cannot reach Redis at ${redactUrl(config.queueRedisUrl)}: ${cause}`);
+    throw new Error(`cannot reach Redis at ${describeTarget(config.queueRedis)}: ${cause}`);
   } finally {
     clearTimeout(timer);
   }
@@ -120,12 +118,14 @@ export const KEEP = {
   failed: { count: 1000, age: 30 * 86_400 },
 } as const;
 
-export function openQueue(config: WorkerConfig, connection: Redis): Queue {
+export function openQueue(config: WorkerConfig, connection: RedisClient): Queue {
   return new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
 }
 
-export function openQueueEvents(config: WorkerConfig, connection: Redis): QueueEvents {
-  return new QueueEvents(config.queue.name, { connection: connection.duplicate(), prefix: config.queue.prefix });
+export function openQueueEvents(config: WorkerConfig, connection: RedisClient): QueueEvents {
+  // its own connection: QueueEvents blocks on XREAD
+  const copy = connection.isCluster ? (connection as Cluster).duplicate() : (connection as Redis).duplicate();
+  return new QueueEvents(config.queue.name, { connection: copy, prefix: config.queue.prefix });
 }
 
 /** The buckets a sweep visits, when known in advance. */
@@ -190,6 +190,6 @@ export async function enqueueSweep(config: WorkerConfig, flows: FlowProducer, re
   });
 }
 
-export function openFlowProducer(config: WorkerConfig, connection: Redis): FlowProducer {
+export function openFlowProducer(config: WorkerConfig, connection: RedisClient): FlowProducer {
   return new FlowProducer({ connection, prefix: config.queue.prefix });
 }

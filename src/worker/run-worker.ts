@@ -1,13 +1,12 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { createRedisClient, quietQuit } from '../redis/connections.js';
+import { quietQuit, type RedisClient } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { MetricsServer } from './metrics-server.js';
 import { createProcessor } from './processors.js';
 import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
-import { redactUrl } from './redact.js';
+import { describeTarget, sessionClient } from './redis-target.js';
 import { removeSchedule, scheduleFromConfig, upsertSchedule } from './schedule.js';
 
 export interface RunningWorker {
@@ -17,7 +16,7 @@ export interface RunningWorker {
 }
 
 /** BullMQ's keys must never be evicted: say so at start when Redis could evict them. */
-async function checkEvictionPolicy(connection: Redis, logger: Logger): Promise<void> {
+async function checkEvictionPolicy(connection: RedisClient, logger: Logger): Promise<void> {
   try {
     const reply = (await connection.config('GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];
@@ -36,7 +35,7 @@ async function checkEvictionPolicy(connection: Redis, logger: Logger): Promise<v
 export async function runWorker(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
   const connection = queueConnection(config);
   connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis connection error'));
-  const sessions = createRedisClient(config.redisUrl);
+  const sessions = sessionClient(config.redis);
   sessions.on('error', (err) => logger.warn({ err: err.message }, 'session Redis connection error'));
   await checkEvictionPolicy(connection, logger);
 
@@ -115,7 +114,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     {
       queue: config.queue.name,
       queuePrefix: config.queue.prefix,
-      redis: redactUrl(config.redisUrl),
+      redis: describeTarget(config.redis),
       sessionPrefix: config.session.prefix,
       buckets: config.session.buckets,
       concurrency: config.worker.concurrency,

@@ -365,5 +365,6 @@ describe('Redis restarts in the middle of a sharded sweep', () => {
       await Promise.all(workers.splice(0).map(killWorker));
       await aof.destroy();
     }
-  });
+    // 13k batches, each with a checkpoint fsynced by the AOF: long on a busy machine
+  }, 90_000);
 });

@@ -23,10 +23,15 @@ afterAll(async () => {
   await Promise.all(opened.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
 });
 
-/** Deletes the keys under a prefix (never FLUSHALL: other files share the server). */
+/**
+ * Deletes the keys under a prefix (never FLUSHALL: other files share the server). One key per
+ * UNLINK, so it also works on a cluster node, where keys of different slots cannot share a command.
+ */
 export async function dropPrefix(client: Redis, prefix: string): Promise<void> {
   const keys = await keysUnder(client, prefix);
-  for (let i = 0; i < keys.length; i += 1000) await client.unlink(...keys.slice(i, i + 1000));
+  for (let i = 0; i < keys.length; i += 1000) {
+    await client.pipeline(keys.slice(i, i + 1000).map((k) => ['unlink', k])).exec();
+  }
 }
 
 /** Every key under a prefix, as Buffers. */

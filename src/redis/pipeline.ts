@@ -1,0 +1,102 @@
+import calculateSlot from 'cluster-key-slot';
+import type { ChainableCommander, Cluster } from 'ioredis';
+import type { RedisClient } from './connections.js';
+
+/** One command's outcome in a pipeline. */
+export type PipelineReply = [Error | null, unknown];
+
+/**
+ * Keys one pipeline sends to one cluster node at most. Redis runs a client's pipelined calls back
+ * to back, so a web request on that node waits behind at most this many: the same bound as a
+ * single-server sweep call (BUCKETS_PER_CALL buckets in one script call).
+ */
+export const NODE_PIPELINE_MAX = 32;
+
+/**
+ * Sends the commands `add` queues for each key (the same number for every key) in pipelines, and
+ * returns each key's replies in key order. On a single server: one pipeline. On a cluster: keys
+ * grouped by the node serving their slot, each node's group in pipelines of at most
+ * NODE_PIPELINE_MAX keys, nodes in parallel (an ioredis pipeline must not mix nodes).
+ */
+export async function pipelinePerKey(
+  client: RedisClient,
+  keys: Buffer[],
+  add: (pipe: ChainableCommander, key: Buffer, i: number) => void,
+): Promise<PipelineReply[][]> {
+  if (keys.length === 0) return [];
+  if (!client.isCluster)
+    return runPipeline(
+      client,
+      keys,
+      keys.map((_, i) => i),
+      add,
+    );
+  return perNode(client as Cluster, keys, add);
+}
+
+async function runPipeline(
+  client: RedisClient,
+  keys: Buffer[],
+  indexes: number[],
+  add: (pipe: ChainableCommander, key: Buffer, i: number) => void,
+): Promise<PipelineReply[][]> {
+  const pipe = client.pipeline();
+  for (const i of indexes) add(pipe, keys[i] as Buffer, i);
+  const flat = ((await pipe.exec()) ?? []) as PipelineReply[];
+  const per = flat.length / indexes.length;
+  return indexes.map((_, j) => flat.slice(j * per, (j + 1) * per));
+}
+
+/**
+ * The redirections of a slot on the move (resharding) or a failover. The command did not run, so
+ * sending it again on its own is safe, and ioredis follows the redirection for a one-key pipeline.
+ */
+const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+async function perNode(
+  cluster: Cluster,
+  keys: Buffer[],
+  add: (pipe: ChainableCommander, key: Buffer, i: number) => void,
+): Promise<PipelineReply[][]> {
+  const out: PipelineReply[][] = new Array(keys.length);
+  // The same grouping ioredis checks a pipeline against (slots served by the same nodes).
+  const groups = new Map<number | undefined, number[]>();
+  keys.forEach((key, i) => {
+    const group = cluster._groupsBySlot[calculateSlot(key)];
+    const list = groups.get(group);
+    if (list) list.push(i);
+    else groups.set(group, [i]);
+  });
+  const alone = async (i: number) => {
+    out[i] = (await runPipeline(cluster, keys, [i], add))[0] as PipelineReply[];
+  };
+  await Promise.all(
+    [...groups].map(async ([group, indexes]) => {
+      // Slots not known yet (still connecting): one key per pipeline, which waits for the slot map.
+      if (group === undefined) {
+        await Promise.all(indexes.map(alone));
+        return;
+      }
+      for (let c = 0; c < indexes.length; c += NODE_PIPELINE_MAX) {
+        const chunk = indexes.slice(c, c + NODE_PIPELINE_MAX);
+        let replies: PipelineReply[][];
+        try {
+          replies = await runPipeline(cluster, keys, chunk, add);
+        } catch (err) {
+          // The slot map changed between grouping and sending: fall back to one key at a time.
+          if (!/same slots allocation group/.test((err as Error).message)) throw err;
+          await Promise.all(chunk.map(alone));
+          continue;
+        }
+        const retry: number[] = [];
+        chunk.forEach((i, j) => {
+          const mine = replies[j] as PipelineReply[];
+          if (mine.some(([e]) => e && REDIRECTED.test(e.message))) retry.push(i);
+          else out[i] = mine;
+        });
+        await Promise.all(retry.map(alone));
+      }
+    }),
+  );
+  return out;
+}
