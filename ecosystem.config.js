@@ -30,6 +30,8 @@ export const apps = [
     autorestart: true,
     exp_backoff_restart_delay: 200,
     max_memory_restart: '512M',
+    // With METRICS_PORT set, PM2's NODE_APP_INSTANCE (0, 1, ...) gives each instance its own port:
+    // METRICS_PORT + NODE_APP_INSTANCE. Nothing to configure here.
     merge_logs: true, // every instance's JSON lines in one file; no log_type: 'json' wrapping
     env: { NODE_ENV: 'production' },
   },

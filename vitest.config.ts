@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^redisession$/, replacement: src('index.ts') },
       { find: /^redisession\/express$/, replacement: src('adapters/express.ts') },
       { find: /^redisession\/koa$/, replacement: src('adapters/koa.ts') },
+      { find: /^redisession\/worker$/, replacement: src('worker/index.ts') },
     ],
   },
   test: {

@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cleanupCommand } from './cleanup.js';
+import { doctorCommand } from './doctor.js';
 import { migrateCommand } from './migrate.js';
 import { scheduleCommand } from './schedule.js';
 import { statsCommand } from './stats.js';
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(cleanupCommand)
     .command(scheduleCommand)
     .command(statsCommand)
+    .command(doctorCommand)
     .command(migrateCommand)
     .demandCommand(1, 'Name a command (see --help).')
     .strict()

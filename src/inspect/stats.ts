@@ -1,3 +1,5 @@
+import { decodeEnvelope } from '../codec/envelope.js';
+import { BUILTIN_SERIALIZER_IDS } from '../codec/serializers.js';
 import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { pipelinePerKey } from '../redis/pipeline.js';
@@ -5,6 +7,7 @@ import { scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { scanBuckets } from '../sweep/bucket-scan.js';
 import { sampleIndexes } from '../sweep/plan.js';
+import { type ListpackLimits, listpackIssues, listpackLimits } from './listpack.js';
 
 export interface StatsTarget {
   client: RedisClient;
@@ -23,9 +26,41 @@ export interface HashStats {
   expiredNotSwept: number;
   encodings: Record<string, number>;
   bytesPerSession: number | null;
-  /** What to change when buckets are not listpacks (the memory advantage of hash mode is lost). */
+  /** Sizes of stored entries, from up to SIZE_SAMPLE fields of each of the first SIZE_BUCKETS buckets in use. */
+  entries: EntrySizes;
+  /** The server's listpack thresholds, when CONFIG GET is allowed. */
+  limits: ListpackLimits | null;
+  /** What to change when buckets are not (or will not stay) listpacks: hash mode's memory advantage is lost. */
   advice: string[];
 }
+
+export interface EntrySizes {
+  sampledFields: number;
+  /** Stored value bytes (envelope included): what hash-max-listpack-value is compared with. */
+  maxValueBytes: number | null;
+  p95ValueBytes: number | null;
+  maxFieldBytes: number | null;
+  /** The most fields seen in one visited bucket: what hash-max-listpack-entries is compared with. */
+  maxFieldsPerBucket: number;
+  /** Serializers named by the sampled values' envelopes ('json', 'compact', a custom name; 'unreadable'). */
+  serializers: Record<string, number>;
+}
+
+const BUILTIN_NAMES = new Map<number | string, string>(
+  Object.entries(BUILTIN_SERIALIZER_IDS).map(([name, id]) => [id, name]),
+);
+
+function serializerOf(value: Buffer): string {
+  try {
+    const id = decodeEnvelope(value).serializer;
+    return BUILTIN_NAMES.get(id) ?? String(id);
+  } catch {
+    return 'unreadable';
+  }
+}
+
+const SIZE_SAMPLE = 8;
+const SIZE_BUCKETS = 512;
 
 /** Bucket keys SCAN finds under the prefix, or null once there are more than `budget`. */
 async function existingBuckets(target: StatsTarget, budget: number): Promise<Buffer[] | null> {
@@ -63,6 +98,11 @@ export async function hashStats(
   let expired = 0;
   let bytes = 0;
   const encodings: Record<string, number> = {};
+  const valueSizes: number[] = [];
+  const serializers: Record<string, number> = {};
+  let maxField: number | null = null;
+  let maxFieldsPerBucket = 0;
+  let sizedBuckets = 0;
   for (let i = 0; i < keysToVisit.length; i += 500) {
     const keys = keysToVisit.slice(i, i + 500);
     const replies = await pipelinePerKey(redis, keys, (pipe, k) => {
@@ -70,29 +110,38 @@ export async function hashStats(
       pipe.object('ENCODING', k);
       pipe.memory('USAGE', k, 'SAMPLES', '0');
     });
-    for (const [len, enc, mem] of replies) {
-      if (!len?.[1]) continue;
+    const sizing: Buffer[] = [];
+    replies.forEach(([len, enc, mem], j) => {
+      const n = Number(len?.[1] ?? 0);
+      if (n === 0) return;
       inUse++;
-      fields += Number(len[1]);
+      fields += n;
       const name = String(enc?.[1] ?? 'unknown');
       encodings[name] = (encodings[name] ?? 0) + 1;
       bytes += Number(mem?.[1] ?? 0);
+      maxFieldsPerBucket = Math.max(maxFieldsPerBucket, n);
+      if (sizedBuckets < SIZE_BUCKETS) {
+        sizedBuckets++;
+        sizing.push(keys[j] as Buffer);
+      }
+    });
+    const sizes = await pipelinePerKey(redis, sizing, (pipe, k) => pipe.hrandfieldBuffer(k, SIZE_SAMPLE, 'WITHVALUES'));
+    for (const [reply] of sizes) {
+      const flat = (reply?.[1] ?? []) as Buffer[];
+      for (let f = 0; f + 1 < flat.length; f += 2) {
+        maxField = Math.max(maxField ?? 0, (flat[f] as Buffer).length);
+        valueSizes.push((flat[f + 1] as Buffer).length);
+        const name = serializerOf(flat[f + 1] as Buffer);
+        serializers[name] = (serializers[name] ?? 0) + 1;
+      }
     }
     const t = await scanBuckets(redis, keys, { cutoff: Date.now(), graceMs: 0, remove: false });
     expired += t.expired;
   }
   const scale = exact ? 1 : target.buckets / Math.max(keysToVisit.length, 1);
-  const advice: string[] = [];
-  if ((encodings.hashtable ?? 0) > 0) {
-    advice.push(
-      "some buckets are hashtables, not listpacks: store smaller values (serializer: 'compact') or raise " +
-        'hash-max-listpack-value above your largest stored session (CONFIG SET hash-max-listpack-value 256); ' +
-        'if buckets hold over 512 sessions, raise hash-max-listpack-entries or the buckets option. ' +
-        'Hashtable buckets convert back only when rewritten after a restart',
-    );
-  }
-  return {
-    mode: 'hash',
+  valueSizes.sort((a, b) => a - b);
+  const stats = {
+    mode: 'hash' as const,
     exact,
     sampledBuckets: keysToVisit.length,
     buckets: target.buckets,
@@ -101,6 +150,15 @@ export async function hashStats(
     expiredNotSwept: Math.round(expired * scale),
     encodings,
     bytesPerSession: fields > 0 ? Math.round(bytes / fields) : null,
-    advice,
+    entries: {
+      sampledFields: valueSizes.length,
+      maxValueBytes: valueSizes.at(-1) ?? null,
+      p95ValueBytes: valueSizes[Math.min(valueSizes.length - 1, Math.floor(valueSizes.length * 0.95))] ?? null,
+      maxFieldBytes: maxField,
+      maxFieldsPerBucket,
+      serializers,
+    },
+    limits: await listpackLimits(target.client),
   };
+  return { ...stats, advice: listpackIssues(stats).map((i) => `${i.problem}; fix: ${i.fix}`) };
 }

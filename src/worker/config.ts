@@ -135,6 +135,10 @@ const schema = z.object({
     })
     .default('info'),
   LOG_PRETTY: bool.default(false),
+  METRICS_PORT: int(1, 65535).optional(),
+  METRICS_HOST: z.string().min(1, 'a host name or address').default('127.0.0.1'),
+  // Set by PM2 for every instance (fork mode too): each instance serves metrics on METRICS_PORT + it.
+  NODE_APP_INSTANCE: int(0, 1000).optional(),
 });
 
 type Env = z.infer<typeof schema>;
@@ -159,6 +163,8 @@ export interface WorkerConfig {
   };
   worker: { concurrency: number; lockDuration: number; stalledInterval: number; shutdownTimeout: number };
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  /** Prometheus metrics and /healthz; null port = off. */
+  metrics: { port: number | null; host: string };
 }
 
 /** Thrown for a bad environment; the message names every bad variable, its value and what is accepted. */
@@ -235,6 +241,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   }
   const e = parsed.data;
   if (e.CLEANUP_CRON && e.CLEANUP_EVERY) problems.push('  CLEANUP_EVERY and CLEANUP_CRON are both set: choose one');
+  if ((e.METRICS_PORT ?? 0) + (e.NODE_APP_INSTANCE ?? 0) > 65535) {
+    problems.push(`  METRICS_PORT=${e.METRICS_PORT} + NODE_APP_INSTANCE=${e.NODE_APP_INSTANCE}: above port 65535`);
+  }
   const redis = sessionTarget(e, problems);
   const queueRedis: RedisTarget = e.QUEUE_REDIS_URL ? { kind: 'url', url: e.QUEUE_REDIS_URL } : redis;
   if (queueRedis.kind === 'cluster' && !hasHashTag(e.QUEUE_PREFIX)) {
@@ -271,5 +280,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       shutdownTimeout: e.SHUTDOWN_TIMEOUT,
     },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    metrics: {
+      port: e.METRICS_PORT === undefined ? null : e.METRICS_PORT + (e.NODE_APP_INSTANCE ?? 0),
+      host: e.METRICS_HOST,
+    },
   };
 }

@@ -2,6 +2,8 @@ import { type Queue, Worker } from 'bullmq';
 import { quietQuit, type RedisClient } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { MetricsServer } from './metrics-server.js';
 import { createProcessor } from './processors.js';
 import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
 import { describeTarget, sessionClient } from './redis-target.js';
@@ -79,8 +81,14 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     stalledInterval: config.worker.stalledInterval,
     maxStalledCount: 2,
   });
+  const sources = { worker, queue, connections: { queue: connection, sessions } };
+  // prom-client is loaded only when metrics are on: every CLI command imports this file
+  const metrics: WorkerMetrics | null =
+    config.metrics.port === null ? null : (await import('./metrics.js')).createWorkerMetrics(sources);
+  worker.on('completed', (job, result) => metrics?.jobCompleted(job, result));
   worker.on('failed', (job, err) => {
     const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) : true;
+    if (job) metrics?.jobFailed(job.name, final);
     const progress = job?.progress as { bucketsDone?: number; scanned?: number; deleted?: number } | undefined;
     logger.error(
       {
@@ -108,6 +116,19 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
   worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled (its worker died?): it will run again'));
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
   await worker.waitUntilReady();
+  let server: MetricsServer | null = null;
+  if (metrics && config.metrics.port !== null) {
+    try {
+      const { startMetricsServer } = await import('./metrics-server.js');
+      server = await startMetricsServer({ ...config.metrics, port: config.metrics.port }, sources, metrics, logger);
+    } catch (err) {
+      await worker.close(true);
+      await Promise.all([queue.close(), flows.close(), quietQuit(connection), quietQuit(sessions)]);
+      throw new Error(
+        `cannot serve metrics on ${config.metrics.host}:${config.metrics.port} (METRICS_HOST/METRICS_PORT): ${(err as Error).message}`,
+      );
+    }
+  }
   logger.info(
     {
       queue: config.queue.name,
@@ -125,6 +146,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     async close() {
       worker.cancelAllJobs('shutdown');
       await worker.close();
+      await server?.close();
       await Promise.all([queue.close(), flows.close()]);
       await Promise.all([quietQuit(connection), quietQuit(sessions)]);
     },

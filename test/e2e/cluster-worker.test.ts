@@ -105,6 +105,13 @@ describe('the worker on a 3-master cluster', () => {
     const stats = await runCli(['stats', '--json'], env);
     expect(stats.code, stats.stderr).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ exact: true, sessions: 1500, expiredNotSwept: 0 });
+    // the doctor checks every master, and samples the store through the cluster
+    const doctor = await runCli(['doctor', '--json'], env);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    const { findings } = JSON.parse(doctor.stdout) as { findings: Array<{ check: string; message: string }> };
+    expect(findings.filter((f) => /^redis\[127\.0\.0\.1:\d+\]\.version$/.test(f.check))).toHaveLength(3);
+    expect(findings.find((f) => f.check === 'store.sessions')?.message).toMatch(/about 1500 sessions/);
+    expect(doctor.stdout).not.toContain(password);
   }, 120_000);
 
   it('slots resharded during a worker sweep and a web load: zero sessions lost, exact deleted total', async () => {

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, runCli } from '../helpers/cli.js';
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -13,6 +14,20 @@ const PM2 = join(ROOT, 'node_modules/.bin/pm2');
 const home = mkdtempSync(join(tmpdir(), 'redisession-pm2-'));
 let redis: RedisServer;
 let env: Record<string, string>;
+let metricsPort: number;
+
+/** A free port whose next one is free too: each PM2 instance serves metrics on METRICS_PORT + its index. */
+async function twoFreePorts(): Promise<number> {
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer().once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (;;) {
+    const port = await freePort();
+    if (port < 65535 && (await isFree(port + 1))) return port;
+  }
+}
 
 /** Runs the real pm2 CLI with a private PM2_HOME, so no other PM2 daemon is touched. */
 const pm2 = (...args: string[]) => exec(PM2, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 });
@@ -35,7 +50,15 @@ function logLines(): Array<Record<string, unknown>> {
 beforeAll(async () => {
   assertBuilt();
   redis = await startRedisServer();
-  env = { PM2_HOME: home, REDIS_URL: redis.url, WORKER_INSTANCES: '2', CLEANUP_SCHEDULE: 'off', CLEANUP_GRACE: '0' };
+  metricsPort = await twoFreePorts();
+  env = {
+    PM2_HOME: home,
+    REDIS_URL: redis.url,
+    WORKER_INSTANCES: '2',
+    CLEANUP_SCHEDULE: 'off',
+    CLEANUP_GRACE: '0',
+    METRICS_PORT: String(metricsPort),
+  };
 });
 afterAll(async () => {
   await pm2('kill').catch(() => {});
@@ -57,8 +80,23 @@ describe('under PM2, with ecosystem.config.js', () => {
     expect(out.code).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 65536, shards: 4 });
 
+    // each instance serves its own metrics, on METRICS_PORT + NODE_APP_INSTANCE; their shards add up to 4
+    const ports = [metricsPort, metricsPort + 1];
+    for (const port of ports) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    const shardsCounted = async () => {
+      let sum = 0;
+      for (const port of ports) {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        sum += Number(/^redisession_shard_duration_seconds_count (\d+)$/m.exec(text)?.[1]);
+      }
+      return sum;
+    };
+    const deadline = Date.now() + 10_000; // a shard's 'completed' event may trail the CLI's answer
+    while ((await shardsCounted()) < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await shardsCounted()).toBe(4);
+
     await pm2('stop', 'redisession-worker'); // SIGINT, then SIGKILL only after kill_timeout
     expect((await processes()).map((p) => p.status)).toEqual(['stopped', 'stopped']);
     expect(logLines().filter((l) => l.msg === 'stopped')).toHaveLength(2);
-  });
+  }, 60_000); // two PM2 processes starting and stopping: slow on a loaded machine
 });
