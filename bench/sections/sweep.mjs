@@ -110,7 +110,7 @@ function sharded(client, shards) {
 export async function sweepRows({ quick, log }) {
   const count = quick ? 200_000 : 1_000_000;
   const runs = [
-    ['redisession, 1 shard (Lua, up to 32 buckets a call)', (server) => sharded(server.client, 1)],
+    ['redisession, 1 shard (Lua, up to 16 buckets a call)', (server) => sharded(server.client, 1)],
     ['redisession, 4 shards in parallel', (server) => sharded(server.client, 4)],
     ['seed-style (HGETALL + HDEL from the client)', (server) => seedStyleSweep(server.client, Buffer.from('rs:'))],
   ];

@@ -6,6 +6,7 @@ import { encodeEnvelope } from '../../src/codec/envelope.js';
 import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { BUCKETS_PER_CALL } from '../../src/sweep/bucket-scan.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
@@ -141,7 +142,7 @@ describe('store.sweep', () => {
     expect(result).toMatchObject({ buckets: 1, deleted: 3000 });
     expect(result.scanned).toBeGreaterThanOrEqual(6000);
     expect(await raw.hlen(bucket)).toBe(3000);
-    // 6000 fields at HSCAN COUNT 500: about a dozen script calls, not one call doing everything
+    // 6000 fields at HSCAN COUNT 100: dozens of script calls, not one call doing everything
     expect(calls).toBeGreaterThanOrEqual(8);
   });
 
@@ -151,18 +152,18 @@ describe('store.sweep', () => {
     const client = new Redis(server.url);
     const prefix = testPrefix('budget');
     const store = createSessionStore({ redis: client, prefix, buckets: 64, inlineSweep: 0 });
-    // ~47 fields a bucket (listpacks): 32 buckets (one call's most) would be ~1500 fields
-    const { liveIds } = await populate(store, prefix, 64, 2600, 400, client);
+    // ~12 fields a bucket: a call's field budget (FIELDS_PER_CALL) binds before its bucket limit
+    const { liveIds } = await populate(store, prefix, 64, 600, 170, client);
     const before = await scriptCalls(client);
     const result = await store.sweep({ graceMs: 0, batch: 64 });
     const calls = (await scriptCalls(client)) - before;
-    expect(result).toMatchObject({ buckets: 64, scanned: 3000, deleted: 2600, completed: true });
-    expect(await fieldCount(prefix, client)).toBe(400);
+    expect(result).toMatchObject({ buckets: 64, scanned: 770, deleted: 600, completed: true });
+    expect(await fieldCount(prefix, client)).toBe(170);
     for (const id of liveIds.slice(0, 50)) expect(await store.get(id)).not.toBeNull();
-    // a call starts no bucket past 500 fields: 3000 fields take at least 5 calls; ~10 buckets
-    // fit in one, so far fewer calls than the 64 a call per bucket would take
-    expect(calls).toBeGreaterThanOrEqual(5);
-    expect(calls).toBeLessThanOrEqual(10);
+    // more calls than the bucket limit alone would make (the budget cut them short), and far
+    // fewer than one call per bucket
+    expect(calls).toBeGreaterThan(64 / BUCKETS_PER_CALL);
+    expect(calls).toBeLessThanOrEqual(64 / 3);
     client.disconnect();
     await server.stop();
   });
