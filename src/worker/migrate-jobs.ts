@@ -6,7 +6,7 @@ import { createSessionStore } from '../store/session-store.js';
 import { shardRanges } from '../sweep/plan.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { KEEP } from './queue.js';
+import { KEEP, shardJobOptions } from './queue.js';
 
 /*
  * `redisession migrate`: a flow like a sweep's (src/worker/queue.ts), a summary parent with one
@@ -71,13 +71,7 @@ export async function enqueueMigration(
       name: MIGRATE_JOB.shard,
       queueName,
       data,
-      opts: {
-        attempts: config.cleanup.attempts,
-        backoff: { type: 'exponential', delay: 1000 },
-        failParentOnFailure: true,
-        removeOnComplete: KEEP.completed,
-        removeOnFail: KEEP.failed,
-      },
+      opts: shardJobOptions(config),
     })),
   });
 }

@@ -120,6 +120,20 @@ export const KEEP = {
   failed: { count: 1000, age: 30 * 86_400 },
 } as const;
 
+/**
+ * A shard job of a flow (sweep or migration): retried with backoff from its checkpoint, and its
+ * last failure fails the parent, so a flow never waits forever.
+ */
+export function shardJobOptions(config: WorkerConfig) {
+  return {
+    attempts: config.cleanup.attempts,
+    backoff: { type: 'exponential', delay: 1000 },
+    failParentOnFailure: true,
+    removeOnComplete: KEEP.completed,
+    removeOnFail: KEEP.failed,
+  };
+}
+
 export function openQueue(config: WorkerConfig, connection: RedisClient): Queue {
   return new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
 }
@@ -181,13 +195,7 @@ export async function enqueueSweep(config: WorkerConfig, flows: FlowProducer, re
       name: JOB.shard,
       queueName,
       data,
-      opts: {
-        attempts: config.cleanup.attempts,
-        backoff: { type: 'exponential', delay: 1000 },
-        failParentOnFailure: true,
-        removeOnComplete: KEEP.completed,
-        removeOnFail: KEEP.failed,
-      },
+      opts: shardJobOptions(config),
     })),
   });
 }

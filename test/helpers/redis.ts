@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { createSessionStore, type SessionStore, type SessionStoreOptions } from 'redisession';
 import { afterAll, inject } from 'vitest';
 import { prefixPattern } from '../../src/redis/scan.js';
 
@@ -62,3 +63,29 @@ export function recordingLogger() {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stores a test file makes on the shared Redis, and the prefixes it writes under: all closed and
+ * dropped after the file (call inside a test file, at top level).
+ */
+export function storeFixture() {
+  const prefixes: string[] = [];
+  const stores: SessionStore[] = [];
+  const raw = rawClient();
+  afterAll(async () => {
+    for (const p of prefixes) await dropPrefix(raw, p);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+  return {
+    raw,
+    prefixes,
+    /** A store on the shared Redis, closed after the file. */
+    make(options: SessionStoreOptions): SessionStore {
+      const store = createSessionStore({ redis: redisUrl(), ...options });
+      stores.push(store);
+      return store;
+    },
+    /** An express-session-id-like random id. */
+    sid: () => randomBytes(24).toString('base64url'),
+  };
+}

@@ -1,27 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { createSessionStore, type SessionStore } from 'redisession';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runMigration } from '../../src/migrate/bulk.js';
-import { dropPrefix, keysUnder, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
+import { keysUnder, storeFixture, testPrefix } from '../helpers/redis.js';
 
-const sid = () => randomBytes(24).toString('base64url');
-const raw = rawClient();
-const prefixes: string[] = [];
-const stores: SessionStore[] = [];
-
-afterAll(async () => {
-  for (const p of prefixes) await dropPrefix(raw, p);
-  await Promise.all(stores.map((s) => s.close()));
-});
+const { raw, prefixes, make, sid } = storeFixture();
 
 function session(user: string, maxAgeMs = 600_000) {
   return { cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() }, user };
-}
-
-function make(options: Parameters<typeof createSessionStore>[0]): SessionStore {
-  const store = createSessionStore({ redis: redisUrl(), ...options });
-  stores.push(store);
-  return store;
 }
 
 describe('bulk move from connect-redis', () => {

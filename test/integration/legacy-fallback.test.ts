@@ -1,29 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { ConfigError, createSessionStore, type SessionStore } from 'redisession';
-import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, createSessionStore } from 'redisession';
+import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
-import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
+import { redisUrl, storeFixture, testPrefix } from '../helpers/redis.js';
 
-const sid = () => randomBytes(24).toString('base64url');
-const raw = rawClient();
-const prefixes: string[] = [];
-const stores: SessionStore[] = [];
-
-afterAll(async () => {
-  for (const p of prefixes) await dropPrefix(raw, p);
-  await Promise.all(stores.map((s) => s.close()));
-});
+const { raw, prefixes, make, sid } = storeFixture();
 
 function session(user: string, maxAgeMs = 60_000) {
   return { cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() }, user };
-}
-
-function make(options: Parameters<typeof createSessionStore>[0]): SessionStore {
-  const store = createSessionStore({ redis: redisUrl(), ...options });
-  stores.push(store);
-  return store;
 }
 
 /** How long the stored session has left: the key's PTTL (string mode) or the expiry in its envelope (hash mode). */

@@ -1,18 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { ConfigError, createSessionStore, type SessionStore } from 'redisession';
-import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, type createSessionStore } from 'redisession';
+import { describe, expect, it } from 'vitest';
 import { userIndexKey } from '../../src/keys/user-index-key.js';
-import { dropPrefix, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
+import { sleep, storeFixture, testPrefix } from '../helpers/redis.js';
 
-const sid = () => randomBytes(24).toString('base64url');
-const raw = rawClient();
-const prefixes: string[] = [];
-const stores: SessionStore[] = [];
-
-afterAll(async () => {
-  for (const p of prefixes) await dropPrefix(raw, p);
-  await Promise.all(stores.map((s) => s.close()));
-});
+const fixture = storeFixture();
+const { raw, prefixes, sid } = fixture;
 
 function session(user: string | undefined, maxAgeMs = 60_000) {
   return {
@@ -24,14 +16,12 @@ function session(user: string | undefined, maxAgeMs = 60_000) {
 function make(mode: 'hash' | 'string', extra: Parameters<typeof createSessionStore>[0] = {}) {
   const prefix = testPrefix(`users-${mode}`);
   prefixes.push(prefix);
-  const store = createSessionStore({
-    redis: redisUrl(),
+  const store = fixture.make({
     mode,
     prefix,
     userId: (s) => (s.passport as { user?: string } | undefined)?.user,
     ...extra,
   });
-  stores.push(store);
   return { store, prefix };
 }
 
@@ -159,8 +149,7 @@ describe('user index options', () => {
   it('destroyUser without userId is a clear error; a bad userId return value refuses the write', async () => {
     const prefix = testPrefix('nouser');
     prefixes.push(prefix);
-    const plain = createSessionStore({ redis: redisUrl(), prefix });
-    stores.push(plain);
+    const plain = fixture.make({ prefix });
     await expect(plain.destroyUser('x')).rejects.toThrow(ConfigError);
     const { store } = make('hash', { userId: (s) => s.who as string });
     await expect(store.set(sid(), { who: { id: 1 } })).rejects.toThrow(/userId/);

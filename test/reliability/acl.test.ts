@@ -91,23 +91,29 @@ afterAll(async () => {
   }
 });
 
+/** (Re)defines the test's ACL user with exactly these commands and key patterns; its URL. */
+async function grant(commands: string[], keyPatterns: string[]): Promise<string> {
+  const keys = keyPatterns.map((k) => `~${k}`);
+  await raw.call(
+    'ACL',
+    'SETUSER',
+    user,
+    'reset',
+    'on',
+    `>${password}`,
+    ...keys,
+    'resetchannels',
+    '-@all',
+    ...commands.map((c) => `+${c}`),
+  );
+  return `redis://${user}:${password}@127.0.0.1:${new URL(redisUrl()).port}`;
+}
+
 describe('a Redis ACL user limited to the prefix and the commands the store uses', () => {
   it.each(['hash', 'string'] as const)('%s mode: every store method works with exactly those rights', async (mode) => {
-    await raw.call(
-      'ACL',
-      'SETUSER',
-      user,
-      'reset',
-      'on',
-      `>${password}`,
-      `~${prefix}*`,
-      'resetchannels',
-      '-@all',
-      ...dropped(STORE_COMMANDS).map((c) => `+${c}`),
-    );
-    const { port } = new URL(redisUrl());
+    const url = await grant(dropped(STORE_COMMANDS), [`${prefix}*`]);
     const store = createSessionStore({
-      redis: `redis://${user}:${password}@127.0.0.1:${port}`,
+      redis: url,
       mode,
       prefix,
       inlineSweep: 1,
@@ -132,29 +138,19 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     await store.close();
 
     // and the rights really are that narrow
-    const same = new Redis({ port: Number(port), host: '127.0.0.1', username: user, password });
+    const same = new Redis(url);
     await expect(same.get('outside-the-prefix')).rejects.toThrow(/NOPERM/);
     await expect(same.call('FLUSHDB')).rejects.toThrow(/NOPERM/);
     await same.quit();
   });
 
   it.each(['hash', 'string'] as const)('%s mode with legacy and userId: the few commands they add', async (mode) => {
-    await raw.call(
-      'ACL',
-      'SETUSER',
-      user,
-      'reset',
-      'on',
-      `>${password}`,
-      `~${prefix}*`,
-      `~${oldPrefix}*`,
-      'resetchannels',
-      '-@all',
-      ...[...STORE_COMMANDS, ...LEGACY_COMMANDS, ...USER_INDEX_COMMANDS].map((c) => `+${c}`),
+    const url = await grant(
+      [...STORE_COMMANDS, ...LEGACY_COMMANDS, ...USER_INDEX_COMMANDS],
+      [`${prefix}*`, `${oldPrefix}*`],
     );
-    const { port } = new URL(redisUrl());
     const store = createSessionStore({
-      redis: `redis://${user}:${password}@127.0.0.1:${port}`,
+      redis: url,
       mode,
       prefix,
       legacy: { layout: 'connect-redis', prefix: oldPrefix },
@@ -196,23 +192,10 @@ describe('the worker and the CLI with an ACL user limited to the two prefixes an
     const queue = `acl-${randomBytes(4).toString('hex')}`;
     queues.push(queue);
     const workerPrefix = `${prefix}w:`;
-    await raw.call(
-      'ACL',
-      'SETUSER',
-      user,
-      'reset',
-      'on',
-      `>${password}`,
-      `~${workerPrefix}*`,
-      `~{redisession}:${queue}:*`,
-      'resetchannels',
-      '-@all',
-      ...dropped(WORKER_COMMANDS).map((c) => `+${c}`),
-    );
+    const url = await grant(dropped(WORKER_COMMANDS), [`${workerPrefix}*`, `{redisession}:${queue}:*`]);
     await plantSessions(raw, workerPrefix, 256, 70, 30);
-    const { port } = new URL(redisUrl());
     const env = {
-      REDIS_URL: `redis://${user}:${password}@127.0.0.1:${port}`,
+      REDIS_URL: url,
       QUEUE_NAME: queue,
       SESSION_PREFIX: workerPrefix,
       SESSION_BUCKETS: '256',
