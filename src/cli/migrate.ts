@@ -10,9 +10,9 @@ import {
   type MigrateSummary,
 } from '../worker/migrate-jobs.js';
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
-import { failureReason } from './cleanup.js';
 import { boundedInt, configFromEnv } from './config.js';
 import { progressView } from './progress.js';
+import { failureReason, finished } from './wait.js';
 
 interface MigrateArgs {
   from: LegacyLayout;
@@ -146,7 +146,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       try {
         const parent = await Job.fromId(queue, id);
         if (!parent) throw new Error(`migration ${id} disappeared from the queue`);
-        summary = (await parent.waitUntilFinished(events)) as MigrateSummary;
+        summary = (await finished(queue, events, parent, 'migration')) as MigrateSummary;
       } catch (err) {
         const error = await failureReason(queue, err);
         if (args.json) process.stdout.write(`${JSON.stringify({ failed: true, error })}\n`);

@@ -156,7 +156,6 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return codec.encode(session, expiresAt);
   }
 
-  /** The session in a stored value, or null when it expired or cannot be decoded (logged). */
   /**
    * The session in a stored value, or null when it has expired or cannot be decoded (logged; with
    * onCorrupt 'delete' and the value's location, removed if it is still the same bytes).

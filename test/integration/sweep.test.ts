@@ -220,22 +220,16 @@ describe('store.sweep', () => {
 });
 
 describe('in-line sweep on write', () => {
-  it('removes long-expired sessions from the bucket being written', async () => {
-    const { store, prefix } = makeStore({ buckets: 1, inlineSweep: 1 });
+  it.each([
+    { inlineSweep: 1, left: 1, what: 'removes long-expired sessions from the bucket being written' },
+    { inlineSweep: 0, left: 11, what: 'is off with inlineSweep: 0' },
+  ])('$what', async ({ inlineSweep, left }) => {
+    const { store, prefix } = makeStore({ buckets: 1, inlineSweep });
     const bucket = bucketKey(Buffer.from(prefix), 0, 1);
     const stale = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: Date.now() - 120_000 }, Buffer.from('{}'));
     for (let i = 0; i < 10; i++) await raw.hset(bucket, randomBytes(25), stale);
     await store.set(sid(), { fresh: true });
-    expect(await raw.hlen(bucket)).toBe(1);
-  });
-
-  it('is off with inlineSweep: 0', async () => {
-    const { store, prefix } = makeStore({ buckets: 1, inlineSweep: 0 });
-    const bucket = bucketKey(Buffer.from(prefix), 0, 1);
-    const stale = encodeEnvelope({ serializer: 0, compressor: 0, expiresAt: Date.now() - 120_000 }, Buffer.from('{}'));
-    for (let i = 0; i < 10; i++) await raw.hset(bucket, randomBytes(25), stale);
-    await store.set(sid(), { fresh: true });
-    expect(await raw.hlen(bucket)).toBe(11);
+    expect(await raw.hlen(bucket)).toBe(left);
   });
 });
 

@@ -12,8 +12,10 @@ describe('resolveOptions', () => {
       buckets: 65536,
       compression: 'snappy',
       compressMinLength: 400,
+      serializer: 'compact',
     });
     expect(o.mode).toBe('hash');
+    expect(o.serializer.id).toBe(1); // 'compact' for new writes
     expect(o.ttlMs).toBe(86_400_000);
     expect(o.compressor?.id).toBe(1);
     expect(o.logKeyErrors).toBe(false);
