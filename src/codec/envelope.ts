@@ -48,6 +48,20 @@ function nameBytes(id: number | string): Buffer | null {
   return bytes;
 }
 
+function writeExpiry(out: Buffer, at: number, expiresAt: number): void {
+  if (!Number.isInteger(expiresAt) || expiresAt < 0 || expiresAt > MAX_EXPIRY_MS) {
+    throw new RangeError(`expiry out of range: ${expiresAt}`);
+  }
+  out.writeUIntBE(expiresAt, at, EXPIRY_BYTES);
+}
+
+/** An expiry alone, as the envelope stores it (hash_touch.lua patches it into a stored value). */
+export function encodeExpiry(expiresAt: number): Buffer {
+  const out = Buffer.allocUnsafe(EXPIRY_BYTES);
+  writeExpiry(out, 0, expiresAt);
+  return out;
+}
+
 export function encodeEnvelope(header: Header, payload: Buffer): Buffer {
   const { serializer, compressor, expiresAt } = header;
   const names = [nameBytes(serializer), nameBytes(compressor)].filter((b): b is Buffer => b !== null);
@@ -58,10 +72,7 @@ export function encodeEnvelope(header: Header, payload: Buffer): Buffer {
   out[1] = (codecNibble(serializer) << 4) | codecNibble(compressor);
   let at = 2;
   if (expiresAt !== null) {
-    if (!Number.isInteger(expiresAt) || expiresAt < 0 || expiresAt > MAX_EXPIRY_MS) {
-      throw new RangeError(`expiry out of range: ${expiresAt}`);
-    }
-    out.writeUIntBE(expiresAt, at, EXPIRY_BYTES);
+    writeExpiry(out, at, expiresAt);
     at += EXPIRY_BYTES;
   }
   for (const n of names) {

@@ -1,4 +1,4 @@
-import { EXPIRY_BYTES } from '../codec/envelope.js';
+import { encodeExpiry } from '../codec/envelope.js';
 import { bucketKey, bucketWidth, MAX_BUCKET_NAME, namedBucketKey, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
@@ -22,12 +22,6 @@ export interface HashModeSetup {
 
 /** Fields an in-line sweep checks: bounded, and about a whole listpack bucket at 1M sessions. */
 export const INLINE_SWEEP_SAMPLE = 16;
-
-function expiryBytes(expiresAt: number): Buffer {
-  const expiry = Buffer.allocUnsafe(EXPIRY_BYTES);
-  expiry.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
-  return expiry;
-}
 
 /**
  * Sessions as fields of `buckets` hashes. Small hashes are listpacks, far cheaper per session than
@@ -74,13 +68,13 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
       await redis().rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
     },
     async refresh({ bucket, field }, expiresAt, ttlMs, now) {
-      return (await redis().rsHashTouch(bucket, field, expiryBytes(expiresAt), ttlMs, now)) === 1;
+      return (await redis().rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now)) === 1;
     },
     queueWrite(tx, { bucket, field }, value, ttlMs) {
       tx.rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
     },
     queueRefresh(tx, { bucket, field }, expiresAt, ttlMs, now) {
-      tx.rsHashTouch(bucket, field, expiryBytes(expiresAt), ttlMs, now);
+      tx.rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now);
     },
     async remove({ bucket, field }) {
       await redis().hdel(bucket, field);

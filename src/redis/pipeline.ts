@@ -7,10 +7,10 @@ export type PipelineReply = [Error | null, unknown];
 
 /**
  * Keys one pipeline sends to one cluster node at most. Redis runs a client's pipelined calls back
- * to back, so a web request on that node waits behind at most this many: the same bound as a
- * single-server sweep call (BUCKETS_PER_CALL buckets in one script call).
+ * to back, so a web request on that node waits behind at most this many: as many buckets as one
+ * single-server sweep call covers (BUCKETS_PER_CALL in src/sweep/bucket-scan.ts).
  */
-export const NODE_PIPELINE_MAX = 32;
+export const NODE_PIPELINE_MAX = 16;
 
 /**
  * Sends the commands `add` queues for each key (the same number for every key) in pipelines, and

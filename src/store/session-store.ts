@@ -19,6 +19,7 @@ import {
   watchConnection,
 } from '../redis/connections.js';
 import { DEFAULT_GRACE_MS } from '../sweep/bucket-scan.js';
+import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
@@ -317,19 +318,20 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     length: () => mode.count(Date.now()),
 
     async sweep(sweepOptions) {
+      // checked and defaulted once, before anything is deleted (`dry`, `grace` in s are spellings too)
+      const resolved = resolveSweepOptions(sweepOptions);
       // user indexes shed entries whose sessions expired (both modes)
-      const pruned =
-        users && !sweepOptions?.dryRun ? await users.prune(sweepOptions?.graceMs ?? DEFAULT_GRACE_MS) : null;
+      const pruned = users && !resolved.dryRun ? await users.prune(resolved.graceMs ?? DEFAULT_GRACE_MS) : null;
       const userIndex = pruned ? { userIndex: pruned } : {};
       if (opts.mode === 'string') {
         const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };
         return { buckets: 0, scanned: 0, deleted: 0, durationMs: 0, completed: true, checkpoint: none, ...userIndex };
       }
       // A hashKeyGenerator may name buckets the numbered plans cannot list: find them with SCAN.
-      const strategy = sweepOptions?.strategy ?? (opts.hashKeyGenerator ? 'existing' : 'full');
+      const strategy = resolved.strategy ?? (opts.hashKeyGenerator ? 'existing' : 'full');
       const result = await runSweep(
         { client: client(), prefix: opts.prefix, buckets: opts.buckets },
-        { ...sweepOptions, strategy },
+        { ...resolved, strategy },
       );
       return { ...result, ...userIndex };
     },

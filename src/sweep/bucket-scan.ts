@@ -1,4 +1,5 @@
 import { type Arg, type ScriptedClient, scriptPerKey } from '../redis/scripts.js';
+import { chunk } from './plan.js';
 
 /** HSCAN COUNT per bucket_scan.lua call: bounds the work of one script call on a big bucket. */
 export const SCAN_SLICE = 100;
@@ -81,8 +82,7 @@ export async function scanBuckets(
   const perCall = redis.isCluster ? 1 : BUCKETS_PER_CALL;
   let pending: Pending[] = keys.map((key) => ({ key, cursor: '0' }));
   while (pending.length > 0) {
-    const groups: Pending[][] = [];
-    for (let i = 0; i < pending.length; i += perCall) groups.push(pending.slice(i, i + perCall));
+    const groups = chunk(pending, perCall);
     const replies = await scanGroups(redis, groups, common);
     const next: Pending[] = [];
     groups.forEach((group, g) => {

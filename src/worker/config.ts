@@ -44,7 +44,7 @@ const duration = (min: number, max: number) =>
     if (ms === null || ms < min || ms > max) {
       ctx.addIssue({
         code: 'custom',
-        message: `a duration from ${formatDuration(min)} to ${formatDuration(max)}, such as 250ms, 30s, 15m, 1h`,
+        message: `a duration from ${formatDuration(min)} to ${formatDuration(max)}, such as 30s, 15m, 1h`,
       });
       return z.NEVER;
     }

@@ -121,6 +121,10 @@ describe.each(['hash', 'string'] as const)('user index (%s mode)', (mode) => {
     const c = sid();
     await store.set(c, session('ivan', 300));
     await sleep(500);
+    // the sweep's options are checked, and `dry` honoured, before any index entry is touched
+    await expect(store.sweep({ graceMs: -1 })).rejects.toThrow(/graceMs/);
+    expect((await store.sweep({ dry: true, grace: 0 })).userIndex).toBeUndefined();
+    expect(await raw.hlen(indexKey)).toBe(3);
     const swept = await store.sweep({ graceMs: 0 });
     expect(swept.userIndex?.removed).toBeGreaterThanOrEqual(1);
     expect(await raw.hlen(indexKey)).toBe(2);

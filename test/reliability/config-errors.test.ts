@@ -38,6 +38,9 @@ const BAD_ENV: Array<[string, string, string]> = [
   ['SHUTDOWN_TIMEOUT', '1h', 'a duration from 1s to 10m'],
   ['LOG_LEVEL', 'loud', 'fatal, error, warn, info, debug, trace or silent'],
   ['LOG_PRETTY', 'sometimes', 'one of true, false, on, off, 1, 0'],
+  ['CLEANUP_USER_INDEX', 'yes please', 'one of true, false, on, off, 1, 0'],
+  ['METRICS_PORT', '70000', 'an integer from 1 to 65535'],
+  ['NODE_APP_INSTANCE', '-1', 'an integer from 0 to 1000'],
 ];
 
 /** Bad flags, and what the message must say (the flag's name and what it accepts). */
