@@ -58,7 +58,7 @@ function then<T, R>(
  * Why a payload did not parse, without the parser's message: those quote the input (V8's
  * `"…" is not valid JSON`, msgpackr's "end of buffer not reached {…}"), and reasons end up in logs.
  */
-function parseFailure(err: unknown): string {
+export function parseFailure(err: unknown): string {
   if (!(err instanceof Error)) return 'parser error';
   return `${err.name}${/ at position \d+/.exec(err.message)?.[0] ?? ''} (message withheld: it may quote session data)`;
 }

@@ -1,8 +1,8 @@
-import type { Codec } from '../codec/codec.js';
+import { type Codec, parseFailure } from '../codec/codec.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { withScripts } from '../redis/scripts.js';
-import { ConfigError, RedisessionError } from '../store/errors.js';
+import { ConfigError, CorruptValueError, RedisessionError } from '../store/errors.js';
 import type { Logger } from '../store/logger.js';
 import { ttlMsFor } from '../store/ttl.js';
 
@@ -170,7 +170,8 @@ export function legacyFallback<L>(source: LegacySource, target: MoveTarget<L>): 
       }
     } catch (err) {
       target.logger.warn(
-        { reason: (err as Error).message },
+        // the parser's own message may quote the session's bytes: its name and position only
+        { reason: err instanceof CorruptValueError ? err.message : parseFailure(err) },
         'redisession: legacy session cannot be decoded; left in place',
       );
       return 'unreadable';

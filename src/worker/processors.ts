@@ -144,7 +144,8 @@ async function startSweep(deps: Deps, job: Job<TriggerData>): Promise<TriggerRes
     return skip('SESSION_MODE=string: Redis expires string-mode sessions itself');
   }
   // A scheduled run while the previous sweep still waits on its shards would only pile up work.
-  if (origin === 'schedule' && (await deps.queue.getWaitingChildrenCount()) > 0) {
+  // (only sweep parents count: a migration waiting on its shards is no reason to skip a sweep)
+  if (origin === 'schedule' && (await deps.queue.getWaitingChildren()).some((j) => j.name === JOB.summary)) {
     return skip('the previous sweep is still running');
   }
   const node = await enqueueSweep(deps.config, deps.flows, req);

@@ -9,7 +9,7 @@ export function redactUrl(url: string): string {
   } catch {
     // not a URL: masked below
   }
-  // Not a proper URL (`user:secret@host:6379`, the scheme forgotten): whatever precedes an @ may
-  // be a password.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/]*@/i, '$1***@');
+  // Not a proper URL (`user:secret@host:6379`, the scheme forgotten, or a password with an
+  // unencoded "/"): whatever precedes the last @ may be a password.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, '$1***@');
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
-import { redisUrl, storeFixture, testPrefix } from '../helpers/redis.js';
+import { recordingLogger, redisUrl, storeFixture, testPrefix } from '../helpers/redis.js';
 
 const { raw, prefixes, make, sid } = storeFixture();
 
@@ -76,6 +76,21 @@ describe.each(['hash', 'string'] as const)('read-through from connect-redis into
     await raw.set(`${old}${id}`, '{not json', 'EX', 60);
     expect(await store.get(id)).toBeNull();
     expect(await raw.exists(`${old}${id}`)).toBe(1);
+  });
+
+  it('logs an unreadable legacy value without quoting it (parsers quote their input)', async () => {
+    const { lines, logger } = recordingLogger();
+    const logged = make({
+      mode: 'hash',
+      prefix: testPrefix('quiet'),
+      logger,
+      legacy: { layout: 'connect-redis', prefix: old },
+    });
+    const id = sid();
+    await raw.set(`${old}${id}`, 'sTOKEN-9f3a-secret{', 'EX', 60);
+    expect(await logged.get(id)).toBeNull();
+    expect(lines.some((l) => /legacy session cannot be decoded/.test(l.msg ?? ''))).toBe(true);
+    expect(JSON.stringify(lines)).not.toMatch(/TOKEN|secret/);
   });
 });
 
