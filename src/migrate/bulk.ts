@@ -135,20 +135,18 @@ export async function runMigration(store: SessionStore, options: MigrateOptions 
     skipped: 0,
     ...options.checkpoint,
   };
-  const count: Record<MoveOutcome, (n: number) => void> = {
-    moved: (n) => {
-      state.moved += n;
-    },
-    newer: (n) => {
-      state.newer += n;
-    },
-    gone: () => {}, // taken by a web request meanwhile: it moved it
-    expired: (n) => {
-      state.skipped += n;
-    },
-    unreadable: (n) => {
-      state.skipped += n;
-    },
+  /** Which total each outcome adds to ('gone': a web request moved it meanwhile). */
+  const field: Record<MoveOutcome, 'moved' | 'newer' | 'skipped' | null> = {
+    moved: 'moved',
+    newer: 'newer',
+    gone: null,
+    expired: 'skipped',
+    unreadable: 'skipped',
+    revoked: 'skipped',
+  };
+  const count = (outcome: MoveOutcome, n: number) => {
+    const f = field[outcome];
+    if (f) state[f] += n;
   };
   let completed = true;
   for await (const { found, units, next } of legacyBatches(store.redis, legacy, options)) {
@@ -163,7 +161,7 @@ export async function runMigration(store: SessionStore, options: MigrateOptions 
           : legacy.move(f.address, f.raw, f.pttl, f.key, options.dryRun ?? false),
       ),
     );
-    for (const o of outcomes) count[o](1);
+    for (const o of outcomes) count(o, 1);
     state.scanned += found.length;
     state.done += units;
     state.position = next;

@@ -42,7 +42,8 @@ export interface LegacyAddress {
 }
 
 /** What a move did with one legacy session. */
-export type MoveOutcome = 'moved' | 'newer' | 'gone' | 'expired' | 'unreadable';
+/** 'revoked': the owner was logged out everywhere (destroyUser) after this copy was written: dropped. */
+export type MoveOutcome = 'moved' | 'newer' | 'gone' | 'expired' | 'unreadable' | 'revoked';
 
 /** The store's side of a move: its key scheme, layout and codec. */
 export interface MoveTarget<L> {
@@ -57,8 +58,11 @@ export interface MoveTarget<L> {
   /** The Redis key and field ('' for a string key) a location is written to. */
   where: (loc: L) => { key: Buffer; field: Buffer | '' };
   read: (loc: L) => Promise<Buffer | null>;
-  /** Indexes the session's owner (userId option) before it lands in the new layout. */
-  beforeWrite?: (session: Record<string, unknown>, key: Buffer, expiresAt: number, ttlMs: number) => Promise<void>;
+  /**
+   * Indexes the session's owner (userId option) before it lands in the new layout; false when the
+   * owner's index refuses it (the user was logged out everywhere meanwhile).
+   */
+  beforeWrite?: (session: Record<string, unknown>, key: Buffer, expiresAt: number, ttlMs: number) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -132,6 +136,12 @@ export function legacyFallback<L>(source: LegacySource, target: MoveTarget<L>): 
     return { key: bucketKey(source.prefix, defaultBucketOf(key, source.buckets), width), field: key };
   };
 
+  /** Deletes a legacy copy (destroy, or a copy of a user logged out everywhere). */
+  async function dropAt(at: LegacyAddress): Promise<void> {
+    if (at.field) await redis().hdel(at.key, at.field);
+    else await redis().unlink(at.key);
+  }
+
   /** The legacy value and its remaining life; null when absent (or another type sits there). */
   async function read(at: LegacyAddress): Promise<{ raw: Buffer; pttl: number } | null> {
     try {
@@ -187,7 +197,11 @@ export function legacyFallback<L>(source: LegacySource, target: MoveTarget<L>): 
     const now = Date.now();
     const expiresAt = now + decoded.ttlMs;
     const value = await target.codec.encode(decoded.session, target.storesExpiry ? expiresAt : null);
-    await target.beforeWrite?.(decoded.session, key, expiresAt, decoded.ttlMs);
+    if ((await target.beforeWrite?.(decoded.session, key, expiresAt, decoded.ttlMs)) === false) {
+      // logged out everywhere: an old copy must not bring the session back
+      await dropAt(at);
+      return 'revoked';
+    }
     const to = target.where(target.locate(key));
     const done = await redis().rsLegacyMove(at.key, to.key, at.field ?? '', raw, to.field, value, decoded.ttlMs, now);
     return done === 1 ? 'moved' : done === 0 ? 'newer' : 'gone';
@@ -208,18 +222,14 @@ export function legacyFallback<L>(source: LegacySource, target: MoveTarget<L>): 
         // new copy before deleting the old one in one script), so look in the new layout again.
         if (!found) return target.read(loc);
         const outcome = await move(at, found.raw, found.pttl, key);
-        if (outcome === 'unreadable' || outcome === 'expired') return null;
+        if (outcome === 'unreadable' || outcome === 'expired' || outcome === 'revoked') return null;
         const now = await target.read(loc);
         if (now !== null || outcome !== 'gone') return now;
       }
       return null;
     },
 
-    async remove(sid, key) {
-      const at = addressOf(sid, key);
-      if (at.field) await redis().hdel(at.key, at.field);
-      else await redis().unlink(at.key);
-    },
+    remove: (sid, key) => dropAt(addressOf(sid, key)),
   };
 }
 

@@ -215,8 +215,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           ? {
               beforeWrite: async (session: SessionData, key: Buffer, expiresAt: number, ttlMs: number) => {
                 const owner = users.ownerOf(session);
-                if (owner !== null)
-                  await users.write(owner, key, { expiresAt, ttlMs, now: Date.now() }, () => {}, noop);
+                if (owner === null) return true;
+                // refused when the owner was logged out everywhere: the legacy copy must not revive it
+                return !(await users.write(owner, key, { expiresAt, ttlMs, now: Date.now() }, () => {}, noop)).revoked;
               },
             }
           : {}),

@@ -161,7 +161,10 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
         entries.map((e) => e.key),
         access,
       );
-      const stale = checked.filter((s) => !s.mine).map((s) => s.key);
+      // Only entries whose session now holds another owner (or cannot be read) go. An absent one may
+      // be a write under way (on a cluster, or a legacy move, the entry comes first): the expiry
+      // prune removes it if no session arrives.
+      const stale = checked.filter((s) => s.present && !s.mine).map((s) => s.key);
       if (stale.length > 0) await redis().hdel(keyOf(owner), ...stale);
       return entries
         .filter((_, i) => checked[i]?.mine)

@@ -78,11 +78,32 @@ describe.each(['hash', 'string'] as const)('read-through from connect-redis into
     expect(await raw.exists(`${old}${id}`)).toBe(1);
   });
 
+  it('a legacy copy rewritten after "log out everywhere" does not bring the session back', async () => {
+    const revokedPrefix = testPrefix('revoked');
+    prefixes.push(revokedPrefix);
+    const indexed = make({
+      mode,
+      prefix: revokedPrefix,
+      legacy: { layout: 'connect-redis', prefix: old },
+      userId: (s) => s.user as string | undefined,
+    });
+    const id = sid();
+    await legacyConnectRedis(old, id, session('mallory'), 600);
+    expect(await indexed.get(id)).toMatchObject({ user: 'mallory' }); // moved, and indexed
+    expect(await indexed.destroyUser('mallory')).toBe(1);
+    // an old web server (rolling deploy) writes its copy back under the legacy key
+    await legacyConnectRedis(old, id, session('mallory'), 600);
+    expect(await indexed.get(id)).toBeNull();
+    expect(await raw.exists(`${old}${id}`)).toBe(0);
+  });
+
   it('logs an unreadable legacy value without quoting it (parsers quote their input)', async () => {
     const { lines, logger } = recordingLogger();
+    const quiet = testPrefix('quiet');
+    prefixes.push(quiet);
     const logged = make({
       mode: 'hash',
-      prefix: testPrefix('quiet'),
+      prefix: quiet,
       logger,
       legacy: { layout: 'connect-redis', prefix: old },
     });
