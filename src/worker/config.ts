@@ -101,6 +101,7 @@ const schema = z.object({
   SESSION_MODE: z.enum(['hash', 'string'], { message: 'hash or string' }).default('hash'),
   SESSION_PREFIX: z.string().min(1, PREFIX_ACCEPTED).max(128, PREFIX_ACCEPTED).default('rs:'),
   SESSION_BUCKETS: int(...LIMITS.buckets).default(65536),
+  SESSION_ID_SECRET: z.string().min(16, 'at least 16 characters, the same idSecret as the web tier').optional(),
   QUEUE_NAME: z
     .string()
     .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)')
@@ -148,7 +149,8 @@ export interface WorkerConfig {
   redis: RedisTarget;
   /** The Redis holding the BullMQ queue (QUEUE_REDIS_URL, else the sessions' Redis). */
   queueRedis: RedisTarget;
-  session: { mode: 'hash' | 'string'; prefix: string; buckets: number };
+  /** idSecret: the web tier's key scheme, for the jobs that write sessions (migrate); never logged. */
+  session: { mode: 'hash' | 'string'; prefix: string; buckets: number; idSecret: string | null };
   queue: { name: string; prefix: string };
   schedule: { enabled: boolean; every: number | null; cron: string | null; tz: string | null };
   cleanup: {
@@ -174,7 +176,7 @@ export class EnvConfigError extends Error {
 
 const SECRET_VARS = new Set(['REDIS_URL', 'QUEUE_REDIS_URL']);
 
-const PASSWORD_VARS = new Set(['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
+const PASSWORD_VARS = new Set(['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'SESSION_ID_SECRET']);
 
 function shown(name: string, value: string | undefined): string {
   if (value === undefined) return '(unset)';
@@ -256,7 +258,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   return {
     redis,
     queueRedis,
-    session: { mode: e.SESSION_MODE, prefix: e.SESSION_PREFIX, buckets: e.SESSION_BUCKETS },
+    session: {
+      mode: e.SESSION_MODE,
+      prefix: e.SESSION_PREFIX,
+      buckets: e.SESSION_BUCKETS,
+      idSecret: e.SESSION_ID_SECRET ?? null,
+    },
     queue: { name: e.QUEUE_NAME, prefix: e.QUEUE_PREFIX },
     schedule: {
       enabled: e.CLEANUP_SCHEDULE,

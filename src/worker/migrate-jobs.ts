@@ -83,7 +83,7 @@ function pick(session: Record<string, unknown>, path: string): string | number |
 }
 
 export async function processMigrateShard(
-  deps: { sessions: RedisClient; logger: Logger },
+  deps: { sessions: RedisClient; logger: Logger; config: WorkerConfig },
   job: Job<MigrateShardData>,
   token: string | undefined,
   signal?: AbortSignal,
@@ -111,6 +111,8 @@ export async function processMigrateShard(
     prefix: d.prefix,
     buckets: d.buckets,
     legacy: { layout: d.from, prefix: d.fromPrefix, buckets: d.fromBuckets },
+    // the web tier's key scheme: sessions moved under other keys would be lost to it
+    ...(deps.config.session.idSecret ? { idSecret: deps.config.session.idSecret } : {}),
     ...(d.userField ? { userId: (s: Record<string, unknown>) => pick(s, d.userField as string) } : {}),
   });
   const result = await runMigration(store, {

@@ -6,6 +6,7 @@ import express from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
+import { createSessionStore } from 'redisession';
 import { RedisessionStore } from 'redisession/express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
@@ -170,5 +171,44 @@ describe('switching from connect-redis 9 to redisession hash mode', () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/names the store itself/);
+  });
+});
+
+describe('the bulk move for a web tier with idSecret', () => {
+  it('writes sessions under the keys the web tier looks for (SESSION_ID_SECRET), and never logs the secret', async () => {
+    const secret = `s3cret-${randomBytes(12).toString('hex')}`;
+    const from = testPrefix('cr-secret');
+    const to = testPrefix('rs-secret');
+    const queue = `${queueName}-secret`;
+    const env = {
+      REDIS_URL: redisUrl(),
+      QUEUE_NAME: queue,
+      SESSION_PREFIX: to,
+      SESSION_BUCKETS: '64',
+      SESSION_ID_SECRET: secret,
+      CLEANUP_SCHEDULE: 'off',
+    };
+    const ids = Array.from({ length: 20 }, () => randomBytes(24).toString('base64url'));
+    for (const [i, id] of ids.entries()) await raw.set(`${from}${id}`, JSON.stringify({ user: `u${i}` }), 'EX', 600);
+    const w = startWorker(env);
+    const web = createSessionStore({ redis: redisUrl(), prefix: to, buckets: 64, idSecret: secret });
+    try {
+      await w.ready;
+      const run = await runCli(['migrate', '--from', 'connect-redis', '--from-prefix', from, '--wait', '--json'], env);
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ moved: 20 });
+      for (const [i, id] of ids.entries()) expect(await web.get(id)).toEqual({ user: `u${i}` });
+      expect(`${run.stdout}${run.stderr}${JSON.stringify(w.logs)}`).not.toContain(secret);
+    } finally {
+      await killWorker(w);
+      await web.close();
+      await dropPrefix(raw, from);
+      await dropPrefix(raw, to);
+      const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+      const q = new Queue(queue, { connection: conn, prefix: '{redisession}' });
+      await q.obliterate({ force: true });
+      await q.close();
+      await conn.quit();
+    }
   });
 });

@@ -41,6 +41,7 @@ const BAD_ENV: Array<[string, string, string]> = [
   ['CLEANUP_USER_INDEX', 'yes please', 'one of true, false, on, off, 1, 0'],
   ['METRICS_PORT', '70000', 'an integer from 1 to 65535'],
   ['NODE_APP_INSTANCE', '-1', 'an integer from 0 to 1000'],
+  ['SESSION_ID_SECRET', 'hunter2-short', 'at least 16 characters, the same idSecret as the web tier'],
 ];
 
 /** Bad flags, and what the message must say (the flag's name and what it accepts). */
@@ -75,7 +76,7 @@ describe('bad configuration is refused, naming what is wrong and what is accepte
       const out = await runCli([command], env);
       expect(out.code).toBe(2);
       for (const [name, value, accepted] of BAD_ENV) {
-        const shown = /PASSWORD/.test(name)
+        const shown = /PASSWORD|SECRET/.test(name)
           ? '(hidden)'
           : JSON.stringify(name === 'REDIS_URL' ? '***@localhost:6379' : value);
         expect(out.stderr).toContain(`${name}=${shown}: expected ${accepted}`);
