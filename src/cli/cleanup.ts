@@ -1,5 +1,6 @@
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { CommandModule } from 'yargs';
+import { quietQuit } from '../redis/connections.js';
 import { definedOnly } from '../store/options.js';
 import { SWEEP_STRATEGIES, type SweepStrategy } from '../sweep/plan.js';
 import { LIMITS } from '../worker/config.js';
@@ -168,7 +169,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
     } finally {
       await events?.close();
       await queue.close();
-      await connection.quit().catch(() => connection.disconnect());
+      await quietQuit(connection);
     }
   },
 };

@@ -1,6 +1,7 @@
 import { Job } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
+import { quietQuit } from '../redis/connections.js';
 import { resolveOptions } from '../store/options.js';
 import { LIMITS } from '../worker/config.js';
 import {
@@ -168,7 +169,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
     } finally {
       await events?.close();
       await Promise.all([queue.close(), flows.close()]);
-      await connection.quit().catch(() => connection.disconnect());
+      await quietQuit(connection);
     }
   },
 };

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { quietQuit } from '../redis/connections.js';
 import { CRON_ACCEPTED, cronProblem, isTimeZone, TZ_ACCEPTED } from '../worker/config.js';
 import { parseDuration } from '../worker/duration.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
@@ -69,7 +70,7 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       }
     } finally {
       await queue.close();
-      await connection.quit().catch(() => connection.disconnect());
+      await quietQuit(connection);
     }
   },
 };

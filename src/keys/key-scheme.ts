@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 
 /*
  * Session id -> compact binary key. The first byte tags which rule produced the key, so two
@@ -55,8 +55,9 @@ export function isDefaultKey(key: Buffer): boolean {
  * The price: ids cannot be listed back from keys.
  */
 export function hashedKeyGenerator(secret: Buffer): (sid: string) => Buffer {
+  const key = createSecretKey(secret); // imported once, not on every id
   return (sid) => {
-    const mac = createHmac('sha256', secret).update(sid, 'utf8').digest();
+    const mac = createHmac('sha256', key).update(sid, 'utf8').digest();
     return tagged(KEY_TAG.hashed, mac.subarray(0, HASHED_KEY_BYTES));
   };
 }

@@ -46,6 +46,9 @@ export function resolveSweepOptions(input: SweepOptions = {}): SweepOptions {
   if (dryRun !== undefined && typeof dryRun !== 'boolean') bad('dryRun', dryRun, 'true or false');
   if (input.onProgress !== undefined && typeof input.onProgress !== 'function')
     bad('onProgress', 'not a function', 'a function');
+  // a sample is drawn anew on every run: a position in another draw means nothing
+  if (strategy === 'sample' && !input.indexes && typeof input.checkpoint?.position === 'number')
+    throw new ConfigError('resuming a sample sweep from a checkpoint needs the `indexes` it sampled');
   const { grace: _g, batchSize: _b, sampleSize: _s, dry: _d, ...rest } = input;
   return {
     ...rest,

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
+import { quietQuit } from '../redis/connections.js';
 import { loadConfig } from './config.js';
 import { openQueue, queueConnection } from './queue.js';
 
@@ -36,7 +37,7 @@ export function openCleanupQueue(opts: { env?: NodeJS.ProcessEnv; connection?: R
     prefix: config.queue.prefix,
     async close() {
       await queue.close();
-      if (!opts.connection) await connection.quit().catch(() => connection.disconnect());
+      if (!opts.connection) await quietQuit(connection);
     },
   };
 }

@@ -203,6 +203,13 @@ describe('store.sweep', () => {
     expect(await fieldCount(prefix)).toBe(20);
   });
 
+  it('refuses to resume a sample sweep without the buckets it sampled', async () => {
+    const { store } = makeStore({ buckets: 64 });
+    const checkpoint = { position: 5, bucketsDone: 5, scanned: 0, deleted: 0 };
+    await expect(store.sweep({ strategy: 'sample', checkpoint })).rejects.toThrow(/needs the `indexes`/);
+    expect((await store.sweep({ strategy: 'sample', checkpoint, indexes: [1, 2, 3, 4, 5, 6] })).buckets).toBe(6);
+  });
+
   it('runs on a shard range through runSweep', async () => {
     const { store, prefix } = makeStore({ buckets: 10 });
     await populate(store, prefix, 10, 40, 0);
