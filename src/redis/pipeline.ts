@@ -6,17 +6,17 @@ import type { RedisClient } from './connections.js';
 export type PipelineReply = [Error | null, unknown];
 
 /**
- * Keys one pipeline sends to one cluster node at most. Redis runs a client's pipelined calls back
- * to back, so a web request on that node waits behind at most this many: as many buckets as one
+ * Keys one pipeline sends at most (to one node, on a cluster). Redis runs a client's pipelined
+ * calls back to back, so a web request waits behind at most this many: as many buckets as one
  * single-server sweep call covers (BUCKETS_PER_CALL in src/sweep/bucket-scan.ts).
  */
 export const NODE_PIPELINE_MAX = 16;
 
 /**
- * Sends the commands `add` queues for each key (the same number for every key) in pipelines, and
- * returns each key's replies in key order. On a single server: one pipeline. On a cluster: keys
- * grouped by the node serving their slot, each node's group in pipelines of at most
- * NODE_PIPELINE_MAX keys, nodes in parallel (an ioredis pipeline must not mix nodes).
+ * Sends the commands `add` queues for each key (the same number for every key) in pipelines of at
+ * most NODE_PIPELINE_MAX keys, and returns each key's replies in key order. On a single server the
+ * pipelines go one after another; on a cluster keys are grouped by the node serving their slot and
+ * nodes run in parallel (an ioredis pipeline must not mix nodes).
  */
 export async function pipelinePerKey(
   client: RedisClient,
@@ -24,14 +24,13 @@ export async function pipelinePerKey(
   add: (pipe: ChainableCommander, key: Buffer, i: number) => void,
 ): Promise<PipelineReply[][]> {
   if (keys.length === 0) return [];
-  if (!client.isCluster)
-    return runPipeline(
-      client,
-      keys,
-      keys.map((_, i) => i),
-      add,
-    );
-  return perNode(client as Cluster, keys, add);
+  if (client.isCluster) return perNode(client as Cluster, keys, add);
+  const out: PipelineReply[][] = [];
+  for (let c = 0; c < keys.length; c += NODE_PIPELINE_MAX) {
+    const indexes = Array.from({ length: Math.min(NODE_PIPELINE_MAX, keys.length - c) }, (_, j) => c + j);
+    out.push(...(await runPipeline(client, keys, indexes, add)));
+  }
+  return out;
 }
 
 async function runPipeline(
