@@ -3,7 +3,7 @@ import { MAX_USER_ID_LENGTH, userIndexKey, userIndexPrefix } from '../keys/user-
 import type { RedisClient } from '../redis/connections.js';
 import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefix } from '../redis/scan.js';
-import { type ScriptedClient, type ScriptedPipeline, withScripts } from '../redis/scripts.js';
+import { type ScriptedClient, type ScriptedPipeline, scriptPerKey, withScripts } from '../redis/scripts.js';
 import { ConfigError } from '../store/errors.js';
 
 /** What the store's userId option returns: the owner of a session, or nothing (not logged in). */
@@ -191,9 +191,12 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
   };
 }
 
+/** HSCAN COUNT per user_index_prune.lua call: bounds one call on a big index. */
+const PRUNE_SLICE = 100;
+
 /**
- * Removes expired entries from every user index under a prefix (SCAN, then user_index_prune.lua a
- * slice at a time): what store.sweep() and, with CLEANUP_USER_INDEX=on, the worker's sweeps run.
+ * Removes expired entries from every user index under a prefix (SCAN, then user_index_prune.lua on
+ * each page's indexes, pipelined, a slice at a time): what store.sweep() and, with CLEANUP_USER_INDEX=on, the worker's sweeps run.
  */
 export async function pruneUserIndexes(
   client: RedisClient,
@@ -204,18 +207,22 @@ export async function pruneUserIndexes(
   let indexes = 0;
   let removed = 0;
   for await (const keys of scanPrefix(client, userIndexPrefix(prefix), 'hash')) {
-    for (const key of keys) {
-      indexes++;
-      let cursor = '0';
-      do {
-        const [next, , gone] = (await redis.rsUserIndexPrune(key, cursor, 500, graceMs)) as [
-          Buffer | string,
-          number,
-          number,
-        ];
+    indexes += keys.length;
+    // the first slice of every index of the page in pipelines, then again only for big indexes
+    let pending = keys.map((key) => ({ key, cursor: '0' }));
+    while (pending.length > 0) {
+      const batch = pending;
+      const replies = (await scriptPerKey(
+        redis,
+        'rsUserIndexPrune',
+        batch.map((p) => p.key),
+        (_k, i) => [(batch[i] as { cursor: string }).cursor, PRUNE_SLICE, graceMs],
+      )) as Array<[Buffer | string, number, number]>;
+      pending = [];
+      replies.forEach(([next, , gone], i) => {
         removed += gone;
-        cursor = next.toString();
-      } while (cursor !== '0');
+        if (next.toString() !== '0') pending.push({ key: (batch[i] as { key: Buffer }).key, cursor: next.toString() });
+      });
     }
   }
   return { indexes, removed };
