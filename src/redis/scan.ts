@@ -22,13 +22,30 @@ export async function dataNodes(client: RedisClient): Promise<Redis[]> {
   if (!client.isCluster) return [client as Redis];
   const cluster = client as Cluster;
   if (cluster.status !== 'ready') await cluster.ping(); // queued until the cluster is ready, or fails
-  return cluster.nodes('master');
+  // by address: the same order for every client, whatever order the slot map arrived in
+  return cluster.nodes('master').sort((x, y) => (addressOf(x) < addressOf(y) ? -1 : 1));
 }
 
-/** Where a prefix scan stands: which data node, and SCAN's cursor on it. */
+const addressOf = (node: Redis): string => `${node.options.host}:${node.options.port}`;
+
+/**
+ * Where a prefix scan stands: which data node (its index in dataNodes, and its address, which is
+ * what a resume goes by: masters change with failovers and resharding), and SCAN's cursor on it.
+ */
 export interface ScanPosition {
   node: number;
   cursor: string;
+  address?: string;
+}
+
+/**
+ * Where to start on these nodes. A position whose node is gone (a failover) starts over: SCAN may
+ * then yield keys again, which callers already allow for.
+ */
+function resumeAt(nodes: Redis[], from: ScanPosition): ScanPosition {
+  if (from.address === undefined) return from;
+  const n = nodes.findIndex((node) => addressOf(node) === from.address);
+  return n === -1 ? { node: 0, cursor: '0' } : { node: n, cursor: from.cursor };
 }
 
 export interface ScanPage {
@@ -52,13 +69,15 @@ export async function* scanPrefixPages(
   // ioredis accepts Buffer arguments everywhere; its types only admit strings for MATCH.
   const match = prefixPattern(prefix) as unknown as string;
   const nodes = await dataNodes(client);
-  for (let n = from.node; n < nodes.length; n++) {
+  const start = resumeAt(nodes, from);
+  const at = (n: number, cursor: string): ScanPosition => ({ node: n, cursor, address: addressOf(nodes[n] as Redis) });
+  for (let n = start.node; n < nodes.length; n++) {
     const node = nodes[n] as Redis;
-    let cursor = n === from.node ? from.cursor : '0';
+    let cursor = n === start.node ? start.cursor : '0';
     do {
       const [next, keys] = await node.scanBuffer(cursor, 'MATCH', match, 'COUNT', count, 'TYPE', type);
       cursor = next.toString();
-      const more = cursor !== '0' ? { node: n, cursor } : n + 1 < nodes.length ? { node: n + 1, cursor: '0' } : null;
+      const more = cursor !== '0' ? at(n, cursor) : n + 1 < nodes.length ? at(n + 1, '0') : null;
       yield { keys, next: more };
     } while (cursor !== '0');
   }

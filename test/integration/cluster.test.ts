@@ -6,6 +6,7 @@ import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { pipelinePerKey } from '../../src/redis/pipeline.js';
+import { type ScanPosition, scanPrefixPages } from '../../src/redis/scan.js';
 import { ConfigError } from '../../src/store/errors.js';
 import { dropPrefix, testPrefix } from '../helpers/redis.js';
 import { migrateSlots, startCluster } from '../helpers/redis-cluster.js';
@@ -113,6 +114,29 @@ describe('the library on a cluster', () => {
     await store.close();
     expect(await client.ping()).toBe('PONG');
     expect(await createSessionStore({ redis: client, prefix }).get(id)).toEqual({ ok: true });
+  });
+
+  it('a prefix scan resumes on the node it stopped at (by address, not list position), or starts over', async () => {
+    const { store, prefix } = makeStore({ buckets: 256 });
+    const ids = Array.from({ length: 300 }, sid);
+    for (const id of ids) await store.set(id, { id });
+    const all = async (client: Cluster, from?: ScanPosition) => {
+      const seen = new Set<string>();
+      for await (const page of scanPrefixPages(client, Buffer.from(prefix), 'hash', 10, from))
+        for (const k of page.keys) seen.add(k.toString('hex'));
+      return seen;
+    };
+    const everything = await all(clusterClient());
+    expect(everything.size).toBeGreaterThan(100); // about 170 of the 256 buckets, on all three masters
+    // stop after the first page of one client, resume with another client (its own node list)
+    const first = await scanPrefixPages(clusterClient(), Buffer.from(prefix), 'hash', 10).next();
+    const page = first.value as { keys: Buffer[]; next: ScanPosition };
+    expect(page.next.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const resumed = await all(clusterClient(), page.next);
+    for (const k of page.keys) resumed.add(k.toString('hex'));
+    expect(resumed).toEqual(everything);
+    // a node that is no longer a master: the walk starts over rather than skipping anything
+    expect(await all(clusterClient(), { node: 1, cursor: '7', address: '127.0.0.1:1' })).toEqual(everything);
   });
 
   it('a node that lost its scripts (NOSCRIPT: SCRIPT FLUSH, a restart) gets them again', async () => {
