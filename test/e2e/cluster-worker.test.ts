@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import { createSessionStore, type SessionStore } from 'redisession';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, testPrefix } from '../helpers/redis.js';
 import { migrateSlots, startCluster } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
@@ -33,11 +32,7 @@ afterAll(async () => {
     for (const n of cluster.nodes) await dropPrefix(n.admin, prefix);
     await store.close();
   }
-  for (const name of queues) {
-    const q = new Queue(name, { connection: client, prefix: '{redisession}' });
-    await q.obliterate({ force: true });
-    await q.close();
-  }
+  await dropQueues(queues, client);
   client.disconnect();
   await cluster.destroy();
 });

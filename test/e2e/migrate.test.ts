@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { Queue } from 'bullmq';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
-import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { createSessionStore } from 'redisession';
 import { RedisessionStore } from 'redisession/express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { baseUrl, CookieJar, close, listen } from '../helpers/http.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 
@@ -35,11 +33,7 @@ afterAll(async () => {
   for (const c of cleanups) await c();
   await dropPrefix(raw, oldPrefix);
   await dropPrefix(raw, newPrefix);
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const q = new Queue(queueName, { connection: conn, prefix: '{redisession}' });
-  await q.obliterate({ force: true });
-  await q.close();
-  await conn.quit();
+  await dropQueues([queueName]);
 });
 
 /** The same app on any store: what a team runs before and after switching. */
@@ -204,11 +198,7 @@ describe('the bulk move for a web tier with idSecret', () => {
       await web.close();
       await dropPrefix(raw, from);
       await dropPrefix(raw, to);
-      const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-      const q = new Queue(queue, { connection: conn, prefix: '{redisession}' });
-      await q.obliterate({ force: true });
-      await q.close();
-      await conn.quit();
+      await dropQueues([queue]);
     }
   });
 });

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { redisUrl, sleep, testPrefix } from '../helpers/redis.js';
 import { startSentinels } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
@@ -19,13 +18,7 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map(killWorker));
 });
 afterAll(async () => {
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  for (const name of queues) {
-    const q = new Queue(name, { connection: conn, prefix: '{redisession}' });
-    await q.obliterate({ force: true });
-    await q.close();
-  }
-  await conn.quit();
+  await dropQueues(queues);
   await topo.destroy();
 });
 

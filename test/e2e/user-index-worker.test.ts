@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userIndexKey } from '../../src/keys/user-index-key.js';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
 
 const raw = rawClient();
@@ -16,11 +14,7 @@ beforeAll(assertBuilt);
 afterAll(async () => {
   if (worker) await killWorker(worker);
   await dropPrefix(raw, prefix);
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const q = new Queue(queueName, { connection: conn, prefix: '{redisession}' });
-  await q.obliterate({ force: true });
-  await q.close();
-  await conn.quit();
+  await dropQueues([queueName]);
 });
 
 const session = (user: string, maxAgeMs: number) => ({

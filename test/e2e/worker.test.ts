@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { countFields, plantSessions } from '../helpers/sessions.js';
@@ -21,13 +21,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   for (const p of prefixes) await dropPrefix(raw, p);
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  for (const { name } of queues) {
-    const q = new Queue(name, { connection: conn, prefix: '{redisession}' });
-    await q.obliterate({ force: true });
-    await q.close();
-  }
-  await conn.quit();
+  await dropQueues(queues.map((q) => q.name));
 });
 
 /** A fresh queue and session prefix per test, and fast stall detection. */

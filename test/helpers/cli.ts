@@ -1,5 +1,8 @@
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { Queue } from 'bullmq';
+import { type Cluster, Redis } from 'ioredis';
+import { redisUrl } from './redis.js';
 
 /** The built CLI, run as an operator runs it. npm test builds dist/ before the tests. */
 export const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -113,4 +116,18 @@ export function startWorker(env: Record<string, string>): WorkerProcess {
 export async function killWorker(w: WorkerProcess): Promise<void> {
   if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
   await w.exited;
+}
+
+/**
+ * Removes test queues and all their jobs (BullMQ's obliterate), through `connection` or a
+ * connection of its own to the shared test Redis.
+ */
+export async function dropQueues(names: string[], connection?: Redis | Cluster): Promise<void> {
+  const conn = connection ?? new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  for (const name of names) {
+    const q = new Queue(name, { connection: conn, prefix: '{redisession}' });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
+  if (!connection) await conn.quit();
 }

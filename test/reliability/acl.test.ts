@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 import { countFields, plantSessions, plantValue, storedValue } from '../helpers/sessions.js';
 
@@ -84,11 +83,7 @@ afterAll(async () => {
   await raw.call('ACL', 'DELUSER', user);
   await dropPrefix(raw, prefix);
   await dropPrefix(raw, oldPrefix);
-  for (const name of queues) {
-    const q = new Queue(name, { connection: raw, prefix: '{redisession}' });
-    await q.obliterate({ force: true });
-    await q.close();
-  }
+  await dropQueues(queues, raw);
 });
 
 /** (Re)defines the test's ACL user with exactly these commands and key patterns; its URL. */

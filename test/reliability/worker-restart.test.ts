@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSweep, type SweepCheckpoint } from '../../src/sweep/runner.js';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 import { countFields, plantSessions } from '../helpers/sessions.js';
 
@@ -19,11 +18,7 @@ const workers: WorkerProcess[] = [];
 afterAll(async () => {
   await Promise.all(workers.map(killWorker));
   for (const p of prefixes) await dropPrefix(raw, p);
-  for (const name of queues) {
-    const q = new Queue(name, { connection: raw, prefix: '{redisession}' });
-    await q.obliterate({ force: true });
-    await q.close();
-  }
+  await dropQueues(queues, raw);
 });
 
 describe('a restarted worker never double-counts a finished shard', () => {
