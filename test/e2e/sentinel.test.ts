@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { startLoad } from '../helpers/load.js';
 import { redisUrl, sleep, testPrefix } from '../helpers/redis.js';
 import { startSentinels } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
@@ -72,24 +73,17 @@ describe('master killed during a web load and a worker sweep', () => {
     await w.ready;
 
     let killedAt = Number.POSITIVE_INFINITY;
-    let stop = false;
     const acked: Array<{ id: string; start: number; end: number }> = [];
-    let failed = 0;
-    const load = async () => {
-      while (!stop) {
+    // writes refused during the failover are counted as failures: the client was told, nothing to lose
+    const load = startLoad(
+      async () => {
         const id = sid();
         const start = Date.now();
-        try {
-          await store.set(id, { load: true });
-          acked.push({ id, start, end: Date.now() });
-          await sleep(4); // a steady web load, not a flood that starves the sweep on 2 shared cores
-        } catch {
-          failed++; // refused during the failover: the client was told, nothing to lose
-          await sleep(20);
-        }
-      }
-    };
-    const loads = [load(), load()];
+        await store.set(id, { load: true });
+        acked.push({ id, start, end: Date.now() });
+      },
+      { pauseMs: 4, failPauseMs: 20, maxMs: 170_000 },
+    );
     const sweep = runCli(['cleanup', '--wait', '--json'], env, 180_000);
     await w.waitForLog((l) => l.msg === 'shard started');
     await sleep(300);
@@ -100,8 +94,7 @@ describe('master killed during a web load and a worker sweep', () => {
     const deadline = Date.now() + 60_000;
     while (!acked.some((a) => a.start > killedAt) && Date.now() < deadline) await sleep(50);
     await sleep(1000);
-    stop = true;
-    await Promise.all(loads);
+    await load.stop();
 
     const firstAfter = acked.filter((a) => a.start > killedAt).sort((a, b) => a.end - b.end)[0];
     const recoveryMs = firstAfter ? firstAfter.end - killedAt : null;
@@ -115,7 +108,7 @@ describe('master killed during a web load and a worker sweep', () => {
     console.log(
       `sentinel failover: ${replicated.length} replicated sessions before the load; load acknowledged ` +
         `${window.length} writes before the kill (${windowLost} lost) and ${after.length} after; ` +
-        `${failed} writes refused during the failover; first write on the new master ${recoveryMs} ms after the kill; ` +
+        `${load.failures} writes refused during the failover; first write on the new master ${recoveryMs} ms after the kill; ` +
         `sweep ${JSON.stringify(summary)}, then a second sweep deleted ${second.deleted}; ` +
         `shard retries ${w.logs.filter((l) => l.msg === 'job failed, will retry').length}`,
     );

@@ -8,6 +8,7 @@ import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { pipelinePerKey } from '../../src/redis/pipeline.js';
 import { type ScanPosition, scanPrefixPages } from '../../src/redis/scan.js';
 import { ConfigError } from '../../src/store/errors.js';
+import { startLoad } from '../helpers/load.js';
 import { dropPrefix, testPrefix } from '../helpers/redis.js';
 import { migrateSlots, startCluster } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
@@ -179,11 +180,16 @@ describe('the library on a cluster', () => {
     await Promise.all(ids.map((id, i) => store.set(id, { i })));
     await plantExpired(clusterClient(), prefix, 400);
     // the slot holding the most of our buckets, half of its keys moved to another master
-    const slotOf = (id: string) =>
-      calculateSlot(bucketKey(Buffer.from(prefix), defaultBucketOf(defaultKeyGenerator(id), 65536), 2));
-    const bySlot = new Map<number, number>();
-    for (const id of ids) bySlot.set(slotOf(id), (bySlot.get(slotOf(id)) ?? 0) + 1);
-    const slot = [...bySlot].sort((a, b) => b[1] - a[1])[0]?.[0] as number;
+    // (counted in distinct bucket keys: two sessions of one bucket are one key to migrate)
+    const bucketKeyOf = (id: string) =>
+      bucketKey(Buffer.from(prefix), defaultBucketOf(defaultKeyGenerator(id), 65536), 2);
+    const bySlot = new Map<number, Set<string>>();
+    for (const id of ids) {
+      const key = bucketKeyOf(id);
+      const slot = calculateSlot(key);
+      bySlot.set(slot, (bySlot.get(slot) ?? new Set()).add(key.toString('hex')));
+    }
+    const slot = [...bySlot].sort((a, b) => b[1].size - a[1].size)[0]?.[0] as number;
     const from = await cluster.ownerOf(slot);
     const to = cluster.nodes.find((n) => n !== from) as (typeof cluster.nodes)[number];
     await to.admin.cluster('SETSLOT', slot, 'IMPORTING', from.id);
@@ -222,47 +228,40 @@ describe('the library on a cluster', () => {
     ).find(([, , [, port]]) => port === from.server.port) as [number, number, unknown];
     const moving = Array.from({ length: 400 }, (_, i) => slots[0] + i);
 
-    let stop = false;
     let writes = 0;
     let reads = 0;
-    const errors: string[] = [];
-    const load = async () => {
-      while (!stop) {
+    const load = startLoad(
+      async () => {
         const r = Math.random();
-        try {
-          if (r < 0.3) {
-            const id = sid();
-            await store.set(id, { created: true });
-            created.push(id);
-            writes++;
-          } else if (r < 0.5) {
-            const i = Math.floor(Math.random() * seeded.length);
-            await store.set(seeded[i] as string, { i, v: writes });
-            writes++;
-          } else {
-            const id = seeded[Math.floor(Math.random() * seeded.length)] as string;
-            if ((await store.get(id)) === null) errors.push(`miss ${id}`);
-            reads++;
-          }
-        } catch (err) {
-          errors.push((err as Error).message);
+        if (r < 0.3) {
+          const id = sid();
+          await store.set(id, { created: true });
+          created.push(id);
+          writes++;
+        } else if (r < 0.5) {
+          const i = Math.floor(Math.random() * seeded.length);
+          await store.set(seeded[i] as string, { i, v: writes });
+          writes++;
+        } else {
+          const id = seeded[Math.floor(Math.random() * seeded.length)] as string;
+          if ((await store.get(id)) === null) throw new Error(`miss ${id}`);
+          reads++;
         }
-      }
-    };
-    const loads = [load(), load(), load(), load()];
+      },
+      { loops: 4 },
+    );
     const [moved, swept] = await Promise.all([
       migrateSlots(cluster, from, to, moving, 2),
       store.sweep({ graceMs: 0, batch: 200 }),
     ]);
-    stop = true;
-    await Promise.all(loads);
+    await load.stop();
     await cluster.waitStable();
     console.log(
       `cluster reshard: ${moving.length} slots, ${created.length} sessions created, ${moved.keysMoved} keys moved during ${writes} writes and ${reads} reads; ` +
-        `sweep deleted ${swept.deleted}; errors ${errors.length}`,
+        `sweep deleted ${swept.deleted}; errors ${load.failures}`,
     );
     expect(moved.keysMoved).toBeGreaterThan(0);
-    expect(errors).toEqual([]);
+    expect(load.errors).toEqual([]);
     expect(swept).toMatchObject({ deleted: 500, completed: true });
     for (const [i, id] of seeded.entries()) expect(await store.get(id)).toMatchObject({ i });
     for (const id of created) expect(await store.get(id)).toEqual({ created: true });
