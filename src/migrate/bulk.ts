@@ -1,6 +1,7 @@
 import { bucketKey, bucketWidth } from '../keys/buckets.js';
 import { isDefaultKey } from '../keys/key-scheme.js';
 import type { RedisClient } from '../redis/connections.js';
+import { NODE_PIPELINE_MAX } from '../redis/pipeline.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { ConfigError } from '../store/errors.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -115,6 +116,27 @@ async function* legacyBatches(
 }
 
 /**
+ * Moves one batch keeps in flight at most: Redis runs a client's calls back to back, so a web
+ * request waits behind at most this many moves (a batch of 100 legacy buckets can hold thousands
+ * of sessions). The same bound as a pipeline (src/redis/pipeline.ts).
+ */
+const MOVES_IN_FLIGHT = NODE_PIPELINE_MAX;
+
+/** `fn` over `items` with at most `limit` calls pending at once; results in item order. */
+async function inFlight<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+/**
  * Moves the sessions of a store's `legacy` source into the store (built with that option), a
  * batch at a time, keeping each session's remaining TTL. Shared by the worker's migrate shards.
  */
@@ -154,12 +176,10 @@ export async function runMigration(store: SessionStore, options: MigrateOptions 
       completed = false;
       break;
     }
-    const outcomes = await Promise.all(
-      found.map((f) =>
-        f.key === null
-          ? ('unreadable' as const)
-          : legacy.move(f.address, f.raw, f.pttl, f.key, options.dryRun ?? false),
-      ),
+    const outcomes = await inFlight(found, MOVES_IN_FLIGHT, (f) =>
+      f.key === null
+        ? Promise.resolve('unreadable' as const)
+        : legacy.move(f.address, f.raw, f.pttl, f.key, options.dryRun ?? false),
     );
     for (const o of outcomes) count(o, 1);
     state.scanned += found.length;
