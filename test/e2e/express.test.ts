@@ -81,10 +81,10 @@ describe.each(['hash', 'string'] as const)('express-session with RedisessionStor
   });
 
   it('starts a fresh session once the old one expired', async () => {
-    const browser = await app(mode, 500);
+    const browser = await app(mode, 1000);
     await browser.request('/login', { method: 'POST' });
     expect((await browser.request('/me')).body).toMatchObject({ user: 'alice' });
-    await sleep(700);
+    await sleep(1300);
     // a browser would drop the cookie; sending it anyway must not revive the session
     expect((await browser.request('/me')).body).toMatchObject({ user: null });
   });

@@ -63,10 +63,10 @@ describe('@fastify/session with RedisessionStore', () => {
   });
 
   it('starts fresh once the session expired', async () => {
-    const browser = await app(500);
+    const browser = await app(1000);
     await browser.request('/login', { method: 'POST' });
     expect((await browser.request('/me')).body).toEqual({ user: 'bob' });
-    await sleep(700);
+    await sleep(1300);
     expect((await browser.request('/me')).body).toEqual({ user: null });
   });
 });

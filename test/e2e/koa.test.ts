@@ -58,10 +58,10 @@ describe('koa-session with koaStore', () => {
   });
 
   it('uses maxAge as the TTL: an expired session starts fresh', async () => {
-    const browser = await app(500);
+    const browser = await app(1000);
     await browser.request('/login');
     expect((await browser.request('/me')).body).toEqual({ user: 'carol' });
-    await sleep(700);
+    await sleep(1300);
     expect((await browser.request('/me')).body).toEqual({ user: null });
   });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, runCli } from '../helpers/cli.js';
-import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -16,7 +16,11 @@ let redis: RedisServer;
 let env: Record<string, string>;
 let metricsPort: number;
 
-/** A free port whose next one is free too: each PM2 instance serves metrics on METRICS_PORT + its index. */
+/**
+ * A free port whose next one is free too: each PM2 instance serves metrics on METRICS_PORT + its
+ * index. Picked below the kernel's ephemeral range (32768 and up by default), so no outgoing
+ * connection of this or another test can take one of the two before the workers listen on them.
+ */
 async function twoFreePorts(): Promise<number> {
   const isFree = (port: number) =>
     new Promise<boolean>((resolve) => {
@@ -24,8 +28,8 @@ async function twoFreePorts(): Promise<number> {
       srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
   for (;;) {
-    const port = await freePort();
-    if (port < 65535 && (await isFree(port + 1))) return port;
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await isFree(port)) && (await isFree(port + 1))) return port;
   }
 }
 

@@ -160,7 +160,7 @@ describe('faults', () => {
     // checkpoints carry the counts across the restart: nothing lost, nothing counted twice
     expect(JSON.parse(out.stdout)).toMatchObject({ buckets, scanned: 4000, deleted: 3000 });
     expect(await fields(prefix)).toBe(1000);
-  });
+  }, 90_000); // about 7 s alone; room for a busy neighbour file on 2 cores
 
   it('SIGKILL mid-shard: the other worker picks the shard up and finishes it', async () => {
     const buckets = 65536;
@@ -183,7 +183,7 @@ describe('faults', () => {
     expect(summary.deleted).toBeGreaterThan(2900);
     expect(b.logs.some((l) => l.msg === 'shard resumed')).toBe(true);
     expect(await fields(prefix)).toBe(1000); // but Redis is exactly right
-  });
+  }, 90_000);
 });
 
 describe('schedule', () => {
@@ -239,6 +239,7 @@ describe('operations', () => {
       await w.ready;
       void runCli(['cleanup'], env);
       await w.waitForLog((l) => l.msg === 'shard started');
+      await admin.ping(); // connected, so the DEBUG SLEEP goes out at once
       void admin.call('DEBUG', 'SLEEP', '3').catch(() => {});
       await new Promise((r) => setTimeout(r, 100));
       w.proc.kill('SIGTERM');

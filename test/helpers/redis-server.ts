@@ -53,19 +53,43 @@ function pingOnce(port: number): Promise<boolean> {
   });
 }
 
-/** Polls PING until the server answers (a readiness check, not a fixed sleep). */
-export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
+/**
+ * Polls PING until the server answers (a readiness check, not a fixed sleep); `gone` says the
+ * process being waited for exited (it could not listen), which ends the wait at once.
+ */
+export async function waitForRedis(port: number, timeoutMs = 10_000, gone = () => false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pingOnce(port))) {
+    if (gone()) throw new PortTakenError(port);
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not become ready in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** Starts a private redis-server on a free loopback port, with no persistence unless args ask for it. */
+/** Our redis-server exited at start: something else took its port after freePort() found it free. */
+class PortTakenError extends Error {
+  constructor(port: number) {
+    super(`redis-server exited at start: port ${port} taken meanwhile, or arguments it refuses`);
+  }
+}
+
+/**
+ * Starts a private redis-server on a free loopback port, with no persistence unless args ask for
+ * it. A port taken between freePort() and the server's listen (by another test's process) is
+ * noticed, also when the PONG came from that other process, and a new port tried.
+ */
 export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisServerOn(await freePort(), extraArgs);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startRedisServerOn(port: number, extraArgs: string[]): Promise<RedisServer> {
   assertRedisServerInstalled();
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redisession-test-'));
   const args = [
     '--port',
@@ -83,11 +107,28 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   let proc: ChildProcess;
   let exited: Promise<void>;
   const launch = async () => {
-    proc = spawn('redis-server', args, { stdio: 'ignore' });
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    await waitForRedis(port);
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    proc = child;
+    exited = exit;
+    const gone = () => child.exitCode !== null || child.signalCode !== null;
+    try {
+      await waitForRedis(port, 10_000, gone);
+      // the PONG may have come from whoever took the port; ours then exits within milliseconds
+      await new Promise((r) => setTimeout(r, 100));
+      if (gone()) throw new PortTakenError(port);
+    } catch (err) {
+      child.kill('SIGKILL');
+      await exit;
+      throw err;
+    }
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const stop = async (hard = false) => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(hard ? 'SIGKILL' : 'SIGTERM');
     await exited;

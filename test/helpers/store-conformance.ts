@@ -116,21 +116,22 @@ export function storeConformance(label: string, redis: () => RedisConnection, no
 
       it('expires sessions by cookie.expires, without resurrecting them', async () => {
         const id = sid();
-        await store.set(id, session({}, 300));
+        await store.set(id, session({}, 1000));
         expect(await store.get(id)).not.toBeNull();
-        await sleep(450);
+        await sleep(1200);
         expect(await store.get(id)).toBeNull();
         await store.touch(id, session({}, 60_000)); // touch after expiry must not bring it back
         expect(await store.get(id)).toBeNull();
       });
 
       it('uses the default ttl when the session has no cookie expiry', async () => {
-        const short = createSessionStore({ redis: redis(), mode, prefix, ttl: 0.3 });
+        const short = createSessionStore({ redis: redis(), mode, prefix, ttl: 1 });
         stores.push({ store: short, prefix });
         const id = sid();
+        await short.get(sid()); // connected first: the expiry is stamped before the write waits for it
         await short.set(id, { user: 1 });
         expect(await short.get(id)).toEqual({ user: 1 });
-        await sleep(450);
+        await sleep(1200);
         expect(await short.get(id)).toBeNull();
       });
 
@@ -143,20 +144,20 @@ export function storeConformance(label: string, redis: () => RedisConnection, no
 
       it('honours an explicit ttlMs (koa-session maxAge)', async () => {
         const id = sid();
-        await store.set(id, { user: 7 }, { ttlMs: 250 });
+        await store.set(id, { user: 7 }, { ttlMs: 1000 });
         expect(await store.get(id)).toEqual({ user: 7 });
-        await sleep(400);
+        await sleep(1200);
         expect(await store.get(id)).toBeNull();
       });
 
       it('touch extends the lifetime and keeps the stored data', async () => {
         const id = sid();
-        const stored = session({ cart: ['a'] }, 400);
+        const stored = session({ cart: ['a'] }, 1000);
         await store.set(id, stored);
-        await sleep(200);
+        await sleep(400);
         const touched = session({}, 60_000);
         await store.touch(id, touched);
-        await sleep(350); // past the first expiry
+        await sleep(800); // past the first expiry
         const got = await store.get(id);
         const withoutExpiry = (s: typeof stored | null) => s && { ...s, cookie: { ...s.cookie, expires: null } };
         expect(withoutExpiry(got as typeof stored)).toEqual(withoutExpiry(stored));

@@ -120,7 +120,7 @@ describe.each(['hash', 'string'] as const)('user index (%s mode)', (mode) => {
     const { store, prefix } = make(mode, { buckets: 64 });
     const a = sid();
     const b = sid();
-    await store.set(a, session('ivan', 400));
+    await store.set(a, session('ivan', 2000));
     await store.set(b, session('ivan', 60_000));
     const indexKey = userIndexKey(Buffer.from(prefix), 'ivan');
     const pttl = await raw.pttl(indexKey);
@@ -141,10 +141,10 @@ describe.each(['hash', 'string'] as const)('user index (%s mode)', (mode) => {
     expect(await raw.hlen(indexKey)).toBe(2);
 
     const solo = make(mode);
-    await solo.store.set(sid(), session('judy', 300));
+    await solo.store.set(sid(), session('judy', 1000));
     const soloKey = userIndexKey(Buffer.from(solo.prefix), 'judy');
     expect(await raw.exists(soloKey)).toBe(1);
-    await sleep(450);
+    await sleep(1200);
     expect(await raw.exists(soloKey)).toBe(0); // never outlives its sessions
   });
 
