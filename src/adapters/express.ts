@@ -31,8 +31,21 @@ export class RedisessionStore extends session.Store {
     return settle(this.sessions.set(sid, sess), cb);
   }
 
+  /**
+   * express-session touches an unchanged session after the response has been written, and passes a
+   * failure on to the app's error handlers then, which can only close the connection: a page already
+   * sent would be cut off (or the browser's next request on that connection fail) because a
+   * lifetime extension did not happen. So a failed touch is logged as a warning and reported as
+   * done; the session keeps the expiry it had, and the next request that needs Redis gets the error.
+   */
   override touch(sid: string, sess: session.SessionData, cb?: Callback<void>) {
-    return settle(this.sessions.touch(sid, sess), cb);
+    const touched = this.sessions.touch(sid, sess).catch((err: unknown) => {
+      this.sessions.logger.warn(
+        { op: 'touch', reason: err instanceof Error ? err.message : String(err) },
+        'redisession: touch failed; the session keeps its previous expiry',
+      );
+    });
+    return settle(touched, cb);
   }
 
   override destroy(sid: string, cb?: Callback<void>) {

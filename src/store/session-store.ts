@@ -23,6 +23,7 @@ import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
+import type { Logger } from './logger.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
 import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
 
@@ -40,6 +41,8 @@ export interface SessionStore {
   readonly prefix: string;
   /** The ioredis client this store talks through (for a named connection: its current client). */
   readonly redis: RedisClient;
+  /** Where the store reports what it does not throw (the `logger` option; silent without one). */
+  readonly logger: Logger;
   /** The session, or null when it is missing, expired, undecodable, or its id is refused. */
   get(sid: string): Promise<SessionData | null>;
   /** Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. */
@@ -281,6 +284,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     get redis() {
       return client();
     },
+    logger,
 
     async get(sid) {
       const where = locate(sid, 'get');

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import express from 'express';
 import session from 'express-session';
+import { Redis } from 'ioredis';
 import { RedisessionStore } from 'redisession/express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseUrl, CookieJar, close, listen } from '../helpers/http.js';
@@ -28,8 +29,12 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-async function app(mode: 'hash' | 'string', maxAge: number): Promise<CookieJar> {
-  const store = new RedisessionStore({ redis: redis.url, mode, prefix: `express-${mode}-${maxAge}:` });
+async function app(
+  mode: 'hash' | 'string',
+  maxAge: number,
+  options: ConstructorParameters<typeof RedisessionStore>[0] = {},
+): Promise<CookieJar> {
+  const store = new RedisessionStore({ redis: redis.url, mode, prefix: `express-${mode}-${maxAge}:`, ...options });
   stores.push(store);
   const a = express();
   a.use(session({ store, secret: 'test secret', resave: false, saveUninitialized: false, cookie: { maxAge } }));
@@ -101,6 +106,49 @@ describe.each(['hash', 'string'] as const)('concurrent requests (%s mode)', (mod
     expect((await browser.request('/cart')).body).toEqual({ cart: ['book'] });
   });
 });
+
+describe('express-session when a touch fails after the response started', () => {
+  it.each(['hash', 'string'] as const)(
+    '%s mode: the page arrives whole, the failure is logged, the session keeps its expiry',
+    async (mode) => {
+      // a real failure of touch alone: an ACL user that may do anything but what touch runs
+      const admin = new Redis(redis.url);
+      const denied = mode === 'string' ? '-pexpire' : '-evalsha';
+      await admin.acl('SETUSER', `notouch-${mode}`, 'reset', 'on', '>pw', '~*', '&*', '+@all', denied, '-eval');
+      const warnings: string[] = [];
+      const logger = { debug: () => {}, error: () => {}, warn: (_o: unknown, msg: string) => warnings.push(msg) };
+      const user = `redis://notouch-${mode}:pw@127.0.0.1:${redis.port}`;
+      // hash-mode writes run scripts too: log in with a full user, read back with the restricted one
+      const prefix = `express-notouch-${mode}:`;
+      const browser = await app(mode, 60_000, { prefix });
+      await browser.request('/login', { method: 'POST' });
+      const reader = await app(mode, 60_000, { prefix, redis: user, logger });
+      for (const [k, v] of browser.cookies) reader.cookies.set(k, v);
+      // a failure passed to express-session after the headers went out ends in express closing the
+      // connection (the browser's next request on it fails): keep-alive connections must stay open
+      let closed = 0;
+      servers.at(-1)?.on('connection', (socket) => socket.on('close', () => closed++));
+      const ttlBefore = await admin.pttl(...(await keyOf(admin, prefix)));
+      for (let i = 0; i < 5; i++) {
+        // express-session calls touch after writing the headers and the body of this response
+        const res = await reader.request('/slow');
+        expect(res).toEqual({ status: 200, body: { user: 'alice' } });
+      }
+      await sleep(100);
+      expect(closed).toBe(0);
+      expect(warnings.filter((m) => /touch failed/.test(m))).toHaveLength(5);
+      expect(await admin.pttl(...(await keyOf(admin, prefix)))).toBeLessThanOrEqual(ttlBefore);
+      admin.disconnect();
+    },
+  );
+});
+
+/** The one key under a prefix (a string-mode session, or the bucket of a hash-mode one). */
+async function keyOf(admin: Redis, prefix: string): Promise<[string]> {
+  const [, keys] = await admin.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 1000);
+  expect(keys).toHaveLength(1);
+  return [keys[0] as string];
+}
 
 describe('express-session while Redis is down', () => {
   it('answers 500 through next(err), then works again when Redis is back', async () => {
