@@ -1,3 +1,6 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 /** Runs `op` `total` times with `concurrency` in flight; returns ops/s and latency percentiles (µs). */
 export async function timed(total, concurrency, op) {
   const latencies = new Float64Array(total);
@@ -29,3 +32,29 @@ export async function fill(count, concurrency, write) {
 }
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Runs `work` while another process (get-load.mjs) reads hash-mode sessions `ids` (up to 20,000,
+ * 4 in flight) under `prefix`: their get latency idle (the 2 s before) and during `work`.
+ */
+export async function getsDuring(server, ids, work, prefix = 'rs:') {
+  const child = fork(fileURLToPath(new URL('./get-load.mjs', import.meta.url)));
+  const reply = (pred) => new Promise((resolve) => child.on('message', (m) => pred(m) && resolve(m)));
+  const ready = reply((m) => m.ready);
+  child.send({ ids: ids.slice(0, 20_000), url: server.url, prefix });
+  await ready;
+  await new Promise((r) => setTimeout(r, 500)); // warm-up, not recorded
+  child.send({ window: 'idle' });
+  await new Promise((r) => setTimeout(r, 2000));
+  child.send({ window: 'during' });
+  await reply((m) => m.window === 'during');
+  const t = process.hrtime.bigint();
+  const result = await work();
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  child.send({ window: null });
+  const done = reply((m) => m.report);
+  child.send({ report: true });
+  const { report } = await done;
+  await new Promise((r) => child.once('exit', r));
+  return { result, seconds, idle: report.idle, during: report.during };
+}

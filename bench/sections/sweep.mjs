@@ -1,10 +1,8 @@
 // A full sweep of a hash-mode population, half expired: redisession's Lua sweep against the seed's
 // approach (read each bucket into the client, then delete the expired fields), and the p99 of gets
 // from another client during the sweep against the same gets with no sweep running.
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createSessionStore, runSweep } from '../../dist/index.js';
-import { fill } from '../lib/measure.mjs';
+import { fill, getsDuring } from '../lib/measure.mjs';
 import { startRedis } from '../lib/server.mjs';
 import { newId, typical } from '../lib/sessions.mjs';
 
@@ -66,29 +64,6 @@ async function seedStyleSweep(client, prefix) {
     await del.exec();
   }
   return { scanned, deleted };
-}
-
-/** Runs `work` while another process reads sessions; its get latencies idle (2 s before) and during. */
-async function getsDuring(server, ids, work) {
-  const child = fork(fileURLToPath(new URL('../lib/get-load.mjs', import.meta.url)));
-  const reply = (pred) => new Promise((resolve) => child.on('message', (m) => pred(m) && resolve(m)));
-  const ready = reply((m) => m.ready);
-  child.send({ ids: ids.slice(0, 20_000), url: server.url, prefix: 'rs:' });
-  await ready;
-  await new Promise((r) => setTimeout(r, 500)); // warm-up, not recorded
-  child.send({ window: 'idle' });
-  await new Promise((r) => setTimeout(r, 2000));
-  child.send({ window: 'sweep' });
-  await reply((m) => m.window === 'sweep');
-  const t = process.hrtime.bigint();
-  const result = await work();
-  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  child.send({ window: null });
-  const done = reply((m) => m.report);
-  child.send({ report: true });
-  const { report } = await done;
-  await new Promise((r) => child.once('exit', r));
-  return { result, seconds, idle: report.idle, during: report.sweep };
 }
 
 /** The worker's way: the bucket range cut into shards, swept in parallel. */
