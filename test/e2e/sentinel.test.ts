@@ -74,12 +74,19 @@ describe('master killed during a web load and a worker sweep', () => {
 
     let killedAt = Number.POSITIVE_INFINITY;
     const acked: Array<{ id: string; start: number; end: number }> = [];
-    // writes refused during the failover are counted as failures: the client was told, nothing to lose
+    // writes refused during the failover are counted as failures: the client was told, nothing to
+    // lose; one whose reply the kill cut off may still have reached the replica, so they are kept
+    const refused: string[] = [];
     const load = startLoad(
       async () => {
         const id = sid();
         const start = Date.now();
-        await store.set(id, { load: true });
+        try {
+          await store.set(id, { load: true });
+        } catch (err) {
+          refused.push(id);
+          throw err;
+        }
         acked.push({ id, start, end: Date.now() });
       },
       { pauseMs: 4, failPauseMs: 20, maxMs: 170_000 },
@@ -102,13 +109,15 @@ describe('master killed during a web load and a worker sweep', () => {
     const after = acked.filter((a) => a.start > killedAt);
     let windowLost = 0;
     for (const a of window) if ((await store.get(a.id)) === null) windowLost++;
+    let refusedButStored = 0;
+    for (const id of refused) if ((await store.get(id)) !== null) refusedButStored++;
     const summary = JSON.parse(out.stdout);
     // expired sessions the old master deleted but never replicated are back: the next sweep takes them
     const second = await store.sweep({ graceMs: 0 });
     console.log(
       `sentinel failover: ${replicated.length} replicated sessions before the load; load acknowledged ` +
         `${window.length} writes before the kill (${windowLost} lost) and ${after.length} after; ` +
-        `${load.failures} writes refused during the failover; first write on the new master ${recoveryMs} ms after the kill; ` +
+        `${load.failures} writes refused during the failover (${refusedButStored} of them stored all the same); first write on the new master ${recoveryMs} ms after the kill; ` +
         `sweep ${JSON.stringify(summary)}, then a second sweep deleted ${second.deleted}; ` +
         `shard retries ${w.logs.filter((l) => l.msg === 'job failed, will retry').length}`,
     );
@@ -121,10 +130,14 @@ describe('master killed during a web load and a worker sweep', () => {
     // waited for the reconnect, depending on what was in flight at the kill)
     expect(w.logs.some((l) => /session Redis connection error|job failed/.test(String(l.msg)))).toBe(true);
     expect(summary).toMatchObject({ buckets: 65536 });
-    expect(summary.deleted + second.deleted).toBe(1500);
+    // every expired session is gone; the count is exact but for the batch in flight at the kill: one
+    // that ran on the old master and reached the replica without its reply is redone and counts
+    // nothing, one counted but not replicated is back and counted again by the second sweep
+    expect((await store.sweep({ graceMs: 0, dry: true })).deleted).toBe(0);
+    expect(Math.abs(summary.deleted + second.deleted - 1500)).toBeLessThanOrEqual(10);
     for (const [i, id] of replicated.entries()) expect(await store.get(id)).toEqual({ i });
     for (const a of after) expect(await store.get(a.id)).toEqual({ load: true });
-    expect(await store.length()).toBe(replicated.length + window.length - windowLost + after.length);
+    expect(await store.length()).toBe(replicated.length + window.length - windowLost + after.length + refusedButStored);
 
     await store.clear();
     await store.close();

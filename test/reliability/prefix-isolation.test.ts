@@ -68,7 +68,10 @@ async function watched(run: () => Promise<void>): Promise<string[]> {
   await raw.echo(`PHASE-START-${tag}`);
   await run();
   await raw.echo(`PHASE-END-${tag}`);
-  await sleep(100);
+  // MONITOR's stream lags behind the replies: wait until the end marker has come through it
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(20)) {
+    if (commands.some((c) => c.includes(`PHASE-END-${tag}`))) break;
+  }
   const from = commands.findIndex((c) => c.includes(`PHASE-START-${tag}`));
   const to = commands.findIndex((c) => c.includes(`PHASE-END-${tag}`));
   expect(from).toBeGreaterThanOrEqual(0);
