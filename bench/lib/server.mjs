@@ -20,6 +20,10 @@ export async function startRedis(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'rs-bench-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const proc = spawn('redis-server', [...args, ...extraArgs], { stdio: 'ignore' });
+  // a benchmark that crashes must not leave its server running
+  const kill = () => proc.kill('SIGKILL');
+  process.once('exit', kill);
+  proc.once('exit', () => process.off('exit', kill));
   const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 50 ? null : 100) });
   client.on('error', () => {}); // refused until the server is up, and after it is stopped
   await client.ping();
