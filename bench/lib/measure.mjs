@@ -49,7 +49,13 @@ export async function getsDuring(server, ids, work, prefix = 'rs:') {
   child.send({ window: 'during' });
   await reply((m) => m.window === 'during');
   const t = process.hrtime.bigint();
-  const result = await work();
+  let result;
+  try {
+    result = await work();
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   child.send({ window: null });
   const done = reply((m) => m.report);

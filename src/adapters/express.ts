@@ -1,8 +1,11 @@
 import session from 'express-session';
+import { silentLogger } from '../store/logger.js';
 import type { SessionStoreOptions } from '../store/options.js';
 import { createSessionStore, type SessionData, type SessionStore } from '../store/session-store.js';
 import type { UserSession } from '../users/user-index.js';
 import { type Callback, settle } from './callback.js';
+
+const TOUCH_FAILED = 'redisession: touch failed; the session may not have been extended';
 
 export type RedisessionStoreOptions = SessionStoreOptions | { store: SessionStore };
 
@@ -16,6 +19,8 @@ export type RedisessionStoreOptions = SessionStoreOptions | { store: SessionStor
 export class RedisessionStore extends session.Store {
   /** The underlying redisession store (for length/clear/close and direct use). */
   readonly sessions: SessionStore;
+  /** A touch failure was reported as a process warning (done once, when there is no logger). */
+  #warned = false;
 
   constructor(options: RedisessionStoreOptions = {}) {
     super();
@@ -35,15 +40,21 @@ export class RedisessionStore extends session.Store {
    * express-session touches an unchanged session after the response has been written, and passes a
    * failure on to the app's error handlers then, which can only close the connection: a page already
    * sent would be cut off (or the browser's next request on that connection fail) because a
-   * lifetime extension did not happen. So a failed touch is logged as a warning and reported as
-   * done; the session keeps the expiry it had, and the next request that needs Redis gets the error.
+   * lifetime extension did not happen. So a failed touch is reported as done and logged as a
+   * warning through the `logger` option; without one, the first failure is a process warning, so
+   * a lasting cause (an ACL without the touch command, say) is not invisible. The next request that
+   * needs Redis gets the error.
    */
   override touch(sid: string, sess: session.SessionData, cb?: Callback<void>) {
     const touched = this.sessions.touch(sid, sess).catch((err: unknown) => {
-      this.sessions.logger.warn(
-        { op: 'touch', reason: err instanceof Error ? err.message : String(err) },
-        'redisession: touch failed; the session keeps its previous expiry',
-      );
+      const reason = err instanceof Error ? err.message : String(err);
+      const logger = this.sessions.logger;
+      if (logger && logger !== silentLogger) {
+        logger.warn({ op: 'touch', reason }, TOUCH_FAILED);
+      } else if (!this.#warned) {
+        this.#warned = true;
+        process.emitWarning(`${TOUCH_FAILED}: ${reason} (further failures are logged only through the logger option)`);
+      }
     });
     return settle(touched, cb);
   }

@@ -122,17 +122,29 @@ async function* legacyBatches(
  */
 const MOVES_IN_FLIGHT = NODE_PIPELINE_MAX;
 
-/** `fn` over `items` with at most `limit` calls pending at once; results in item order. */
+/**
+ * `fn` over `items` with at most `limit` calls pending at once; results in item order. After a
+ * failure no further call starts, and the first error is thrown once the calls under way are done
+ * (so a retried shard never runs beside moves of its failed attempt).
+ */
 async function inFlight<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i] as T);
+      try {
+        out[i] = await fn(items[i] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, lane));
+  const failure = lanes.find((l) => l.status === 'rejected');
+  if (failure) throw failure.reason;
   return out;
 }
 

@@ -41,8 +41,11 @@ export interface SessionStore {
   readonly prefix: string;
   /** The ioredis client this store talks through (for a named connection: its current client). */
   readonly redis: RedisClient;
-  /** Where the store reports what it does not throw (the `logger` option; silent without one). */
-  readonly logger: Logger;
+  /**
+   * Where the store reports what it does not throw (the `logger` option; silent without one).
+   * Optional so a wrapper passed as `{ store }` to an adapter need not have one.
+   */
+  readonly logger?: Logger;
   /** The session, or null when it is missing, expired, undecodable, or its id is refused. */
   get(sid: string): Promise<SessionData | null>;
   /** Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. */

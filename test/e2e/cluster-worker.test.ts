@@ -134,7 +134,7 @@ describe('the worker on a 3-master cluster', () => {
           if ((await store.get(id)) === null) throw new Error(`miss ${id}`);
         }
       },
-      { pauseMs: 1 },
+      { pauseMs: 1, maxMs: 170_000 },
     );
     const from = cluster.nodes[2] as (typeof cluster.nodes)[number];
     const to = cluster.nodes[0] as (typeof cluster.nodes)[number];

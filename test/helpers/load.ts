@@ -1,10 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 
 export interface Load {
   /** Messages of the failed steps (the first 50) and how many failed in all. */
   errors: string[];
   failures: number;
-  /** Ends the loops and waits for their last step. */
+  /**
+   * Ends the loops and waits for their last step; rejects when `maxMs` had already ended them (the
+   * test then ran partly without its load: make maxMs longer).
+   */
   stop(): Promise<void>;
 }
 
@@ -27,8 +30,10 @@ export function startLoad(
     errors: [],
     failures: 0,
     async stop() {
+      const expired = Date.now() >= deadline;
       stopped = true;
       await running;
+      if (expired) throw new Error(`the load ran out of its maxMs (${maxMs} ms) before stop()`);
     },
   };
   const loop = async () => {
@@ -36,10 +41,11 @@ export function startLoad(
       try {
         await step();
         if (pauseMs > 0) await sleep(pauseMs);
+        else await setImmediate(); // a step that settles at once must not starve the event loop
       } catch (err) {
         load.failures++;
         if (load.errors.length < 50) load.errors.push((err as Error).message);
-        if (failPauseMs > 0) await sleep(failPauseMs);
+        await (failPauseMs > 0 ? sleep(failPauseMs) : setImmediate());
       }
     }
   };

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 
 export interface RedisServer {
   port: number;
@@ -60,16 +61,33 @@ function pingOnce(port: number): Promise<boolean> {
 export async function waitForRedis(port: number, timeoutMs = 10_000, gone = () => false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pingOnce(port))) {
-    if (gone()) throw new PortTakenError(port);
+    if (gone()) throw new Error(`redis-server on port ${port} exited before it answered`);
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not become ready in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** Our redis-server exited at start: something else took its port after freePort() found it free. */
+/** Something else took the port after freePort() found it free (our server could not listen). */
 class PortTakenError extends Error {
   constructor(port: number) {
-    super(`redis-server exited at start: port ${port} taken meanwhile, or arguments it refuses`);
+    super(`port ${port} was taken before redis-server could listen on it`);
+  }
+}
+
+/** The process id of the server answering on a port (INFO server). */
+async function serverPid(port: number, password: string | undefined): Promise<number> {
+  const probe = new Redis(port, '127.0.0.1', {
+    ...(password ? { password } : {}),
+    lazyConnect: true,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await probe.connect();
+    return Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1]);
+  } finally {
+    probe.disconnect();
   }
 }
 
@@ -106,22 +124,32 @@ async function startRedisServerOn(port: number, extraArgs: string[]): Promise<Re
   ];
   let proc: ChildProcess;
   let exited: Promise<void>;
+  const password = extraArgs.includes('--requirepass') ? extraArgs[extraArgs.indexOf('--requirepass') + 1] : undefined;
   const launch = async () => {
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // the end of what the server printed, for the error when it does not start (always drained)
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-2000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    proc = child;
-    exited = exit;
     const gone = () => child.exitCode !== null || child.signalCode !== null;
     try {
       await waitForRedis(port, 10_000, gone);
-      // the PONG may have come from whoever took the port; ours then exits within milliseconds
-      await new Promise((r) => setTimeout(r, 100));
-      if (gone()) throw new PortTakenError(port);
+      // a PONG may come from whoever took the port while ours fails to listen: ask who answered
+      if ((await serverPid(port, password)) !== child.pid) {
+        throw new PortTakenError(port);
+      }
     } catch (err) {
       child.kill('SIGKILL');
       await exit;
-      throw err;
+      if (err instanceof PortTakenError || /Address already in use/i.test(output)) throw new PortTakenError(port);
+      throw new Error(`${(err as Error).message}; redis-server said:\n${output}`);
     }
+    proc = child;
+    exited = exit;
   };
   try {
     await launch();
