@@ -55,7 +55,7 @@ export function hasHashTag(text: string): boolean {
   return open >= 0 && text.indexOf('}', open + 1) > open + 1;
 }
 
-export function isClusterConnection(value: unknown): value is ClusterConnection {
+function isClusterConnection(value: unknown): value is ClusterConnection {
   return typeof value === 'object' && value !== null && 'cluster' in value && !isRedisClient(value);
 }
 

@@ -18,7 +18,7 @@ export function prefixPattern(prefix: Buffer): Buffer {
  * The nodes that hold data: the client itself, or every master of a cluster (once the cluster
  * client knows its slot map: before that it lists no node, and a walk would find nothing).
  */
-export async function dataNodes(client: RedisClient): Promise<Redis[]> {
+async function dataNodes(client: RedisClient): Promise<Redis[]> {
   if (!client.isCluster) return [client as Redis];
   const cluster = client as Cluster;
   if (cluster.status !== 'ready') await cluster.ping(); // queued until the cluster is ready, or fails

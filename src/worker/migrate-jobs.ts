@@ -51,7 +51,7 @@ export interface MigrateSummary extends MigrateTotals {
 }
 
 /** A SCAN over one prefix cannot be split: connect-redis and string sources run as one shard. */
-export function migrateShards(req: MigrateRequest): MigrateShardData[] {
+function migrateShards(req: MigrateRequest): MigrateShardData[] {
   const ranges = req.from === 'hash' ? shardRanges(req.fromBuckets, req.shards) : [{ from: 0, to: 1 }];
   return ranges.map((range, shard) => ({ ...req, shards: ranges.length, shard, range }));
 }

@@ -156,7 +156,7 @@ export function plannedBuckets(config: WorkerConfig, req: SweepRequest): number 
  * 'existing' walks the keyspace with SCAN, which cannot be split by bucket range without every
  * shard scanning everything, so it always runs as one shard.
  */
-export function shardJobs(config: WorkerConfig, req: SweepRequest): ShardData[] {
+function shardJobs(config: WorkerConfig, req: SweepRequest): ShardData[] {
   const { prefix, buckets } = config.session;
   const ranges = shardRanges(buckets, req.strategy === 'existing' ? 1 : req.shards);
   const common = { ...req, prefix, buckets, shards: ranges.length };
