@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSessionStore } from 'redisession';
+import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, killWorker, runCli, startWorker } from '../helpers/cli.js';
 import { recordingLogger } from '../helpers/redis.js';
@@ -11,7 +11,7 @@ import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-s
 
 /*
  * TLS (rediss://) against a redis-server built with TLS (Debian's is), with a throwaway
- * self-signed certificate for 127.0.0.1 made by openssl.
+ * self-signed certificate for 127.0.0.1 made by the selfsigned package.
  */
 
 let dir: string;
@@ -23,12 +23,18 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'redisession-tls-'));
   const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
   // a throwaway certificate for 127.0.0.1 that is its own CA
-  // biome-ignore format: one command line
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  ca = readFileSync(cert);
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 24 * 3600 * 1000),
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+    ],
+  });
+  writeFileSync(cert, pems.cert);
+  writeFileSync(key, pems.private, { mode: 0o600 });
+  ca = Buffer.from(pems.cert);
   tlsPort = await freePort();
   // biome-ignore format: flag pairs
   redis = await startRedisServer([
