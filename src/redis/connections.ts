@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnknownConnectionError } from '../store/errors.js';
 import type { Logger } from '../store/logger.js';
+import { connectionProblem } from './connection-check.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -59,19 +60,6 @@ function isClusterConnection(value: unknown): value is ClusterConnection {
   return typeof value === 'object' && value !== null && 'cluster' in value && !isRedisClient(value);
 }
 
-/** Why a cluster node list cannot be used, or null. */
-function clusterNodesProblem(nodes: unknown): string | null {
-  if (!Array.isArray(nodes) || nodes.length === 0) return 'a non-empty array of { host, port } or "host:port"';
-  for (const n of nodes) {
-    const ok =
-      typeof n === 'string'
-        ? /^[^\s:]+:\d{1,5}$/.test(n)
-        : typeof n === 'object' && n !== null && typeof n.host === 'string' && Number.isInteger(n.port);
-    if (!ok) return `a non-empty array of { host, port } or "host:port" (got ${JSON.stringify(n)})`;
-  }
-  return null;
-}
-
 /**
  * A Cluster client with CLIENT_DEFAULTS on every node connection. Commands wait in the offline
  * queue while slots are being refreshed (a failover or a MOVED), then run on the right node.
@@ -100,28 +88,31 @@ export function createRedisClient(spec: string | RedisOptions | ClusterConnectio
   return new Redis({ ...CLIENT_DEFAULTS, ...spec });
 }
 
-function assertConnection(name: string, value: unknown): asserts value is RedisConnection {
+/**
+ * Refuses, before anything connects, what cannot reach the Redis the caller meant: a node-redis
+ * client, another library's object, options with keys ioredis would ignore, a Cluster or Sentinel
+ * description missing a piece (see connection-check.ts). `where` names the setting in the message;
+ * `names`: whether a connection name registered with configureRedis is accepted here.
+ */
+export function assertConnection(
+  where: string,
+  value: unknown,
+  { names }: { names: boolean },
+): asserts value is RedisConnection {
+  const accepted = `${names ? `a connection name (${knownConnectionNames().join(', ')}), ` : ''}a redis:// or rediss:// URL, a unix socket path, ioredis options, { cluster: [nodes], options } or an ioredis client`;
   if (typeof value === 'string') {
-    if (!isConnectionString(value)) {
-      throw new ConfigError(
-        `configureRedis: connection "${name}" must be a redis:// or rediss:// URL, a unix socket path, ioredis options or an ioredis client`,
-      );
-    }
-    return;
+    if (isConnectionString(value) || (names && isKnownConnection(value))) return;
+    const shown = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    throw new ConfigError(`${where}: got ${shown}; expected ${accepted}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(
-      `configureRedis: connection "${name}" must be a URL, socket path, options object, { cluster: [...] } or client`,
-    );
-  }
-  assertClusterNodes(`configureRedis: connection "${name}"`, value);
+  const problem = connectionProblem(value, { isClient: isRedisClient, options: true, expected: accepted });
+  if (problem) throw new ConfigError(`${where}: got ${problem}`);
 }
 
-/** Refuses `{ cluster }` without usable nodes (where: how to name the setting in the message). */
-export function assertClusterNodes(where: string, value: object): void {
-  if (!isClusterConnection(value)) return;
-  const problem = clusterNodesProblem(value.cluster);
-  if (problem) throw new ConfigError(`${where}: "cluster" must be ${problem}`);
+/** Refuses anything but an ioredis client (where only a client will do, e.g. BullMQ's connection). */
+export function assertClient(where: string, value: unknown, expected: string): asserts value is RedisClient {
+  const problem = connectionProblem(value, { isClient: isRedisClient, options: false, expected });
+  if (problem) throw new ConfigError(`${where}: got ${problem}`);
 }
 
 /**
@@ -134,7 +125,9 @@ export function configureRedis(config: Record<string, RedisConnection>): void {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new ConfigError('configureRedis takes an object of { name: connection }');
   }
-  for (const [name, value] of Object.entries(config)) assertConnection(name, value);
+  for (const [name, value] of Object.entries(config)) {
+    assertConnection(`configureRedis: connection "${name}"`, value, { names: false });
+  }
   for (const [name, value] of Object.entries(config)) {
     const old = clients.get(name);
     // QUIT, not disconnect: commands already sent on the old client still get their replies;

@@ -1,5 +1,5 @@
 import { bucketKey, bucketWidth, shardIndexOf } from '../keys/buckets.js';
-import type { RedisClient } from '../redis/connections.js';
+import { assertClient, type RedisClient } from '../redis/connections.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { DEFAULT_GRACE_MS, scanBuckets } from './bucket-scan.js';
@@ -136,6 +136,7 @@ function plannedTotal(opts: SweepOptions, range: BucketRange): number | null {
  * worker's shard jobs.
  */
 export async function runSweep(target: SweepTarget, options: SweepOptions = {}): Promise<SweepResult> {
+  assertClient('runSweep: "client"', target?.client, 'an ioredis client (Redis or Cluster)');
   const opts = resolveSweepOptions(options);
   const started = Date.now();
   const redis = withScripts(target.client);

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { RedisClient } from '../redis/connections.js';
-import { quietQuit } from '../redis/connections.js';
+import { assertClient, quietQuit, type RedisClient } from '../redis/connections.js';
+import { ConfigError } from '../store/errors.js';
 import { loadConfig } from './config.js';
 import { openQueue, queueConnection } from './queue.js';
 
@@ -28,6 +28,18 @@ export interface CleanupQueue {
  * and it is left open by close()).
  */
 export function openCleanupQueue(opts: { env?: NodeJS.ProcessEnv; connection?: RedisClient } = {}): CleanupQueue {
+  // A typo ({ conection }) or a node-redis client would otherwise open a queue on REDIS_URL instead.
+  const unknown = Object.keys(opts ?? {}).filter((k) => k !== 'env' && k !== 'connection');
+  if (unknown.length > 0) {
+    throw new ConfigError(`openCleanupQueue: unknown option "${unknown[0]}"; known options: env, connection`);
+  }
+  if (opts.connection !== undefined) {
+    assertClient(
+      'openCleanupQueue: "connection"',
+      opts.connection,
+      'an ioredis client (new Redis(url, { maxRetriesPerRequest: null }) from "ioredis"), or no connection to use QUEUE_REDIS_URL / REDIS_URL',
+    );
+  }
   const config = loadConfig(opts.env ?? process.env);
   const connection = opts.connection ?? queueConnection(config);
   const queue = openQueue(config, connection);

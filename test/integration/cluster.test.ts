@@ -71,10 +71,12 @@ describe('bucket keys on a 3-master cluster', () => {
 describe('the library on a cluster', () => {
   it('refuses a cluster without usable nodes, naming the setting', () => {
     expect(() => createSessionStore({ redis: { cluster: [] } })).toThrow(
-      /option "redis": "cluster" must be a non-empty array/,
+      /option "redis": got a Redis Cluster whose "cluster" must be a non-empty array/,
     );
     expect(() => configureRedis({ c: { cluster: ['no-port'] } })).toThrow(ConfigError);
-    expect(() => configureRedis({ c: { cluster: ['no-port'] } })).toThrow(/connection "c": "cluster" must be/);
+    expect(() => configureRedis({ c: { cluster: ['no-port'] } })).toThrow(
+      /connection "c": got a Redis Cluster whose "cluster" must be/,
+    );
   });
 
   it('a named cluster connection (configureRedis) serves store, length, sweep and stats across every master', async () => {
