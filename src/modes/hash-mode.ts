@@ -5,6 +5,7 @@ import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import { DEFAULT_GRACE_MS, scanBuckets } from '../sweep/bucket-scan.js';
 import type { StorageMode } from './mode.js';
+import { walkBuckets } from './walk.js';
 
 export interface HashLocation {
   bucket: Buffer;
@@ -18,6 +19,8 @@ export interface HashModeSetup {
   bucketOf: (key: Buffer) => number | Buffer | Uint8Array | string;
   /** Share of writes (0..1) that also clean expired sessions out of the bucket written to. */
   inlineSweep: number;
+  /** SCAN / HSCAN COUNT of the walks (length, clear, entries). @default 1000 */
+  scanCount?: number;
 }
 
 /** Fields an in-line sweep checks: bounded, and about a whole listpack bucket at 1M sessions. */
@@ -29,11 +32,11 @@ export const INLINE_SWEEP_SAMPLE = 16;
  */
 export function hashMode(client: () => RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
   const redis = () => withScripts(client());
-  const { prefix, buckets, bucketOf, inlineSweep } = setup;
+  const { prefix, buckets, bucketOf, inlineSweep, scanCount = 1000 } = setup;
   const width = bucketWidth(buckets);
 
   async function* ownBuckets(): AsyncGenerator<Buffer[]> {
-    for await (const keys of scanPrefix(client(), prefix, 'hash')) {
+    for await (const keys of scanPrefix(client(), prefix, 'hash', scanCount)) {
       const mine = keys.filter((k) => shardIndexOf(k, prefix, width, buckets) !== null);
       if (mine.length > 0) yield mine;
     }
@@ -92,5 +95,6 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
       for await (const keys of ownBuckets()) removed += await ownedKeys(redis(), keys, true);
       return removed;
     },
+    entries: () => walkBuckets(client, ownBuckets(), scanCount),
   };
 }

@@ -1,4 +1,5 @@
 import type { ScriptedPipeline } from '../redis/scripts.js';
+import type { StoredEntry } from './walk.js';
 
 /**
  * A storage mode maps a binary session key to Redis and moves envelopes in and out. It knows
@@ -29,4 +30,6 @@ export interface StorageMode<L> {
   count(now: number): Promise<number>;
   /** Deletes every session under the prefix and nothing else; returns how many keys went. */
   clear(): Promise<number>;
+  /** Every stored value under the prefix, a bounded page at a time, expired ones included (see walk.ts). */
+  entries(): AsyncGenerator<StoredEntry[]>;
 }

@@ -2,21 +2,24 @@ import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
+import { walkStrings } from './walk.js';
 
 /**
  * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
- * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys.
+ * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys;
+ * `scanCount` is the SCAN COUNT of the walks (length, clear, entries).
  */
 export function stringMode(
   client: () => RedisClient,
   prefix: Buffer,
   isKey: (key: Buffer) => boolean,
+  scanCount = 1000,
 ): StorageMode<Buffer> {
   const redis = () => withScripts(client());
 
   async function forEachOwned(remove: boolean): Promise<number> {
     let total = 0;
-    for await (const found of scanPrefix(redis(), prefix, 'string')) {
+    for await (const found of scanPrefix(redis(), prefix, 'string', scanCount)) {
       const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
       if (keys.length > 0) total += await ownedKeys(redis(), keys, remove);
     }
@@ -48,5 +51,6 @@ export function stringMode(
     removeIfSame: async (redisKey, value) => (await redis().rsDeleteIfSame(redisKey, value)) === 1,
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),
+    entries: () => walkStrings(client, prefix, isKey, scanCount),
   };
 }

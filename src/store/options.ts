@@ -17,19 +17,29 @@ import {
 } from '../codec/serializers.js';
 import { MAX_BUCKETS } from '../keys/buckets.js';
 import { type LegacyOptions, type LegacySource, resolveLegacy } from '../migrate/legacy.js';
-import {
-  assertClusterNodes,
-  isConnectionString,
-  isKnownConnection,
-  knownConnectionNames,
-  type RedisConnection,
-} from '../redis/connections.js';
+import { assertConnection, type RedisConnection } from '../redis/connections.js';
 import type { UserIdOf } from '../users/user-index.js';
 import { ConfigError } from './errors.js';
 import { isLogger, type Logger, silentLogger, toLogger } from './logger.js';
-import { MAX_TTL_MS } from './ttl.js';
+import type { SessionData } from './session-store.js';
+import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
 
 export type StorageModeName = 'hash' | 'string';
+
+/** connect-redis's `ttl` as a function: seconds this session lives, whatever its cookie says. */
+export type TtlFunction = (session: SessionData) => number;
+
+/**
+ * A connect-redis serializer (`{ parse, stringify }`, e.g. `JSON` or superjson) given as it is,
+ * without the `id` redisession writes into every value: it is stored under DEFAULT_SERIALIZER_ID.
+ */
+export interface IdlessSerializer {
+  stringify(session: unknown): string | Promise<string>;
+  parse(text: string): unknown;
+}
+
+/** The id written into values by a custom serializer given without one (see README, Custom codecs). */
+export const DEFAULT_SERIALIZER_ID = 'custom';
 
 /** Options of createSessionStore. Each maps to a django-redisession setting where it had one. */
 export interface SessionStoreOptions {
@@ -40,12 +50,32 @@ export interface SessionStoreOptions {
    * @default 'default'
    */
   redis?: RedisConnection;
+  /**
+   * connect-redis's name for `redis`: the same values, the same checks. Give one of the two.
+   * @default 'default'
+   */
+  client?: RedisConnection;
   /** 'hash' stores sessions as fields of bucket hashes (USE_HASH = True), 'string' as one key each. @default 'hash' */
   mode?: StorageModeName;
   /** Every key this store writes, counts or clears starts with it. @default 'rs:' */
   prefix?: string;
-  /** Seconds a session lives when it has no `cookie.expires`. @default 86400 */
-  ttl?: number;
+  /**
+   * Seconds a session lives when it has no `cookie.expires`; or, as in connect-redis, a function
+   * `(session) => seconds` that decides for every session, over its cookie (<= 0 destroys it; a
+   * return that is not a finite number fails the write and keeps the stored session).
+   * @default 86400
+   */
+  ttl?: number | TtlFunction;
+  /**
+   * Sessions never expire in Redis (connect-redis's disableTTL): each is stored for 100 years (the
+   * longest lifetime the store allows; in hash mode no sweep removes it) and `touch` does nothing.
+   * A session whose cookie has already expired is still destroyed by `set`. @default false
+   */
+  disableTTL?: boolean;
+  /** `touch` does nothing (connect-redis's disableTouch): a session lives as long as its last `set` said. @default false */
+  disableTouch?: boolean;
+  /** SCAN / HSCAN COUNT of the walks behind length, clear, ids, all (connect-redis's scanCount). @default 1000 */
+  scanCount?: number;
   /** Number of bucket hashes in hash mode (1..16777216). @default 65536 */
   buckets?: number;
   /** Session id -> binary key; must be injective (KEY_GENERATOR). Throw or return '' to refuse an id. */
@@ -72,9 +102,9 @@ export interface SessionStoreOptions {
    * text, readable by anything). Values written with either stay readable whatever is configured
    * later. @default 'compact'
    */
-  serializer?: SerializerOption;
+  serializer?: SerializerOption | IdlessSerializer;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
-  legacyCodecs?: Array<CustomSerializer | CustomCompressor>;
+  legacyCodecs?: Array<CustomSerializer | CustomCompressor | IdlessSerializer>;
   /**
    * Largest session the store accepts, in bytes as stored (after serialising and compressing):
    * a bigger one fails `set` with SessionEncodeError and the stored session stays as it was.
@@ -117,6 +147,9 @@ export const DEFAULTS = {
   mode: 'hash',
   prefix: 'rs:',
   ttl: 86400,
+  disableTTL: false,
+  disableTouch: false,
+  scanCount: 1000,
   buckets: 65536,
   compression: 'snappy',
   compressMinLength: 400,
@@ -131,7 +164,21 @@ export interface ResolvedOptions {
   redis: RedisConnection;
   mode: StorageModeName;
   prefix: Buffer;
+  /** The default lifetime in ms (the `ttl` number; with a ttl function, DEFAULTS.ttl). */
   ttlMs: number;
+  /**
+   * The lifetime of this session in ms (<= 0: destroy it): `explicitMs` when given (a koa maxAge,
+   * a WriteOptions.ttlMs), else the ttl function, else its cookie, else the default; with
+   * disableTTL, any positive lifetime becomes MAX_TTL_MS.
+   */
+  ttlMsOf: (session: object, now: number, explicitMs?: number) => number;
+  /** The `ttl` option as given (seconds, or the function), for the store's read-only field. */
+  ttl: number | TtlFunction;
+  disableTTL: boolean;
+  disableTouch: boolean;
+  scanCount: number;
+  /** The `serializer` option as given, for the store's read-only field. */
+  serializerOption: SerializerOption | IdlessSerializer;
   buckets: number;
   keyGenerator: ((sid: string) => Buffer | Uint8Array | string) | null;
   idSecret: Buffer | null;
@@ -154,9 +201,13 @@ export interface ResolvedOptions {
 // A record, not a list, so the compiler complains when an option is added to the interface only.
 const OPTION_NAMES: Record<keyof SessionStoreOptions, true> = {
   redis: true,
+  client: true,
   mode: true,
   prefix: true,
   ttl: true,
+  disableTTL: true,
+  disableTouch: true,
+  scanCount: true,
   buckets: true,
   keyGenerator: true,
   idSecret: true,
@@ -208,14 +259,37 @@ function assertCodecId(option: string, id: unknown): void {
   }
 }
 
+/**
+ * A custom serializer without an `id` (a connect-redis serializer) gets DEFAULT_SERIALIZER_ID; its
+ * methods stay bound to it, so a class instance (superjson) keeps working.
+ */
+function withId(value: CustomSerializer | IdlessSerializer): CustomSerializer {
+  const v = value as CustomSerializer;
+  if (v.id !== undefined && v.id !== null) return v;
+  const bound = <F>(f: F | undefined) => (typeof f === 'function' ? f.bind(v) : undefined);
+  return {
+    id: DEFAULT_SERIALIZER_ID,
+    serialize: bound(v.serialize),
+    deserialize: bound(v.deserialize),
+    stringify: bound(v.stringify),
+    parse: bound(v.parse),
+  };
+}
+
 function resolveSerializer(value: unknown): Serializer {
-  if (value === 'json') return jsonSerializer;
+  // connect-redis's default, passed explicitly: the built-in JSON writes the same text
+  if (value === 'json' || value === JSON) return jsonSerializer;
   if (value === 'compact') return compactSerializer;
   if (!isCustomSerializer(value)) {
-    fail('serializer', value, "'json', 'compact', or { id, serialize, deserialize } or { id, stringify, parse }");
+    fail(
+      'serializer',
+      value,
+      "'json', 'compact', a connect-redis serializer { stringify, parse }, or { id, serialize, deserialize }",
+    );
   }
-  assertCodecId('serializer', value.id);
-  return fromCustomSerializer(value);
+  const custom = withId(value);
+  assertCodecId('serializer', custom.id);
+  return fromCustomSerializer(custom);
 }
 
 function resolveCompressor(value: unknown): Compressor | null {
@@ -227,19 +301,32 @@ function resolveCompressor(value: unknown): Compressor | null {
   return fromCustomCompressor(value);
 }
 
-function assertRedis(value: unknown): asserts value is RedisConnection {
-  if (typeof value === 'string') {
-    if (isKnownConnection(value) || isConnectionString(value)) return;
-    fail('redis', value, `a connection name (${knownConnectionNames().join(', ')}), a redis:// URL or a socket path`);
+/** `redis` or its connect-redis spelling `client`; both at once is a mistake, not a preference. */
+function connectionOption(options: SessionStoreOptions): { name: 'redis' | 'client'; value: unknown } {
+  if (options.redis !== undefined && options.client !== undefined) {
+    throw new ConfigError('options "redis" and "client" are two names for the same connection: give one');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(
-      'redis',
-      value,
-      'a connection name, URL, socket path, ioredis options, { cluster: [...] } or an ioredis client',
-    );
-  }
-  assertClusterNodes('option "redis"', value);
+  if (options.client !== undefined) return { name: 'client', value: options.client };
+  return { name: 'redis', value: options.redis ?? DEFAULTS.redis };
+}
+
+/** ttlMsOf (see ResolvedOptions): the connect-redis TTL rules over this store's own. */
+function lifetime(ttl: number | TtlFunction, defaultMs: number, disableTTL: boolean): ResolvedOptions['ttlMsOf'] {
+  const base =
+    typeof ttl === 'function'
+      ? (session: object) => {
+          const seconds: unknown = ttl(session as SessionData);
+          if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
+            fail('ttl', seconds, 'the ttl function to return a number of seconds (<= 0 destroys the session)');
+          }
+          return seconds * 1000;
+        }
+      : (session: object, now: number) => ttlMsFor(session, defaultMs, now);
+  return (session, now, explicitMs) => {
+    const ms = explicitMs ?? base(session, now);
+    // connect-redis: with disableTTL a session still dies with an already-expired cookie
+    return disableTTL && ms > 0 ? MAX_TTL_MS : ms;
+  };
 }
 
 /** Merges DEFAULTS with the user's options and validates everything once, at construction. */
@@ -254,7 +341,8 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   // `??` and not `||`: an explicit 0 must reach validation, not silently become a default.
   const o = { ...DEFAULTS, ...definedOnly(options) };
 
-  assertRedis(o.redis);
+  const connection = connectionOption(options);
+  assertConnection(`option "${connection.name}"`, connection.value, { names: true });
   assertOneOf('mode', o.mode, ['hash', 'string'] as const);
   if (typeof o.prefix !== 'string' || o.prefix.length === 0 || o.prefix.length > 128) {
     fail(
@@ -263,9 +351,16 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
       'a non-empty string of at most 128 characters (an empty prefix would let clear() reach foreign keys)',
     );
   }
-  if (typeof o.ttl !== 'number' || !(o.ttl > 0 && o.ttl * 1000 <= MAX_TTL_MS)) {
-    fail('ttl', o.ttl, `a number of seconds > 0 and at most ${MAX_TTL_MS / 1000} (100 years)`);
+  if (typeof o.ttl !== 'function' && (typeof o.ttl !== 'number' || !(o.ttl > 0 && o.ttl * 1000 <= MAX_TTL_MS))) {
+    fail(
+      'ttl',
+      o.ttl,
+      `a number of seconds > 0 and at most ${MAX_TTL_MS / 1000} (100 years), or a function (session) => seconds`,
+    );
   }
+  if (typeof o.disableTTL !== 'boolean') fail('disableTTL', o.disableTTL, 'true or false');
+  if (typeof o.disableTouch !== 'boolean') fail('disableTouch', o.disableTouch, 'true or false');
+  assertInteger('scanCount', o.scanCount, 1, 1_000_000);
   assertInteger('buckets', o.buckets, 1, MAX_BUCKETS);
   assertFunction('keyGenerator', o.keyGenerator);
   assertFunction('hashKeyGenerator', o.hashKeyGenerator);
@@ -301,18 +396,26 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
       assertCodecId('legacyCodecs[]', codec.id);
       legacyCompressors.push(fromCustomCompressor(codec));
     } else if (isCustomSerializer(codec)) {
-      assertCodecId('legacyCodecs[]', codec.id);
-      legacySerializers.push(fromCustomSerializer(codec));
+      const custom = withId(codec);
+      assertCodecId('legacyCodecs[]', custom.id);
+      legacySerializers.push(fromCustomSerializer(custom));
     } else {
       fail('legacyCodecs[]', codec, 'a custom serializer or compressor');
     }
   }
 
+  const ttlMs = typeof o.ttl === 'number' ? Math.round(o.ttl * 1000) : DEFAULTS.ttl * 1000;
   return {
-    redis: o.redis,
+    redis: connection.value as RedisConnection,
     mode: o.mode,
     prefix: Buffer.from(o.prefix, 'utf8'),
-    ttlMs: Math.round(o.ttl * 1000),
+    ttlMs,
+    ttlMsOf: lifetime(o.ttl, ttlMs, o.disableTTL),
+    ttl: o.ttl,
+    disableTTL: o.disableTTL,
+    disableTouch: o.disableTouch,
+    scanCount: o.scanCount,
+    serializerOption: o.serializer,
     buckets: o.buckets,
     keyGenerator: o.keyGenerator ?? null,
     idSecret,

@@ -1,5 +1,5 @@
 import { createCodec, type Decoded } from '../codec/codec.js';
-import { isThenable } from '../codec/serializers.js';
+import { isThenable, type SerializerOption } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
@@ -23,9 +23,17 @@ import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
+import { type ListedSession, sessionListing } from './listing.js';
 import type { Logger } from './logger.js';
-import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
-import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
+import {
+  type IdlessSerializer,
+  type ResolvedOptions,
+  resolveOptions,
+  type SessionStoreOptions,
+  type StorageModeName,
+  type TtlFunction,
+} from './options.js';
+import { MAX_TTL_MS } from './ttl.js';
 
 /** A session as stored: any JSON-serialisable object (express-session, koa-session, fastify). */
 // biome-ignore lint/suspicious/noExplicitAny: session contents are the application's; `unknown` would force casts on every read
@@ -41,6 +49,14 @@ export interface SessionStore {
   readonly prefix: string;
   /** The ioredis client this store talks through (for a named connection: its current client). */
   readonly redis: RedisClient;
+  /** The `ttl` option: default seconds, or the function deciding each session's lifetime. */
+  readonly ttl: number | TtlFunction;
+  readonly disableTTL: boolean;
+  readonly disableTouch: boolean;
+  /** SCAN / HSCAN COUNT of length, clear, ids, all and entries. */
+  readonly scanCount: number;
+  /** The `serializer` option as given ('compact', 'json', or your object). */
+  readonly serializer: SerializerOption | IdlessSerializer;
   /**
    * Where the store reports what it does not throw (the `logger` option; silent without one).
    * Optional so a wrapper passed as `{ store }` to an adapter need not have one.
@@ -69,6 +85,15 @@ export interface SessionStore {
   length(): Promise<number>;
   /** Deletes every session under this store's prefix, and nothing else. */
   clear(): Promise<void>;
+  /**
+   * The ids of the live sessions under this store's prefix (walks it with SCAN: admin use). Needs
+   * the default key scheme: with idSecret or a custom keyGenerator there are no ids to recover.
+   */
+  ids(): Promise<string[]>;
+  /** The live sessions under the prefix, each with its `id` (connect-redis 9's shape; as ids()). */
+  all(): Promise<ListedSession[]>;
+  /** The live sessions, [id, session], fetched a page at a time: all() in bounded memory. */
+  entries(): AsyncGenerator<[string, SessionData]>;
   /**
    * Hash mode: removes expired sessions now (what the cleanup worker runs, without BullMQ).
    * String mode has nothing to sweep (Redis expires the keys) and returns zeros.
@@ -138,8 +163,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const mode: StorageMode<any> =
     opts.mode === 'string'
       ? // A custom keyGenerator makes keys of any shape: then only the prefix tells ours apart.
-        stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
-      : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf, inlineSweep: opts.inlineSweep });
+        stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey, opts.scanCount)
+      : hashMode(client, {
+          prefix: opts.prefix,
+          buckets: opts.buckets,
+          bucketOf,
+          inlineSweep: opts.inlineSweep,
+          scanCount: opts.scanCount,
+        });
+  const touches = !opts.disableTouch && !opts.disableTTL;
 
   /** Where the session lives (its key, and its place in the mode's layout), or why its id is refused. */
   function locate(sid: unknown, op: string): { key: Buffer; loc: unknown } | { problem: string } {
@@ -235,7 +267,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
     const now = Date.now();
-    const ttlMs = Math.min(Math.ceil(wo?.ttlMs ?? ttlMsFor(session, opts.ttlMs, now)), MAX_TTL_MS);
+    const ttlMs = Math.min(Math.ceil(opts.ttlMsOf(session, now, wo?.ttlMs)), MAX_TTL_MS);
     if (!(ttlMs > 0)) {
       // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
       await mode.remove(where.loc);
@@ -276,6 +308,16 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () => mode.remove(where.loc));
   }
 
+  const listing = sessionListing({
+    entries: () => mode.entries(),
+    unlistable: opts.idSecret
+      ? 'with idSecret the store keeps a keyed hash of each id, never the id itself (that is its point)'
+      : opts.keyGenerator
+        ? 'the keys of a custom keyGenerator cannot be turned back into ids'
+        : null,
+    decode: (raw, sid) => decodeLive(raw, sid),
+  });
+
   function needUsers(op: string) {
     if (!users) throw new ConfigError(`${op} needs the "userId" option (how to tell a session's owner)`);
     return users;
@@ -288,6 +330,11 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       return client();
     },
     logger,
+    ttl: opts.ttl,
+    disableTTL: opts.disableTTL,
+    disableTouch: opts.disableTouch,
+    scanCount: opts.scanCount,
+    serializer: opts.serializerOption,
 
     async get(sid) {
       const where = locate(sid, 'get');
@@ -302,7 +349,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     },
 
     set: (sid, session, wo) => write(sid, session, wo, 'set'),
-    touch: (sid, session, wo) => write(sid, session, wo, 'touch'),
+    // connect-redis: disableTouch, and disableTTL (nothing to extend), make touch a no-op
+    touch: async (sid, session, wo) => (touches ? write(sid, session, wo, 'touch') : undefined),
 
     async destroy(sid) {
       const where = locate(sid, 'destroy');
@@ -348,6 +396,10 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       await mode.clear();
       await users?.clear();
     },
+
+    ids: () => listing.ids(),
+    all: () => listing.all(),
+    entries: () => listing.entries(),
 
     async close() {
       unwatch();

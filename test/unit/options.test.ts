@@ -35,7 +35,7 @@ describe('resolveOptions', () => {
     [{ logKeyErrors: 'yes' }, /"logKeyErrors"/],
     [{ keyGenerator: 'md5' }, /"keyGenerator".*function/],
     [{ redis: 'nosuchname' }, /"redis".*default/],
-    [{ ttll: 5 }, /unknown option "ttll"; known options: redis, mode/],
+    [{ ttll: 5 }, /unknown option "ttll"; known options: redis, client, mode/],
   ])('rejects %o with a message naming it', (bad, message) => {
     expect(() => resolveOptions(bad as never)).toThrow(ConfigError);
     expect(() => resolveOptions(bad as never)).toThrow(message);

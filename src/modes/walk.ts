@@ -1,0 +1,84 @@
+import type { RedisClient } from '../redis/connections.js';
+import { NODE_PIPELINE_MAX, type PipelineReply, pipelinePerKey } from '../redis/pipeline.js';
+import { scanPrefix } from '../redis/scan.js';
+
+/** A stored session found by a walk: its binary key (the id's, without prefix) and stored value. */
+export interface StoredEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+/*
+ * Walks over every stored value under a prefix, for ids(), all() and entries(): admin use, never on
+ * a request. Each page holds at most NODE_PIPELINE_MAX keys' values (or bucket slices), so memory
+ * stays bounded whatever the store holds; the caller decides what to keep. Like SCAN itself, a
+ * walk may meet a session twice when Redis resizes a table meanwhile.
+ */
+
+function replyOf<T>(replies: PipelineReply[] | undefined): T {
+  const [[err, value] = [null, null]] = replies ?? [];
+  if (err) throw err;
+  return value as T;
+}
+
+/** String mode: SCAN the prefix, then GET the keys that can be ours, a pipeline at a time. */
+export async function* walkStrings(
+  client: () => RedisClient,
+  prefix: Buffer,
+  isKey: (key: Buffer) => boolean,
+  count: number,
+): AsyncGenerator<StoredEntry[]> {
+  for await (const found of scanPrefix(client(), prefix, 'string', count)) {
+    const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
+    for (let i = 0; i < keys.length; i += NODE_PIPELINE_MAX) {
+      const slice = keys.slice(i, i + NODE_PIPELINE_MAX);
+      const replies = await pipelinePerKey(client(), slice, (pipe, k) => pipe.getBuffer(k));
+      const page: StoredEntry[] = [];
+      slice.forEach((k, j) => {
+        const value = replyOf<Buffer | null>(replies[j]);
+        // expired or deleted since SCAN saw it
+        if (value !== null) page.push({ key: k.subarray(prefix.length), value });
+      });
+      if (page.length > 0) yield page;
+    }
+  }
+}
+
+const pairs = (flat: Buffer[]): StoredEntry[] => {
+  const out: StoredEntry[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ key: flat[i] as Buffer, value: flat[i + 1] as Buffer });
+  return out;
+};
+
+/**
+ * Hash mode: the buckets' fields, HSCAN COUNT `count` at a time. The first slice of a few buckets
+ * goes in one pipeline; a big (hashtable) bucket is then followed alone until its cursor is done.
+ */
+export async function* walkBuckets(
+  client: () => RedisClient,
+  bucketPages: AsyncIterable<Buffer[]>,
+  count: number,
+): AsyncGenerator<StoredEntry[]> {
+  for await (const buckets of bucketPages) {
+    for (let i = 0; i < buckets.length; i += NODE_PIPELINE_MAX) {
+      const slice = buckets.slice(i, i + NODE_PIPELINE_MAX);
+      const replies = await pipelinePerKey(client(), slice, (pipe, k) => pipe.hscanBuffer(k, '0', 'COUNT', count));
+      const page: StoredEntry[] = [];
+      const unfinished: Array<[Buffer, string]> = [];
+      slice.forEach((bucket, j) => {
+        const [cursor, flat] = replyOf<[Buffer, Buffer[]]>(replies[j]);
+        page.push(...pairs(flat));
+        if (cursor.toString() !== '0') unfinished.push([bucket, cursor.toString()]);
+      });
+      if (page.length > 0) yield page;
+      for (const [bucket, from] of unfinished) {
+        let cursor = from;
+        do {
+          const [next, flat] = await client().hscanBuffer(bucket, cursor, 'COUNT', count);
+          cursor = next.toString();
+          if (flat.length > 0) yield pairs(flat);
+        } while (cursor !== '0');
+      }
+    }
+  }
+}
