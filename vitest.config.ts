@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^redisession$/, replacement: src('index.ts') },
       { find: /^redisession\/express$/, replacement: src('adapters/express.ts') },
+      { find: /^redisession\/fastify$/, replacement: src('adapters/fastify.ts') },
       { find: /^redisession\/koa$/, replacement: src('adapters/koa.ts') },
       { find: /^redisession\/worker$/, replacement: src('worker/index.ts') },
     ],

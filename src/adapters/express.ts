@@ -1,31 +1,58 @@
 import session from 'express-session';
+import type { SerializerOption } from '../codec/serializers.js';
+import type { RedisClient } from '../redis/connections.js';
 import { silentLogger } from '../store/logger.js';
-import type { SessionStoreOptions } from '../store/options.js';
-import { createSessionStore, type SessionData, type SessionStore } from '../store/session-store.js';
+import type { IdlessSerializer, TtlFunction } from '../store/options.js';
+import type { SessionData, SessionStore } from '../store/session-store.js';
 import type { UserSession } from '../users/user-index.js';
 import { type Callback, settle } from './callback.js';
+import { type AdapterOptions, storeFrom } from './store-from.js';
 
 const TOUCH_FAILED = 'redisession: touch failed; the session may not have been extended';
 
-export type RedisessionStoreOptions = SessionStoreOptions | { store: SessionStore };
+export type RedisessionStoreOptions = AdapterOptions;
 
 /**
- * An express-session Store backed by redisession. Also works as the `store` of @fastify/session,
- * which calls the same get/set/destroy with callbacks. Every method also returns a promise when
- * called without a callback.
+ * An express-session Store backed by redisession, a drop-in for connect-redis's RedisStore: the
+ * same methods (ids and all included), the same options where they mean the same thing, and the
+ * same read-only fields. Every method also returns a promise when called without a callback.
+ * (@fastify/session users: import from `redisession/fastify`, which needs no express-session.)
  *
  *   app.use(session({ store: new RedisessionStore({ prefix: 'app:' }), secret, resave: false }))
  */
 export class RedisessionStore extends session.Store {
-  /** The underlying redisession store (for length/clear/close and direct use). */
+  /** The underlying redisession store (for direct use). */
   readonly sessions: SessionStore;
   /** A touch failure was reported as a process warning (done once, when there is no logger). */
   #warned = false;
 
   constructor(options: RedisessionStoreOptions = {}) {
     super();
-    this.sessions =
-      'store' in options && options.store ? options.store : createSessionStore(options as SessionStoreOptions);
+    this.sessions = storeFrom(options, 'new RedisessionStore');
+  }
+
+  /** The ioredis client the store talks through (connect-redis's `client`). */
+  get client(): RedisClient {
+    return this.sessions.redis;
+  }
+  get prefix(): string {
+    return this.sessions.prefix;
+  }
+  get ttl(): number | TtlFunction {
+    return this.sessions.ttl;
+  }
+  /** The `serializer` option as given ('compact' by default). */
+  get serializer(): SerializerOption | IdlessSerializer {
+    return this.sessions.serializer;
+  }
+  get scanCount(): number {
+    return this.sessions.scanCount;
+  }
+  get disableTouch(): boolean {
+    return this.sessions.disableTouch;
+  }
+  get disableTTL(): boolean {
+    return this.sessions.disableTTL;
   }
 
   override get(sid: string, cb?: Callback<session.SessionData | null>) {
@@ -69,6 +96,16 @@ export class RedisessionStore extends session.Store {
 
   override clear(cb?: Callback<void>) {
     return settle(this.sessions.clear(), cb);
+  }
+
+  /** The ids of the live sessions (walks the prefix: admin use). */
+  ids(cb?: Callback<string[]>) {
+    return settle(this.sessions.ids(), cb);
+  }
+
+  /** The live sessions, an array with each session's `id` (connect-redis 9's shape; walks the prefix). */
+  override all(cb?: Callback<Array<session.SessionData & { id: string }>>) {
+    return settle(this.sessions.all() as Promise<Array<session.SessionData & { id: string }>>, cb);
   }
 
   /** Log out everywhere: deletes every session of the user (needs the userId option); yields how many. */

@@ -1,5 +1,5 @@
-import type { SessionStoreOptions } from '../store/options.js';
-import { createSessionStore, type SessionData, type SessionStore } from '../store/session-store.js';
+import type { SessionData, SessionStore } from '../store/session-store.js';
+import { type AdapterOptions, storeFrom } from './store-from.js';
 
 /** The external store shape koa-session expects (`store` option). */
 export interface KoaSessionStore {
@@ -12,18 +12,23 @@ export interface KoaSessionStore {
 
 /**
  * A koa-session external store. koa-session passes maxAge in ms, or 'session' for a browser-session
- * cookie, which lives server-side for the store's `ttl`.
+ * cookie, which lives server-side for the store's `ttl`. A `ttl` function decides over maxAge, as
+ * it decides over express-session's cookie.
  *
  *   app.use(session({ store: koaStore({ prefix: 'koa:' }) }, app))
  */
-export function koaStore(options: SessionStoreOptions | { store: SessionStore } = {}): KoaSessionStore {
-  const sessions =
-    'store' in options && options.store ? options.store : createSessionStore(options as SessionStoreOptions);
+export function koaStore(options: AdapterOptions = {}): KoaSessionStore {
+  const sessions = storeFrom(options, 'koaStore');
+  const byFunction = typeof sessions.ttl === 'function';
   return {
     sessions,
     get: (key) => sessions.get(key),
     set: (key, sess, maxAge) =>
-      sessions.set(key, sess, typeof maxAge === 'number' && Number.isFinite(maxAge) ? { ttlMs: maxAge } : {}),
+      sessions.set(
+        key,
+        sess,
+        !byFunction && typeof maxAge === 'number' && Number.isFinite(maxAge) ? { ttlMs: maxAge } : {},
+      ),
     destroy: (key) => sessions.destroy(key),
   };
 }
