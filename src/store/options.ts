@@ -405,6 +405,15 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
   }
 
   const ttlMs = typeof o.ttl === 'number' ? Math.round(o.ttl * 1000) : DEFAULTS.ttl * 1000;
+  const serializer = resolveSerializer(o.serializer);
+  // Two readers for one id would read each other's values: the first one wins silently.
+  const ids = [serializer.id, ...legacySerializers.map((l) => l.id)];
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice !== undefined) {
+    throw new ConfigError(
+      `serializer id ${JSON.stringify(twice)} is given twice (serializer and legacyCodecs, or two legacyCodecs): give the new serializer an id of its own${twice === DEFAULT_SERIALIZER_ID ? ` (a serializer without an id is written as '${DEFAULT_SERIALIZER_ID}')` : ''}`,
+    );
+  }
   return {
     redis: connection.value as RedisConnection,
     mode: o.mode,
@@ -421,7 +430,7 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     idSecret,
     maxSize: o.maxSize,
     hashKeyGenerator: o.hashKeyGenerator ?? null,
-    serializer: resolveSerializer(o.serializer),
+    serializer,
     compressor: resolveCompressor(o.compression),
     compressMinLength: o.compressMinLength,
     legacySerializers,

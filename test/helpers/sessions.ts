@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { encodeEnvelope } from '../../src/codec/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
 import { keysUnder } from './redis.js';
@@ -83,4 +83,28 @@ export function storedValue(
   const key = defaultKeyGenerator(id);
   if (mode === 'string') return client.getBuffer(Buffer.concat([Buffer.from(prefix), key]));
   return client.hgetBuffer(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key);
+}
+
+/**
+ * What a store with this prefix and mode holds for a session id (default key scheme, 65536
+ * buckets): the stored value and the milliseconds it has left in Redis (the key's PTTL in string
+ * mode, -1 when it has none; the expiry in the value in hash mode), or null when nothing is stored.
+ */
+export async function storedLife(
+  client: Redis,
+  prefix: string,
+  mode: 'hash' | 'string',
+  id: string,
+): Promise<{ value: Buffer; lifeMs: number } | null> {
+  const key = defaultKeyGenerator(id);
+  if (mode === 'string') {
+    const redisKey = Buffer.concat([Buffer.from(prefix), key]);
+    const value = await client.getBuffer(redisKey);
+    return value === null ? null : { value, lifeMs: await client.pttl(redisKey) };
+  }
+  const bucket = bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), bucketWidth(65536));
+  const value = await client.hgetBuffer(bucket, key);
+  if (value === null) return null;
+  const { expiresAt } = decodeEnvelope(value);
+  return { value, lifeMs: expiresAt === null ? -1 : expiresAt - Date.now() };
 }
