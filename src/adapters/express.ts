@@ -55,10 +55,14 @@ export class RedisessionStore extends session.Store {
     return this.sessions.disableTTL;
   }
 
+  override get(sid: string): Promise<session.SessionData | null>;
+  override get(sid: string, cb: Callback<session.SessionData | null>): void;
   override get(sid: string, cb?: Callback<session.SessionData | null>) {
     return settle(this.sessions.get(sid) as Promise<session.SessionData | null>, cb);
   }
 
+  override set(sid: string, sess: session.SessionData): Promise<void>;
+  override set(sid: string, sess: session.SessionData, cb: Callback<void>): void;
   override set(sid: string, sess: session.SessionData, cb?: Callback<void>) {
     return settle(this.sessions.set(sid, sess), cb);
   }
@@ -72,6 +76,8 @@ export class RedisessionStore extends session.Store {
    * a lasting cause (an ACL without the touch command, say) is not invisible. The next request that
    * needs Redis gets the error.
    */
+  override touch(sid: string, sess: session.SessionData): Promise<void>;
+  override touch(sid: string, sess: session.SessionData, cb: Callback<void>): void;
   override touch(sid: string, sess: session.SessionData, cb?: Callback<void>) {
     const touched = this.sessions.touch(sid, sess).catch((err: unknown) => {
       const reason = err instanceof Error ? err.message : String(err);
@@ -86,34 +92,48 @@ export class RedisessionStore extends session.Store {
     return settle(touched, cb);
   }
 
+  override destroy(sid: string): Promise<void>;
+  override destroy(sid: string, cb: Callback<void>): void;
   override destroy(sid: string, cb?: Callback<void>) {
     return settle(this.sessions.destroy(sid), cb);
   }
 
+  override length(): Promise<number>;
+  override length(cb: Callback<number>): void;
   override length(cb?: Callback<number>) {
     return settle(this.sessions.length(), cb);
   }
 
+  override clear(): Promise<void>;
+  override clear(cb: Callback<void>): void;
   override clear(cb?: Callback<void>) {
     return settle(this.sessions.clear(), cb);
   }
 
   /** The ids of the live sessions (walks the prefix: admin use). */
+  ids(): Promise<string[]>;
+  ids(cb: Callback<string[]>): void;
   ids(cb?: Callback<string[]>) {
     return settle(this.sessions.ids(), cb);
   }
 
   /** The live sessions, an array with each session's `id` (connect-redis 9's shape; walks the prefix). */
+  override all(): Promise<Array<session.SessionData & { id: string }>>;
+  override all(cb: Callback<Array<session.SessionData & { id: string }>>): void;
   override all(cb?: Callback<Array<session.SessionData & { id: string }>>) {
     return settle(this.sessions.all() as Promise<Array<session.SessionData & { id: string }>>, cb);
   }
 
   /** Log out everywhere: deletes every session of the user (needs the userId option); yields how many. */
+  destroyUser(userId: string | number): Promise<number>;
+  destroyUser(userId: string | number, cb: Callback<number>): void;
   destroyUser(userId: string | number, cb?: Callback<number>) {
     return settle(this.sessions.destroyUser(userId), cb);
   }
 
   /** The user's live sessions (needs the userId option). */
+  sessionsOf(userId: string | number): Promise<UserSession[]>;
+  sessionsOf(userId: string | number, cb: Callback<UserSession[]>): void;
   sessionsOf(userId: string | number, cb?: Callback<UserSession[]>) {
     return settle(this.sessions.sessionsOf(userId), cb);
   }

@@ -55,47 +55,67 @@ export class RedisessionStore implements FastifySessionStore {
     return this.sessions.disableTTL;
   }
 
+  get(sessionId: string): Promise<Session | null>;
+  get(sessionId: string, callback: Callback<Session | null>): void;
   get(sessionId: string, callback?: Callback<Session | null>) {
     return settle(this.sessions.get(sessionId) as Promise<Session | null>, callback);
   }
 
+  set(sessionId: string, session: Session): Promise<void>;
+  set(sessionId: string, session: Session, callback: Callback<void>): void;
   set(sessionId: string, session: Session, callback?: Callback<void>) {
     return settle(this.sessions.set(sessionId, session), callback);
   }
 
+  destroy(sessionId: string): Promise<void>;
+  destroy(sessionId: string, callback: Callback<void>): void;
   destroy(sessionId: string, callback?: Callback<void>) {
     return settle(this.sessions.destroy(sessionId), callback);
   }
 
   /** Resets the session's lifetime from its cookie (@fastify/session itself re-saves instead). */
+  touch(sessionId: string, session: Session): Promise<void>;
+  touch(sessionId: string, session: Session, callback: Callback<void>): void;
   touch(sessionId: string, session: Session, callback?: Callback<void>) {
     return settle(this.sessions.touch(sessionId, session), callback);
   }
 
+  length(): Promise<number>;
+  length(callback: Callback<number>): void;
   length(callback?: Callback<number>) {
     return settle(this.sessions.length(), callback);
   }
 
+  clear(): Promise<void>;
+  clear(callback: Callback<void>): void;
   clear(callback?: Callback<void>) {
     return settle(this.sessions.clear(), callback);
   }
 
   /** The ids of the live sessions (walks the prefix: admin use). */
+  ids(): Promise<string[]>;
+  ids(callback: Callback<string[]>): void;
   ids(callback?: Callback<string[]>) {
     return settle(this.sessions.ids(), callback);
   }
 
   /** The live sessions, each with its `id` (walks the prefix: admin use). */
+  all(): Promise<ListedSession[]>;
+  all(callback: Callback<ListedSession[]>): void;
   all(callback?: Callback<ListedSession[]>) {
     return settle(this.sessions.all(), callback);
   }
 
   /** Log out everywhere: deletes every session of the user (needs the userId option); yields how many. */
+  destroyUser(userId: string | number): Promise<number>;
+  destroyUser(userId: string | number, callback: Callback<number>): void;
   destroyUser(userId: string | number, callback?: Callback<number>) {
     return settle(this.sessions.destroyUser(userId), callback);
   }
 
   /** The user's live sessions (needs the userId option). */
+  sessionsOf(userId: string | number): Promise<UserSession[]>;
+  sessionsOf(userId: string | number, callback: Callback<UserSession[]>): void;
   sessionsOf(userId: string | number, callback?: Callback<UserSession[]>) {
     return settle(this.sessions.sessionsOf(userId), callback);
   }
