@@ -172,7 +172,7 @@ function optionsProblem(o: Record<string, unknown>, names: Record<string, true>,
   if (unknown.length > 0) {
     const hints = unknown.filter((k) => FOREIGN_OPTIONS[k]).map((k) => `"${k}": ${FOREIGN_OPTIONS[k]}`);
     const list = unknown.map((k) => `"${k}"`).join(', ');
-    return `${what} with ${unknown.length > 1 ? 'keys' : 'key'} ${list} that ioredis does not know and would silently ignore${hints.length > 0 ? `; ${hints.join('; ')}` : ''}`;
+    return `${what} with key${unknown.length > 1 ? 's' : ''} ${list} that ioredis does not know and would silently ignore${hints.length > 0 ? `; ${hints.join('; ')}` : ''}`;
   }
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host === ''))
     return `${what} whose "host" is not a host name`;

@@ -1,7 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { RedisessionStore } from 'redisession/express';
+import { RedisessionStore } from 'redisession/fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CookieJar } from '../helpers/http.js';
 import { dropPrefix, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
