@@ -33,7 +33,7 @@ const STORE_COMMANDS = [
   'time',
   'type',
   'getrange',
-  // length, clear, sweep
+  // length, clear, sweep, ids, all
   'scan',
 ];
 
@@ -120,6 +120,8 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     await store.touch(id, { cookie: { expires: new Date(Date.now() + 60_000) } });
     await store.set(randomBytes(24).toString('base64url'), { short: true }, { ttlMs: 20 });
     expect(await store.length()).toBeGreaterThanOrEqual(1);
+    expect(await store.ids()).toContain(id);
+    expect(await store.all()).toContainEqual(expect.objectContaining({ id, user: 'erin' }));
     await store.sweep({ graceMs: 0 });
     // an undecodable value, deleted by compare-and-delete (onCorrupt: 'delete')
     const broken = randomBytes(24).toString('base64url');
