@@ -350,7 +350,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
 
     set: (sid, session, wo) => write(sid, session, wo, 'set'),
     // connect-redis: disableTouch, and disableTTL (nothing to extend), make touch a no-op
-    touch: async (sid, session, wo) => (touches ? write(sid, session, wo, 'touch') : undefined),
+    touch: touches ? (sid, session, wo) => write(sid, session, wo, 'touch') : noop,
 
     async destroy(sid) {
       const where = locate(sid, 'destroy');

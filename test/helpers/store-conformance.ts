@@ -192,17 +192,22 @@ export function storeConformance(label: string, redis: () => RedisConnection, no
         expect(await store.get(id)).toBeNull();
       });
 
-      it('counts live sessions and clears only its own prefix', async () => {
+      it('counts and lists live sessions (ids, all) and clears only its own prefix', async () => {
         const p = testPrefix(`${mode}-count`);
-        const s = createSessionStore({ redis: redis(), mode, prefix: p, ttl: 60 });
+        const s = createSessionStore({ redis: redis(), mode, prefix: p, ttl: 60, scanCount: 10 });
         stores.push({ store: s, prefix: p });
         const neighbour = createSessionStore({ redis: redis(), mode, prefix: `${p}x` });
         stores.push({ store: neighbour, prefix: `${p}x` });
         await neighbour.set(sid(), { other: true });
-        for (let i = 0; i < 25; i++) await s.set(sid(), { i });
+        const ids = Array.from({ length: 25 }, sid);
+        for (const [i, id] of ids.entries()) await s.set(id, { i });
         await s.set(sid(), { short: true }, { ttlMs: 100 });
         await sleep(200);
         expect(await s.length()).toBe(25);
+        expect((await s.ids()).sort()).toEqual([...ids].sort());
+        const all = await s.all();
+        expect(all).toHaveLength(25);
+        for (const one of all) expect(one.i).toBe(ids.indexOf(one.id));
         await s.clear();
         expect(await s.length()).toBe(0);
         expect(await neighbour.length()).toBe(1);
