@@ -13,8 +13,9 @@ export {
   SessionEncodeError,
   UnknownConnectionError,
 } from './store/errors.js';
+export type { ListedSession } from './store/listing.js';
 export type { Logger } from './store/logger.js';
-export type { SessionStoreOptions, StorageModeName } from './store/options.js';
+export type { IdlessSerializer, SessionStoreOptions, StorageModeName, TtlFunction } from './store/options.js';
 export { DEFAULTS } from './store/options.js';
 export type { SessionData, SessionStore, WriteOptions } from './store/session-store.js';
 export { createSessionStore } from './store/session-store.js';
