@@ -14,6 +14,8 @@ export {
   UnknownConnectionError,
 } from './store/errors.js';
 export type { Logger } from './store/logger.js';
+export type { StoreLayout, StoreManifest } from './store/manifest.js';
+export { LayoutMismatchError } from './store/manifest.js';
 export type { SessionStoreOptions, StorageModeName } from './store/options.js';
 export { DEFAULTS } from './store/options.js';
 export type { SessionData, SessionStore, WriteOptions } from './store/session-store.js';
