@@ -52,6 +52,11 @@ export interface StoreOrigin {
   checkLayout: boolean;
 }
 
+/** Options carrying their origin (see STORE_ORIGIN), for createSessionStore. */
+export function withOrigin<O extends object>(options: O, origin: Partial<StoreOrigin>): O {
+  return { ...options, [STORE_ORIGIN]: origin };
+}
+
 export function storeOrigin(options: object): StoreOrigin {
   const given = (options as { [STORE_ORIGIN]?: Partial<StoreOrigin> })[STORE_ORIGIN];
   return { createdBy: given?.createdBy ?? 'createSessionStore', checkLayout: given?.checkLayout ?? true };
