@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { manifestKey } from '../../src/keys/manifest-key.js';
 import { LayoutMismatchError, readManifest } from '../../src/store/manifest.js';
-import { recordingLogger, storeFixture, testPrefix } from '../helpers/redis.js';
+import { manifestSurvivesWalks, movedPrefix } from '../helpers/manifest-walks.js';
+import { recordingLogger, redisUrl, storeFixture, testPrefix } from '../helpers/redis.js';
 
 const f = storeFixture();
 const sid = () => randomBytes(24).toString('base64url');
@@ -74,4 +75,19 @@ describe('the store manifest', () => {
     await f.make({ prefix, idSecret: 'a'.repeat(16), logger }).get(sid());
     expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/custom:json5, which this store cannot read/);
   });
+});
+
+describe('walks over a store with a manifest (length, clear, sweeps, stats, user indexes, bulk move)', () => {
+  it.each([
+    ['hash', false],
+    ['string', false],
+    ['string', true],
+  ] as const)(
+    '%s mode (custom keyGenerator: %s): none counts, changes or deletes the manifest',
+    async (mode, customKeys) => {
+      const prefix = testPrefix(`walks-${mode}`);
+      f.prefixes.push(prefix, movedPrefix(prefix));
+      await manifestSurvivesWalks(redisUrl(), f.raw, prefix, { mode, customKeys });
+    },
+  );
 });
