@@ -98,7 +98,7 @@ export async function noWorkerFor(queue: Queue, store: StoreRef): Promise<string
   const wanted = `SESSION_PREFIX=${JSON.stringify(store.prefix)}`;
   if (workers.length === 0) {
     return (
-      `no worker is connected to queue ${queue.name}: the request for store ${JSON.stringify(store.prefix)} waits ` +
+      `waiting: no worker is connected to queue ${queue.name}: the request for store ${JSON.stringify(store.prefix)} waits ` +
       `until one starts (\`redisession worker\` with ${wanted} and the same QUEUE_NAME/QUEUE_PREFIX); Ctrl-C ` +
       'stops waiting, the request stays queued'
     );
@@ -106,7 +106,7 @@ export async function noWorkerFor(queue: Queue, store: StoreRef): Promise<string
   const stores = workers.map((w) => storeOfWorker(w.rawname));
   if (stores.every((s) => s !== null && s.prefix !== store.prefix)) {
     const theirs = [...new Set(stores.map((s) => JSON.stringify(s?.prefix)))].join(', ');
-    return `the workers on queue ${queue.name} serve store ${theirs}, not ${JSON.stringify(store.prefix)}: they will refuse the request`;
+    return `note: the workers on queue ${queue.name} serve store ${theirs}, not ${JSON.stringify(store.prefix)}: they will refuse the request`;
   }
   return null;
 }
@@ -178,7 +178,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
         return;
       }
       const unserved = await noWorkerFor(queue, store);
-      if (unserved) process.stderr.write(`waiting: ${unserved}\n`);
+      if (unserved) process.stderr.write(`${unserved}\n`);
       let result: SweepSummary | TriggerResult;
       try {
         result = await follow(queue, events, trigger, args.json ?? false, store);

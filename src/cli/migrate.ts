@@ -137,7 +137,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       }
       if (!args.json) process.stderr.write(`migration ${id} started: ${node.children?.length ?? 0} shard(s)\n`);
       const unserved = await noWorkerFor(queue, req.store);
-      if (unserved) process.stderr.write(`waiting: ${unserved}\n`);
+      if (unserved) process.stderr.write(`${unserved}\n`);
       const view = progressView({
         title: 'migrate',
         unit: req.from === 'hash' ? 'buckets' : 'legacy keys',

@@ -4,9 +4,9 @@ import { isDefaultKey } from '../keys/key-scheme.js';
 import { isManifestKey } from '../keys/manifest-key.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefixPages } from '../redis/scan.js';
-import { LayoutMismatchError } from '../store/manifest.js';
+import { describeLayout, LayoutMismatchError } from '../store/manifest.js';
 import type { WorkerConfig } from './config.js';
-import { describeServed, differenceMessage, resolveStore, type ServedStore } from './served-store.js';
+import { differenceMessage, resolveStore, type ServedStore } from './served-store.js';
 
 /*
  * The doctor's checks of the store's layout: its manifest against the environment, and the keys
@@ -148,7 +148,7 @@ export async function storeLayoutFindings(
       severity,
       message:
         `${said.length > 0 ? `${said.join('; ')}. ` : ''}Layout recorded ${m.createdAt} by ${m.createdBy} on ` +
-        `${m.createdOn}: ${describeServed(served)}; codecs written: ${[...m.codecs.serializers, ...m.codecs.compressors].join(', ')}`,
+        `${m.createdOn}: ${describeLayout(m)}; codecs written: ${[...m.codecs.serializers, ...m.codecs.compressors].join(', ')}`,
       ...(fixes.length > 0 ? { fix: `set ${fixes.join(', ')} (the worker's .env)` } : {}),
     });
   }
