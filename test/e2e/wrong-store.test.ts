@@ -114,18 +114,20 @@ describe('two apps on one Redis with the default queue name and queue prefix', (
     const a = worker({ SESSION_PREFIX: 'a:', SESSION_BUCKETS: '256' });
     const b = worker({ SESSION_PREFIX: 'b:', SESSION_BUCKETS: '256' });
     await Promise.all([a.ready, b.ready]);
+    // the issue saw the a: worker take it in 1 of 4 runs
     for (let run = 0; run < 4; run++) {
       await plantSessions(raw, 'b:', 256, 200, 0);
-      const out = await cli(['cleanup', '--wait', '--json'], { SESSION_PREFIX: 'b:', SESSION_BUCKETS: '256' });
+      const json = run < 3;
+      const out = await cli(['cleanup', '--wait', ...(json ? ['--json'] : [])], { SESSION_PREFIX: 'b:' });
       expect(out.code, out.stderr).toBe(0);
-      expect(JSON.parse(out.stdout)).toMatchObject({ deleted: 200, store: { prefix: 'b:', mode: 'hash' } });
+      if (json) expect(JSON.parse(out.stdout)).toMatchObject({ deleted: 200, store: { prefix: 'b:', mode: 'hash' } });
+      else
+        expect(out.stdout).toMatch(/on store "b:" \(hash mode, 256 buckets\) done in .*200 expired sessions deleted/);
       expect(await countFields(raw, 'a:')).toBe(401); // a:'s expired sessions are a:'s business
       expect(await countFields(raw, 'b:')).toBe(1);
     }
     expect(a.logs.filter((l) => l.msg === 'sweep finished')).toEqual([]);
     expect(b.logs.filter((l) => l.msg === 'sweep finished')).toHaveLength(4);
-    const text = await cli(['cleanup', '--wait'], { SESSION_PREFIX: 'b:', SESSION_BUCKETS: '256' });
-    expect(text.stdout).toMatch(/store "b:" \(hash mode, 256 buckets\)/);
   }, 90_000);
 
   it('with one QUEUE_NAME set for both, a request is refused by the other store’s worker, and doctor says why', async () => {
