@@ -202,6 +202,7 @@ export async function servedFor(
   ref: StoreRef | undefined,
 ): Promise<ServedStore> {
   let served: ServedStore;
+  let read = true;
   try {
     served = await resolveStore(deps.config, deps.sessions);
   } catch (err) {
@@ -213,8 +214,10 @@ export async function servedFor(
     // before it sweeps (and fails, to be retried, while Redis stays unreachable)
     deps.logger.warn({ err: (err as Error).message }, "cannot read the store's manifest: planning from SESSION_*");
     served = servedStore(deps.config, null);
+    read = false;
   }
-  const foreign = foreignRequest(what, ref, served);
+  // unread, the manifest's id is unknown: only the prefix can be compared
+  const foreign = foreignRequest(what, ref && !read ? { ...ref, id: null } : ref, served);
   if (foreign) {
     deps.logger.error({ requested: ref, serves: storeRef(served) }, foreign);
     throw new UnrecoverableError(foreign);
