@@ -15,6 +15,8 @@ export {
 } from './store/errors.js';
 export type { ListedSession } from './store/listing.js';
 export type { Logger } from './store/logger.js';
+export type { StoreLayout, StoreManifest } from './store/manifest.js';
+export { LayoutMismatchError } from './store/manifest.js';
 export type { IdlessSerializer, SessionStoreOptions, StorageModeName, TtlFunction } from './store/options.js';
 export { DEFAULTS } from './store/options.js';
 export type { SessionData, SessionStore, WriteOptions } from './store/session-store.js';

@@ -1,6 +1,7 @@
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { quietQuit } from '../redis/connections.js';
+import { readManifest } from '../store/manifest.js';
 import { definedOnly } from '../store/options.js';
 import { SWEEP_STRATEGIES, type SweepStrategy } from '../sweep/plan.js';
 import { LIMITS } from '../worker/config.js';
@@ -16,7 +17,8 @@ import {
   type TriggerData,
   type TriggerResult,
 } from '../worker/queue.js';
-import { boundedInt, configFromEnv } from './config.js';
+import { describeStore, type StoreRef, storeOfWorker } from '../worker/served-store.js';
+import { boundedInt, configFromEnv, withSessions } from './config.js';
 import { progressView, sumShards } from './progress.js';
 import { failureReason, finished } from './wait.js';
 
@@ -39,6 +41,7 @@ async function follow(
   events: QueueEvents,
   trigger: Job,
   json: boolean,
+  store: StoreRef,
 ): Promise<SweepSummary | TriggerResult> {
   const bySweep = new Map<string, Map<string, ShardProgress>>();
   let sweepId: string | null = null;
@@ -46,8 +49,9 @@ async function follow(
   const view = progressView();
   const idle = setTimeout(() => {
     process.stderr.write(
-      `waiting: no worker has taken sweep request ${trigger.id} yet (is \`redisession worker\` running on queue ` +
-        `${queue.name} of the same Redis?); Ctrl-C stops waiting, the request stays queued\n`,
+      `waiting: no worker has taken sweep request ${trigger.id} yet (is \`redisession worker\` running for store ` +
+        `${JSON.stringify(store.prefix)} on queue ${queue.name} of the same Redis?); Ctrl-C stops waiting, the ` +
+        'request stays queued\n',
     );
   }, 10_000);
   events.on('progress', ({ jobId, data }) => {
@@ -80,10 +84,39 @@ async function follow(
   }
 }
 
+/**
+ * Why nobody will take a request for this store now, or null: no worker on the queue at all, or only
+ * workers of other stores (they refuse it). Unknown when CLIENT LIST is not allowed.
+ */
+export async function noWorkerFor(queue: Queue, store: StoreRef): Promise<string | null> {
+  let workers: Array<{ rawname?: string }>;
+  try {
+    workers = (await queue.getWorkers()) as Array<{ rawname?: string }>;
+  } catch {
+    return null;
+  }
+  const wanted = `SESSION_PREFIX=${JSON.stringify(store.prefix)}`;
+  if (workers.length === 0) {
+    return (
+      `waiting: no worker is connected to queue ${queue.name}: the request for store ${JSON.stringify(store.prefix)} waits ` +
+      `until one starts (\`redisession worker\` with ${wanted} and the same QUEUE_NAME/QUEUE_PREFIX); Ctrl-C ` +
+      'stops waiting, the request stays queued'
+    );
+  }
+  const stores = workers.map((w) => storeOfWorker(w.rawname));
+  if (stores.every((s) => s !== null && s.prefix !== store.prefix)) {
+    const theirs = [...new Set(stores.map((s) => JSON.stringify(s?.prefix)))].join(', ');
+    return `note: the workers on queue ${queue.name} serve store ${theirs}, not ${JSON.stringify(store.prefix)}: they will refuse the request`;
+  }
+  return null;
+}
+
 /** `redisession cleanup`: ask the workers for a sweep, and with --wait follow it to its summary. */
 export const cleanupCommand: CommandModule<object, CleanupArgs> = {
   command: 'cleanup',
-  describe: 'Ask the workers for a sweep of expired hash-mode sessions (of the store they are configured for)',
+  describe:
+    'Ask the workers of the store (SESSION_PREFIX) for a sweep of its expired hash-mode sessions; the layout ' +
+    "comes from the store's manifest",
   builder: (y) =>
     y
       .option('strategy', {
@@ -110,6 +143,13 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
       .option('json', { type: 'boolean', describe: 'print the result as one JSON object on stdout' }),
   handler: async (args) => {
     const config = configFromEnv();
+    // the store the request is for: a worker of another store refuses it (see served-store.ts)
+    const store: StoreRef = {
+      prefix: config.session.prefix,
+      id: await withSessions(config, async (s) => (await readManifest(s, Buffer.from(config.session.prefix)))?.id)
+        .catch(() => null) // the worker reads it anyway; the id only tells two Redis servers apart
+        .then((id) => id ?? null),
+    };
     const overrides: SweepOverrides = definedOnly({
       strategy: args.strategy,
       shards: args.shards as number | undefined,
@@ -122,21 +162,26 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
     const events = args.wait ? openQueueEvents(config, connection) : null;
     try {
       await events?.waitUntilReady(); // listen before asking, or early events are missed
-      const data: TriggerData = { origin: 'cli', ...overrides };
+      const data: TriggerData = { origin: 'cli', store, ...overrides };
       const trigger = await queue.add(JOB.trigger, data, {
         removeOnComplete: KEEP.completed,
         removeOnFail: KEEP.failed,
       });
       if (!events) {
-        const queued = { requestId: trigger.id, queued: true, ...overrides };
+        const queued = { requestId: trigger.id, queued: true, store, queue: queue.name, ...overrides };
         process.stdout.write(
-          args.json ? `${JSON.stringify(queued)}\n` : `sweep requested (job ${trigger.id}); a worker will run it\n`,
+          args.json
+            ? `${JSON.stringify(queued)}\n`
+            : `sweep of store ${JSON.stringify(store.prefix)} requested (job ${trigger.id} on queue ${queue.name}); ` +
+                'a worker of that store will run it\n',
         );
         return;
       }
+      const unserved = await noWorkerFor(queue, store);
+      if (unserved) process.stderr.write(`${unserved}\n`);
       let result: SweepSummary | TriggerResult;
       try {
-        result = await follow(queue, events, trigger, args.json ?? false);
+        result = await follow(queue, events, trigger, args.json ?? false, store);
       } catch (err) {
         const error = (err as Error).message;
         if (args.json) process.stdout.write(`${JSON.stringify({ failed: true, error })}\n`);
@@ -146,6 +191,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
       }
       if ('skipped' in result && result.skipped) {
         const skipped = {
+          store: result.store,
           skipped: true,
           reason: result.skipped,
           buckets: 0,
@@ -160,8 +206,9 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
       const summary = result as SweepSummary & { jobId: string };
       if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
+        const on = summary.store ? ` on ${describeStore(summary.store)}` : '';
         process.stdout.write(
-          `sweep ${summary.jobId} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
+          `sweep ${summary.jobId}${on} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
             `${summary.buckets} buckets, ${summary.scanned} fields scanned, ${summary.deleted} expired sessions ` +
             `${summary.dryRun ? 'found' : 'deleted'} (${summary.shards} shard${summary.shards === 1 ? '' : 's'})\n`,
         );

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { quietQuit, type RedisClient } from '../redis/connections.js';
 import {
   EnvConfigError,
   isRedisUrl,
@@ -8,6 +9,7 @@ import {
   type WorkerConfig,
 } from '../worker/config.js';
 import { redactUrl } from '../worker/redact.js';
+import { describeTarget, sessionClient } from '../worker/redis-target.js';
 
 /** Reads .env from the working directory when present (variables already set win), then validates. */
 export function configFromEnv(): WorkerConfig {
@@ -56,4 +58,25 @@ export function prefixFlag(value: unknown): string | undefined {
     throw new Error(`--prefix must be ${PREFIX_ACCEPTED}; got ${JSON.stringify(text.slice(0, 60))}`);
   }
   return text;
+}
+
+/**
+ * Runs `fn` with a client for the sessions' Redis (REDIS_URL, ...), closed afterwards; a Redis that
+ * cannot be reached is an error naming it (password hidden), not ioredis's bare "max retries".
+ */
+export async function withSessions<T>(config: WorkerConfig, fn: (sessions: RedisClient) => Promise<T>): Promise<T> {
+  const sessions = sessionClient(config.redis);
+  let lastError: Error | null = null;
+  sessions.on('error', (err: Error) => {
+    lastError = err;
+  });
+  try {
+    return await fn(sessions);
+  } catch (err) {
+    const unreachable = /max retries|connection is closed|timed out/i.test((err as Error).message);
+    if (lastError === null || !unreachable) throw err;
+    throw new Error(`cannot reach Redis at ${describeTarget(config.redis)}: ${(lastError as Error).message}`);
+  } finally {
+    await quietQuit(sessions);
+  }
 }

@@ -4,6 +4,8 @@ import { quietQuit } from '../redis/connections.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
 import { queueFindings } from '../worker/queue-findings.js';
 import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
+import { describeStore, type ServedStore, storeSummary } from '../worker/served-store.js';
+import { storeLayoutFindings } from '../worker/store-findings.js';
 import { configFromEnv } from './config.js';
 
 interface DoctorArgs {
@@ -37,12 +39,18 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
       lastError = err;
     });
     const sessionsLabel = shared ? 'redis' : 'sessions-redis';
+    let served: ServedStore | null = null;
     try {
       findings.push(...(await serverFindings(sessions, { label: sessionsLabel, holdsQueue: shared })));
-      if (config.session.mode === 'hash') {
-        const { prefix, buckets } = config.session;
-        findings.push(...(await storeFindings({ client: sessions, prefix: Buffer.from(prefix), buckets })));
-      } else {
+      const layout = await storeLayoutFindings(config, sessions);
+      findings.push(...layout.findings);
+      served = layout.served;
+      if (served?.layout.mode === 'hash') {
+        const buckets = served.layout.buckets as number;
+        findings.push(
+          ...(await storeFindings({ client: sessions, prefix: Buffer.from(config.session.prefix), buckets })),
+        );
+      } else if (served) {
         findings.push({
           check: 'store.mode',
           severity: 'info',
@@ -60,7 +68,7 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
       const queue = openQueue(config, connection);
       try {
         if (!shared) findings.push(...(await serverFindings(connection, { label: 'queue-redis', holdsQueue: true })));
-        findings.push(...(await queueFindings(config, queue)));
+        findings.push(...(await queueFindings(config, queue, served)));
       } finally {
         await queue.close();
         await quietQuit(connection);
@@ -75,9 +83,11 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
     const ok = counts.error === 0;
     if (args.json) process.stdout.write(`${JSON.stringify({ ok, counts, findings })}\n`);
     else {
+      const store = served
+        ? `${describeStore(storeSummary(served))}, layout ${served.manifest ? 'from its manifest' : 'from SESSION_* (no manifest)'}`
+        : `store ${JSON.stringify(config.session.prefix)}`;
       process.stdout.write(
-        `redisession doctor: sessions at ${describeTarget(config.redis)} (${config.session.mode} mode, prefix ` +
-          `${JSON.stringify(config.session.prefix)}, ${config.session.buckets} buckets); queue ${config.queue.name}` +
+        `redisession doctor: ${store}, sessions at ${describeTarget(config.redis)}; queue ${config.queue.name}` +
           `${shared ? '' : ` at ${describeTarget(config.queueRedis)}`}\n`,
       );
       const width = Math.max(...findings.map((f) => f.check.length));

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cleanupCommand } from './cleanup.js';
 import { doctorCommand } from './doctor.js';
+import { manifestCommand } from './manifest.js';
 import { migrateCommand } from './migrate.js';
 import { scheduleCommand } from './schedule.js';
 import { statsCommand } from './stats.js';
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(statsCommand)
     .command(doctorCommand)
     .command(migrateCommand)
+    .command(manifestCommand)
     .demandCommand(1, 'Name a command (see --help).')
     .strict()
     .help()

@@ -2,7 +2,7 @@ import { Job } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
 import { quietQuit } from '../redis/connections.js';
-import { resolveOptions } from '../store/options.js';
+import { definedOnly, resolveOptions } from '../store/options.js';
 import { LIMITS } from '../worker/config.js';
 import {
   enqueueMigration,
@@ -11,7 +11,10 @@ import {
   type MigrateSummary,
 } from '../worker/migrate-jobs.js';
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
-import { boundedInt, configFromEnv } from './config.js';
+import { describeStore } from '../worker/served-store.js';
+import { noWorkerFor } from './cleanup.js';
+import { boundedInt, configFromEnv, withSessions } from './config.js';
+import { type MigrateLayoutArgs, migrateTarget } from './migrate-layout.js';
 import { progressView } from './progress.js';
 import { failureReason, finished } from './wait.js';
 
@@ -70,26 +73,46 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       .option('wait', { type: 'boolean', describe: 'follow the migration and print its summary' })
       .option('json', { type: 'boolean', describe: 'print the result as one JSON object on stdout' }),
   handler: async (args) => {
-    const config = configFromEnv();
+    const env = configFromEnv();
     const fromPrefix = args.fromPrefix ?? (args.from === 'connect-redis' ? 'sess:' : undefined);
     if (fromPrefix === undefined) throw new Error(`--from ${args.from} needs --from-prefix (the old store's prefix)`);
+    if (env.redis.kind === 'cluster') {
+      throw new Error(
+        'migrate moves each session with one script over its old and new keys: it needs a single Redis node, not a cluster',
+      );
+    }
+    // the target's layout from its manifest, the source's from its own (see migrate-layout.ts)
+    const target = await withSessions(env, (sessions) =>
+      migrateTarget(
+        env,
+        definedOnly({
+          from: args.from,
+          fromPrefix,
+          fromBuckets: args.fromBuckets as number | undefined,
+          to: args.to,
+          prefix: args.prefix,
+          buckets: args.buckets as number | undefined,
+        }) as MigrateLayoutArgs,
+        sessions,
+      ),
+    );
+    const { config } = target;
+    if (!args.json) for (const note of target.notes) process.stderr.write(`note: ${note}\n`);
     const req: MigrateRequest = {
+      store: target.store,
+      keyScheme: target.keyScheme,
+      idSecret: target.idSecret,
       from: args.from,
       fromPrefix,
-      fromBuckets: (args.fromBuckets as number | undefined) ?? 65536,
-      to: args.to ?? config.session.mode,
-      prefix: args.prefix ?? config.session.prefix,
-      buckets: (args.buckets as number | undefined) ?? config.session.buckets,
+      fromBuckets: target.fromBuckets,
+      to: target.to,
+      prefix: target.store.prefix,
+      buckets: target.buckets,
       userField: args.userField ?? null,
       shards: (args.shards as number | undefined) ?? config.cleanup.shards,
       batch: (args.batch as number | undefined) ?? config.cleanup.batch,
       dryRun: args.dryRun ?? false,
     };
-    if (config.redis.kind === 'cluster') {
-      throw new Error(
-        'migrate moves each session with one script over its old and new keys: it needs a single Redis node, not a cluster',
-      );
-    }
     // the same checks the store makes (a source that is the store itself, bad prefixes), before queueing
     resolveOptions({
       mode: req.to,
@@ -106,13 +129,15 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       const node = await enqueueMigration(config, flows, req);
       const id = node.job.id as string;
       if (!events) {
-        const queued = { migrationId: id, queued: true, shards: node.children?.length ?? 0 };
+        const queued = { migrationId: id, queued: true, store: req.store, shards: node.children?.length ?? 0 };
         process.stdout.write(
           args.json ? `${JSON.stringify(queued)}\n` : `migration queued (job ${id}); a worker will run it\n`,
         );
         return;
       }
       if (!args.json) process.stderr.write(`migration ${id} started: ${node.children?.length ?? 0} shard(s)\n`);
+      const unserved = await noWorkerFor(queue, req.store);
+      if (unserved) process.stderr.write(`${unserved}\n`);
       const view = progressView({
         title: 'migrate',
         unit: req.from === 'hash' ? 'buckets' : 'legacy keys',
@@ -121,8 +146,9 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       const latest = new Map<string, MigrateProgress>();
       const idle = setTimeout(() => {
         process.stderr.write(
-          `waiting: no worker has started migration ${id} yet (is \`redisession worker\` running on queue ` +
-            `${queue.name} of the same Redis?); Ctrl-C stops waiting, the migration stays queued\n`,
+          `waiting: no worker has started migration ${id} yet (is \`redisession worker\` running for store ` +
+            `${JSON.stringify(req.prefix)} on queue ${queue.name} of the same Redis?); Ctrl-C stops waiting, the ` +
+            'migration stays queued\n',
         );
       }, 10_000);
       events.on('progress', ({ jobId, data }) => {
@@ -160,8 +186,9 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       }
       if (args.json) process.stdout.write(`${JSON.stringify({ migrationId: id, ...summary })}\n`);
       else {
+        const into = summary.store ? ` into ${describeStore(summary.store)}` : '';
         process.stdout.write(
-          `migration ${id} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
+          `migration ${id}${into} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
             `${summary.scanned} legacy sessions, ${summary.moved} ${summary.dryRun ? 'to move' : 'moved'}, ` +
             `${summary.newer} already newer in the new layout, ${summary.skipped} skipped (expired or unreadable)\n`,
         );

@@ -52,11 +52,15 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
         const removed = await removeSchedule(queue);
         process.stderr.write(removed ? 'repeatable sweep removed\n' : 'there was no repeatable sweep\n');
       } else if (args.every !== undefined || args.cron !== undefined) {
-        await upsertSchedule(queue, {
-          every: args.every !== undefined ? parseDuration(args.every) : null,
-          cron: args.cron ?? null,
-          tz: args.tz ?? null,
-        });
+        await upsertSchedule(
+          queue,
+          {
+            every: args.every !== undefined ? parseDuration(args.every) : null,
+            cron: args.cron ?? null,
+            tz: args.tz ?? null,
+          },
+          { prefix: config.session.prefix, id: null }, // the store whose queue this is
+        );
       }
       const info = await showSchedule(queue);
       if (args.json) process.stdout.write(`${JSON.stringify(info)}\n`);

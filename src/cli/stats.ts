@@ -1,10 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { hashStats } from '../inspect/stats.js';
-import { quietQuit } from '../redis/connections.js';
-import { definedOnly } from '../store/options.js';
+import { quietQuit, type RedisClient } from '../redis/connections.js';
+import { withOrigin } from '../store/layout-guard.js';
+import { LayoutMismatchError, readManifest } from '../store/manifest.js';
 import { createSessionStore } from '../store/session-store.js';
-import { LIMITS } from '../worker/config.js';
+import { LIMITS, type WorkerConfig } from '../worker/config.js';
 import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
+import { differenceMessage, servedStore } from '../worker/served-store.js';
 import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag } from './config.js';
 
 interface StatsArgs {
@@ -17,6 +19,52 @@ interface StatsArgs {
   json?: boolean;
 }
 
+class StatsArgumentError extends Error {}
+
+/**
+ * The layout to measure: the store's manifest, or the flags and SESSION_* when it has none. A flag
+ * that contradicts the manifest is refused; SESSION_* that differs is noted on stderr.
+ */
+async function statsLayout(
+  config: WorkerConfig,
+  prefix: string,
+  client: RedisClient,
+  args: StatsArgs,
+): Promise<{ mode: 'hash' | 'string'; buckets: number; customKeys: boolean; source: string; manifest: string | null }> {
+  const manifest = await readManifest(client, Buffer.from(prefix));
+  if (!manifest) {
+    const mode = args.mode ?? config.session.mode;
+    return {
+      mode,
+      buckets: args.buckets ?? config.session.buckets,
+      customKeys: false,
+      source: args.mode !== undefined || args.buckets !== undefined ? 'flags' : 'environment',
+      manifest: null,
+    };
+  }
+  const shown = JSON.stringify(prefix);
+  if (args.mode !== undefined && args.mode !== manifest.mode) {
+    throw new StatsArgumentError(
+      `--mode ${args.mode} contradicts store ${shown}: its manifest records ${manifest.mode} mode`,
+    );
+  }
+  if (manifest.mode === 'hash' && args.buckets !== undefined && args.buckets !== manifest.buckets) {
+    throw new StatsArgumentError(
+      `--buckets ${args.buckets} contradicts store ${shown}: its manifest records ${manifest.buckets} buckets`,
+    );
+  }
+  if (args.prefix === undefined && args.mode === undefined && args.buckets === undefined) {
+    for (const d of servedStore(config, manifest).differences) process.stderr.write(`note: ${differenceMessage(d)}\n`);
+  }
+  return {
+    mode: manifest.mode,
+    buckets: manifest.buckets ?? config.session.buckets,
+    customKeys: manifest.keyScheme === 'custom',
+    source: 'manifest',
+    manifest: manifest.id,
+  };
+}
+
 /** `redisession stats`: how many sessions, how they are stored, and what it costs. */
 export const statsCommand: CommandModule<object, StatsArgs> = {
   command: 'stats',
@@ -27,10 +75,13 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
     y
       .option('redis', { type: 'string', describe: 'redis:// URL (default REDIS_URL)', coerce: redisUrlFlag })
       .option('prefix', { type: 'string', describe: 'store prefix (default SESSION_PREFIX)', coerce: prefixFlag })
-      .option('mode', { choices: ['hash', 'string'] as const, describe: 'store mode (default SESSION_MODE)' })
+      .option('mode', {
+        choices: ['hash', 'string'] as const,
+        describe: "store mode (default: the store's manifest, else SESSION_MODE)",
+      })
       .option('buckets', {
         type: 'string',
-        describe: 'bucket count (default SESSION_BUCKETS)',
+        describe: "bucket count (default: the store's manifest, else SESSION_BUCKETS)",
         coerce: boundedInt('buckets', ...LIMITS.buckets),
       })
       .option('sample', {
@@ -42,7 +93,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       .option('json', { type: 'boolean', describe: 'print one JSON object' }),
   handler: async (args) => {
     const config = configFromEnv();
-    const s = { ...config.session, ...definedOnly({ prefix: args.prefix, mode: args.mode, buckets: args.buckets }) };
+    const prefix = args.prefix ?? config.session.prefix;
     const target: RedisTarget = args.redis ? { kind: 'url', url: args.redis } : config.redis;
     const client = sessionClient(target);
     let lastError: Error | null = null;
@@ -50,17 +101,29 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       lastError = err;
     });
     try {
+      const s = await statsLayout(config, prefix, client, args);
       let report: object;
       if (s.mode === 'hash') {
         report = await hashStats(
-          { client, prefix: Buffer.from(s.prefix), buckets: s.buckets },
+          { client, prefix: Buffer.from(prefix), buckets: s.buckets },
           { sample: args.sample ?? 256, exact: args.exact ?? false },
         );
       } else {
-        const store = createSessionStore({ redis: client, mode: 'string', prefix: s.prefix });
+        const store = createSessionStore(
+          withOrigin(
+            // a custom keyGenerator makes keys of any shape: count every session value under the prefix
+            {
+              redis: client,
+              mode: 'string' as const,
+              prefix,
+              ...(s.customKeys ? { keyGenerator: (id: string) => id } : {}),
+            },
+            { checkLayout: false }, // read-only: the layout was read above, never recorded from here
+          ),
+        );
         report = { mode: 'string', exact: true, sessions: await store.length() };
       }
-      const out = { prefix: s.prefix, ...report };
+      const out = { prefix, layout: s.source, manifest: s.manifest, ...report };
       if (args.json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else {
         for (const [k, v] of Object.entries(out)) {
@@ -68,6 +131,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
         }
       }
     } catch (err) {
+      if (err instanceof StatsArgumentError || err instanceof LayoutMismatchError) throw err;
       const cause = (lastError as Error | null)?.message ?? (err as Error).message;
       throw new Error(`cannot read stats from Redis at ${describeTarget(target)}: ${cause}`);
     } finally {

@@ -1,5 +1,6 @@
 import { bucketKey, bucketWidth } from '../keys/buckets.js';
 import { isDefaultKey } from '../keys/key-scheme.js';
+import { isManifestKey } from '../keys/manifest-key.js';
 import type { RedisClient } from '../redis/connections.js';
 import { NODE_PIPELINE_MAX } from '../redis/pipeline.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
@@ -102,6 +103,7 @@ async function* legacyBatches(
     const replies = (await pipe.exec()) ?? [];
     const found: Found[] = [];
     page.keys.forEach((k, i) => {
+      if (isManifestKey(k, source.prefix)) return; // the old store's recorded layout: not a session
       const [e1, raw] = replies[2 * i] as [Error | null, Buffer | null];
       const [e2, pttl] = replies[2 * i + 1] as [Error | null, number];
       if (e1 || e2 || !raw) return; // gone meanwhile (moved by a web request, or expired)
@@ -159,6 +161,8 @@ export async function runMigration(store: SessionStore, options: MigrateOptions 
   if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) {
     throw new ConfigError(`migrate option "batch": got ${batch}; expected an integer from 1 to 10000`);
   }
+  // the target's options against its recorded layout, before the first session moves into it
+  await store.checkLayout?.();
   const started = Date.now();
   const state: MigrateCheckpoint = {
     position: null,

@@ -16,6 +16,7 @@ export const SCRIPTS = {
   rsUserIndexRevoke: { file: 'user_index_revoke.lua', numberOfKeys: 1 },
   rsUserIndexPrune: { file: 'user_index_prune.lua', numberOfKeys: 1 },
   rsLegacyMove: { file: 'legacy_move.lua', numberOfKeys: 2 },
+  rsReplaceIfSame: { file: 'replace_if_same.lua', numberOfKeys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -2,6 +2,7 @@ import { createCodec, type Decoded } from '../codec/codec.js';
 import { isThenable, type SerializerOption } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
+import { isManifestSuffix } from '../keys/manifest-key.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
 import { legacyFallback, registerLegacy } from '../migrate/legacy.js';
 import { hashMode } from '../modes/hash-mode.js';
@@ -23,8 +24,10 @@ import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
+import { guardStore, layoutGuard, storeLayout, storeOrigin } from './layout-guard.js';
 import { type ListedSession, sessionListing } from './listing.js';
 import type { Logger } from './logger.js';
+import type { StoreManifest } from './manifest.js';
 import {
   type IdlessSerializer,
   type ResolvedOptions,
@@ -101,6 +104,13 @@ export interface SessionStore {
   sweep(options?: SweepOptions): Promise<SweepResult>;
   /** Disconnects the client if the store created it (from a URL or options); shared clients stay open. */
   close(): Promise<void>;
+  /**
+   * Checks the options against the layout recorded in Redis for the prefix (recording it when there
+   * is none) and returns the manifest; rejects with LayoutMismatchError when they contradict it.
+   * Every other method does this on its first call: call it at start to refuse to start instead.
+   * Optional so a wrapper passed as `{ store }` to an adapter need not have one.
+   */
+  checkLayout?(): Promise<StoreManifest>;
 }
 
 const MAX_KEY_BYTES = 1024;
@@ -130,6 +140,7 @@ const noop = async (): Promise<void> => {};
 
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
   const opts = resolveOptions(options);
+  const origin = storeOrigin(options);
   const { logger } = opts;
   const source = connectionSource(opts.redis);
   let watched: RedisClient | null = null;
@@ -163,7 +174,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const mode: StorageMode<any> =
     opts.mode === 'string'
       ? // A custom keyGenerator makes keys of any shape: then only the prefix tells ours apart.
-        stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey, opts.scanCount)
+        stringMode(
+          client,
+          opts.prefix,
+          opts.keyGenerator ? (rest) => !isManifestSuffix(rest) : isDefaultKey,
+          opts.scanCount,
+        )
       : hashMode(client, {
           prefix: opts.prefix,
           buckets: opts.buckets,
@@ -172,6 +188,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           scanCount: opts.scanCount,
         });
   const touches = !opts.disableTouch && !opts.disableTTL;
+  const guard = layoutGuard({ client, logger, createdBy: origin.createdBy, ...storeLayout(opts) });
 
   /** Where the session lives (its key, and its place in the mode's layout), or why its id is refused. */
   function locate(sid: unknown, op: string): { key: Buffer; loc: unknown } | { problem: string } {
@@ -405,6 +422,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       unwatch();
       if (source.owned) await quietQuit(source.owned);
     },
+
+    checkLayout: () => guard.check(),
   };
-  return registerLegacy(store, legacy);
+  return registerLegacy(origin.checkLayout ? guardStore(store, guard) : store, legacy);
 }

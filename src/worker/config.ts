@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { MAX_BUCKETS } from '../keys/buckets.js';
@@ -105,7 +106,7 @@ const schema = z.object({
   QUEUE_NAME: z
     .string()
     .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)')
-    .default('redisession-cleanup'),
+    .optional(),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[^:\s]{1,64}$/, 'a short prefix without ":" or spaces (a hash tag such as {redisession} on a cluster)')
@@ -151,7 +152,8 @@ export interface WorkerConfig {
   queueRedis: RedisTarget;
   /** idSecret: the web tier's key scheme, for the jobs that write sessions (migrate); never logged. */
   session: { mode: 'hash' | 'string'; prefix: string; buckets: number; idSecret: string | null };
-  queue: { name: string; prefix: string };
+  /** name: QUEUE_NAME, or derived from SESSION_PREFIX when unset (`derived`: see defaultQueueName). */
+  queue: { name: string; prefix: string; derived: boolean };
   schedule: { enabled: boolean; every: number | null; cron: string | null; tz: string | null };
   cleanup: {
     strategy: (typeof SWEEP_STRATEGIES)[number];
@@ -167,6 +169,31 @@ export interface WorkerConfig {
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
   /** Prometheus metrics and /healthz; null port = off. */
   metrics: { port: number | null; host: string };
+}
+
+/**
+ * The queue of a store when QUEUE_NAME is unset: one queue per store, so two apps on one Redis (and
+ * one QUEUE_PREFIX) never take each other's requests or share a schedule. The default prefix keeps
+ * the name used before stores had their own queues; others get a readable part and a hash of it.
+ */
+export function defaultQueueName(sessionPrefix: string): string {
+  if (sessionPrefix === 'rs:') return 'redisession-cleanup';
+  const readable = sessionPrefix
+    .replace(/[^\w.-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 24);
+  const hash = createHash('sha256').update(sessionPrefix, 'utf8').digest('hex').slice(0, 8);
+  return `redisession-cleanup-${readable ? `${readable}-` : ''}${hash}`;
+}
+
+/** The configuration of the store under another prefix (migrate --prefix): its own queue unless QUEUE_NAME is set. */
+export function withPrefix(config: WorkerConfig, prefix: string): WorkerConfig {
+  if (prefix === config.session.prefix) return config;
+  return {
+    ...config,
+    session: { ...config.session, prefix },
+    queue: config.queue.derived ? { ...config.queue, name: defaultQueueName(prefix) } : config.queue,
+  };
 }
 
 /** Thrown for a bad environment; the message names every bad variable, its value and what is accepted. */
@@ -264,7 +291,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       buckets: e.SESSION_BUCKETS,
       idSecret: e.SESSION_ID_SECRET ?? null,
     },
-    queue: { name: e.QUEUE_NAME, prefix: e.QUEUE_PREFIX },
+    queue: {
+      name: e.QUEUE_NAME ?? defaultQueueName(e.SESSION_PREFIX),
+      prefix: e.QUEUE_PREFIX,
+      derived: e.QUEUE_NAME === undefined,
+    },
     schedule: {
       enabled: e.CLEANUP_SCHEDULE,
       every: e.CLEANUP_CRON ? null : (e.CLEANUP_EVERY ?? 15 * 60_000),

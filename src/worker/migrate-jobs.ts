@@ -1,21 +1,32 @@
-import { DelayedError, type FlowProducer, type Job, type JobNode } from 'bullmq';
+import { DelayedError, type FlowProducer, type Job, type JobNode, UnrecoverableError } from 'bullmq';
 import { type MigrateCheckpoint, runMigration } from '../migrate/bulk.js';
 import type { LegacyLayout } from '../migrate/legacy.js';
 import type { RedisClient } from '../redis/connections.js';
+import { withOrigin } from '../store/layout-guard.js';
+import { idSecretFingerprint, LayoutMismatchError } from '../store/manifest.js';
 import { createSessionStore } from '../store/session-store.js';
 import { shardRanges } from '../sweep/plan.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { KEEP, shardJobOptions } from './queue.js';
+import { type StoreRef, type StoreSummary, servedFor } from './served-store.js';
 
 /*
  * `redisession migrate`: a flow like a sweep's (src/worker/queue.ts), a summary parent with one
- * child per shard. The request carries both layouts, so any worker on the queue can run it.
+ * child per shard. The request carries both layouts and names its store; only a worker of that
+ * store runs it, and only with the key scheme the request names (the secret itself never travels:
+ * its fingerprint does, and a worker whose SESSION_ID_SECRET differs refuses).
  */
 
 export const MIGRATE_JOB = { summary: 'migrate-summary', shard: 'migrate-shard' } as const;
 
 export interface MigrateRequest {
+  /** The store the sessions move into (its prefix is `prefix`). */
+  store: StoreRef;
+  /** How the store turns ids into keys; a custom keyGenerator is not the worker's to derive. */
+  keyScheme: 'default' | 'hashed';
+  /** keyScheme 'hashed': the fingerprint of the idSecret the worker must hold; null otherwise. */
+  idSecret: string | null;
   from: LegacyLayout;
   fromPrefix: string;
   /** 'hash' source: its bucket count. */
@@ -45,6 +56,10 @@ export interface MigrateProgress {
 export type MigrateTotals = Omit<MigrateCheckpoint, 'position'>;
 
 export interface MigrateSummary extends MigrateTotals {
+  /** The store the sessions moved into. */
+  store: StoreSummary;
+  /** Where they came from. */
+  source: { layout: LegacyLayout; prefix: string };
   shards: number;
   dryRun: boolean;
   durationMs: number;
@@ -76,6 +91,26 @@ export async function enqueueMigration(
   });
 }
 
+/**
+ * Why this worker cannot write the request's keys, or null. The request carries the fingerprint of
+ * the idSecret its keys need (the CLI's SESSION_ID_SECRET, or the store's manifest), never the secret.
+ */
+export function keyProblem(req: Pick<MigrateRequest, 'keyScheme' | 'idSecret' | 'prefix'>, secret: string | null) {
+  // a request from an older CLI names no scheme: it meant the worker's own, as it always did
+  if (req.keyScheme === undefined) return null;
+  const mine = secret === null ? null : idSecretFingerprint(secret);
+  if (req.idSecret === mine) return null;
+  const needed =
+    req.idSecret === null ? 'ids as keys (no idSecret)' : `ids hashed with the idSecret of fingerprint ${req.idSecret}`;
+  const here =
+    mine === null ? 'this worker has no SESSION_ID_SECRET' : `this worker's SESSION_ID_SECRET has fingerprint ${mine}`;
+  return (
+    `migration into store ${JSON.stringify(req.prefix)} refused: it needs ${needed}, but ${here}; moved sessions ` +
+    "would be stored under keys the web tier never looks up. Give the worker the web tier's idSecret as " +
+    'SESSION_ID_SECRET (the CLI and the worker must agree)'
+  );
+}
+
 function pick(session: Record<string, unknown>, path: string): string | number | undefined {
   let at: unknown = session;
   for (const part of path.split('.')) at = (at as Record<string, unknown> | null)?.[part];
@@ -94,6 +129,12 @@ export async function processMigrateShard(
     typeof p === 'object' && p !== null && 'checkpoint' in p ? (p as MigrateProgress).checkpoint : undefined;
   const migrationId = job.parent?.id ?? null;
   const log = deps.logger.child({ migrationId, jobId: job.id, shard: d.shard, shards: d.shards });
+  await servedFor(deps, 'migration', d.store ?? { prefix: d.prefix, id: null });
+  const problem = keyProblem(d, deps.config.session.idSecret);
+  if (problem) {
+    log.error({ prefix: d.prefix }, problem);
+    throw new UnrecoverableError(problem);
+  }
   log.info(
     {
       from: d.from,
@@ -105,16 +146,30 @@ export async function processMigrateShard(
     },
     checkpoint ? 'migrate shard resumed' : 'migrate shard started',
   );
-  const store = createSessionStore({
-    redis: deps.sessions,
-    mode: d.to,
-    prefix: d.prefix,
-    buckets: d.buckets,
-    legacy: { layout: d.from, prefix: d.fromPrefix, buckets: d.fromBuckets },
-    // the web tier's key scheme: sessions moved under other keys would be lost to it
-    ...(deps.config.session.idSecret ? { idSecret: deps.config.session.idSecret } : {}),
-    ...(d.userField ? { userId: (s: Record<string, unknown>) => pick(s, d.userField as string) } : {}),
-  });
+  const store = createSessionStore(
+    withOrigin(
+      {
+        redis: deps.sessions,
+        mode: d.to,
+        prefix: d.prefix,
+        buckets: d.buckets,
+        legacy: { layout: d.from, prefix: d.fromPrefix, buckets: d.fromBuckets },
+        // the web tier's key scheme (checked above): sessions moved under other keys would be lost to it
+        ...(d.idSecret && deps.config.session.idSecret ? { idSecret: deps.config.session.idSecret } : {}),
+        ...(d.userField ? { userId: (s: Record<string, unknown>) => pick(s, d.userField as string) } : {}),
+      },
+      { createdBy: 'redisession migrate' },
+    ),
+  );
+  try {
+    // the target store's manifest, checked (or recorded) before the first session moves
+    await store.checkLayout?.();
+  } catch (err) {
+    await store.close();
+    if (!(err instanceof LayoutMismatchError)) throw err;
+    log.error({ prefix: d.prefix }, err.message);
+    throw new UnrecoverableError(err.message);
+  }
   const result = await runMigration(store, {
     batch: d.batch,
     dryRun: d.dryRun,
@@ -142,7 +197,16 @@ export async function summarizeMigration(
   job: Job<MigrateRequest & { requestedAt: number }>,
 ): Promise<MigrateSummary> {
   const values = Object.values(await job.getChildrenValues<MigrateTotals>());
+  const d = job.data;
   const summary: MigrateSummary = {
+    store: {
+      prefix: d.prefix,
+      id: d.store?.id ?? null,
+      mode: d.to,
+      buckets: d.to === 'hash' ? d.buckets : null,
+      layout: d.store?.id ? 'manifest' : 'environment',
+    },
+    source: { layout: d.from, prefix: d.fromPrefix },
     done: 0,
     scanned: 0,
     moved: 0,
@@ -159,6 +223,6 @@ export async function summarizeMigration(
     summary.newer += v.newer;
     summary.skipped += v.skipped;
   }
-  logger.info({ migrationId: job.id, ...summary }, 'migration finished');
+  logger.info({ migrationId: job.id, prefix: d.prefix, mode: d.to, ...summary }, 'migration finished');
   return summary;
 }

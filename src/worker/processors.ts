@@ -1,5 +1,6 @@
 import { DelayedError, type FlowProducer, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
+import { readManifest } from '../store/manifest.js';
 import { definedOnly } from '../store/options.js';
 import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
 import { pruneUserIndexes } from '../users/user-index.js';
@@ -18,6 +19,7 @@ import {
   type TriggerData,
   type TriggerResult,
 } from './queue.js';
+import { type StoreSummary, servedFor, storeSummary } from './served-store.js';
 
 /** What a shard reports with job.updateProgress after every batch; the checkpoint resumes a retry. */
 export interface ShardProgress {
@@ -67,6 +69,14 @@ async function processShard(deps: Deps, job: Job<ShardData>, token: string | und
     { prefix: d.prefix, range: d.range, strategy: d.strategy, dryRun: d.dryRun, resumeAt: saved?.bucketsDone ?? 0 },
     saved ? 'shard resumed' : 'shard started',
   );
+  // planned from SESSION_* when the manifest could not be read: never sweep another layout than the store's
+  const manifest = await readManifest(deps.sessions, Buffer.from(d.prefix, 'utf8'));
+  if (manifest && (manifest.mode !== 'hash' || manifest.buckets !== d.buckets)) {
+    throw new UnrecoverableError(
+      `sweep planned for ${d.buckets} buckets, but the store's manifest records ${manifest.mode} mode` +
+        `${manifest.mode === 'hash' ? `, ${manifest.buckets} buckets` : ''}: not swept; ask for the sweep again`,
+    );
+  }
   const started = Date.now();
   const elapsedBefore = saved?.elapsedMs ?? 0;
   const result = await runSweep(
@@ -110,7 +120,16 @@ async function processShard(deps: Deps, job: Job<ShardData>, token: string | und
 
 async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummary> {
   const values = Object.values(await job.getChildrenValues<ShardResult>());
+  // a parent queued by an older worker names no store: it was this worker's (the same environment)
+  const store: StoreSummary = job.data.store ?? {
+    prefix: deps.config.session.prefix,
+    id: null,
+    mode: 'hash',
+    buckets: deps.config.session.buckets,
+    layout: 'environment',
+  };
   const summary: SweepSummary = {
+    store,
     buckets: 0,
     scanned: 0,
     deleted: 0,
@@ -125,41 +144,52 @@ async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummar
     summary.deleted += v.deleted;
   }
   if (deps.config.cleanup.userIndex && !job.data.dryRun) {
-    const prefix = Buffer.from(deps.config.session.prefix, 'utf8');
+    const prefix = Buffer.from(store.prefix, 'utf8');
     summary.userIndex = await pruneUserIndexes(deps.sessions, prefix, deps.config.cleanup.graceMs);
   }
-  deps.logger.info({ sweepId: job.id, ...summary }, 'sweep finished');
+  deps.logger.info({ sweepId: job.id, prefix: store.prefix, mode: store.mode, ...summary }, 'sweep finished');
   return summary;
 }
 
 /** Turns a sweep request into a flow built from this worker's configuration. */
 async function startSweep(deps: Deps, job: Job<TriggerData>): Promise<TriggerResult> {
-  const { origin, ...overrides } = job.data ?? { origin: 'schedule' };
+  const { origin, store: ref, ...overrides } = job.data ?? { origin: 'schedule' };
+  const served = await servedFor(deps, 'sweep request', ref);
+  const store = storeSummary(served);
   const req: SweepRequest = { ...defaultRequest(deps.config), ...definedOnly(overrides) };
+  // named buckets (a custom hashKeyGenerator) are found only by SCAN, as store.sweep() does
+  if (served.layout.bucketOf === 'custom' && overrides.strategy === undefined) req.strategy = 'existing';
   const skip = (skipped: string): TriggerResult => {
-    deps.logger.info({ origin, reason: skipped }, 'sweep skipped');
-    return { sweepJobId: null, shards: 0, bucketsTotal: 0, skipped };
+    deps.logger.info({ origin, prefix: store.prefix, mode: store.mode, reason: skipped }, 'sweep skipped');
+    return { store, sweepJobId: null, shards: 0, bucketsTotal: 0, skipped };
   };
-  if (deps.config.session.mode === 'string') {
-    return skip('SESSION_MODE=string: Redis expires string-mode sessions itself');
+  if (served.layout.mode === 'string') {
+    return skip(
+      `${store.layout === 'manifest' ? 'the store is in string mode' : 'SESSION_MODE=string'}: ` +
+        'Redis expires string-mode sessions itself',
+    );
   }
+  const buckets = served.layout.buckets as number;
   // A scheduled run while the previous sweep still waits on its shards would only pile up work.
   // (only sweep parents count: a migration waiting on its shards is no reason to skip a sweep)
   if (origin === 'schedule' && (await deps.queue.getWaitingChildren()).some((j) => j.name === JOB.summary)) {
     return skip('the previous sweep is still running');
   }
-  const node = await enqueueSweep(deps.config, deps.flows, req);
+  const node = await enqueueSweep(deps.config, deps.flows, req, { ...store, buckets });
   const result: TriggerResult = {
+    store,
     sweepJobId: node.job.id ?? null,
     shards: node.children?.length ?? 0,
-    bucketsTotal: plannedBuckets(deps.config, req),
+    bucketsTotal: plannedBuckets(buckets, req),
   };
   deps.logger.info(
     {
       sweepId: result.sweepJobId,
       origin,
-      prefix: deps.config.session.prefix,
-      buckets: deps.config.session.buckets,
+      prefix: store.prefix,
+      mode: store.mode,
+      buckets,
+      layout: store.layout,
       ...req,
       shards: result.shards,
     },

@@ -3,12 +3,20 @@ import type { Finding } from '../inspect/doctor.js';
 import type { WorkerConfig } from './config.js';
 import { KEEP } from './queue.js';
 import { showSchedule } from './schedule.js';
+import { type ServedStore, storeOfWorker } from './served-store.js';
 
-/** The cleanup queue as the doctor sees it: schedule, connected workers, failed jobs. */
-export async function queueFindings(config: WorkerConfig, queue: Queue): Promise<Finding[]> {
+/**
+ * The cleanup queue as the doctor sees it: schedule, connected workers (and whose store they serve),
+ * failed jobs. `served`: the store as its manifest describes it (null when it could not be read).
+ */
+export async function queueFindings(
+  config: WorkerConfig,
+  queue: Queue,
+  served: ServedStore | null,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   const schedule = await showSchedule(queue);
-  const sweeps = config.session.mode === 'hash';
+  const sweeps = (served?.layout.mode ?? config.session.mode) === 'hash';
   if (schedule) {
     const when = schedule.cron ? `cron "${schedule.cron}"` : `every ${schedule.every}`;
     findings.push({
@@ -32,16 +40,33 @@ export async function queueFindings(config: WorkerConfig, queue: Queue): Promise
   }
 
   try {
-    const workers = await queue.getWorkers();
+    const workers = (await queue.getWorkers()) as Array<{ rawname?: string }>;
+    const prefix = config.session.prefix;
+    const others = workers.map((w) => storeOfWorker(w.rawname)).filter((s) => s !== null && s.prefix !== prefix);
+    const theirs = [...new Set(others.map((s) => JSON.stringify(s?.prefix)))].join(', ');
     findings.push(
-      workers.length > 0
-        ? { check: 'queue.workers', severity: 'ok', message: `${workers.length} worker connection(s) on the queue` }
-        : {
+      others.length > 0
+        ? {
             check: 'queue.workers',
-            severity: sweeps ? 'warn' : 'info',
-            message: `no worker is connected to queue ${config.queue.name}: scheduled and requested sweeps wait`,
-            fix: 'start the worker (pm2 start ecosystem.config.js) with the same QUEUE_NAME, QUEUE_PREFIX and Redis',
-          },
+            severity: 'error',
+            message:
+              `${others.length} of the ${workers.length} worker(s) on queue ${config.queue.name} serve store ${theirs}, ` +
+              `not ${JSON.stringify(prefix)}: two stores share the queue, and each store's requests taken by the other's ` +
+              'workers are refused',
+            fix: 'give each store its own QUEUE_NAME, or leave QUEUE_NAME unset (then derived from SESSION_PREFIX)',
+          }
+        : workers.length > 0
+          ? {
+              check: 'queue.workers',
+              severity: 'ok',
+              message: `${workers.length} worker connection(s) on queue ${config.queue.name}, for store ${JSON.stringify(prefix)}`,
+            }
+          : {
+              check: 'queue.workers',
+              severity: sweeps ? 'warn' : 'info',
+              message: `no worker is connected to queue ${config.queue.name}: scheduled and requested sweeps wait`,
+              fix: 'start the worker (pm2 start ecosystem.config.js) with the same QUEUE_NAME, QUEUE_PREFIX and Redis',
+            },
     );
   } catch (err) {
     findings.push({

@@ -4,13 +4,14 @@ import type { RedisClient } from '../redis/connections.js';
 import { type SweepStrategy, sampleIndexes, shardRanges } from '../sweep/plan.js';
 import type { WorkerConfig } from './config.js';
 import { describeTarget, queueClient } from './redis-target.js';
+import type { StoreRef, StoreSummary } from './served-store.js';
 
 /** Job names on the cleanup queue. */
 export const JOB = {
   /**
-   * A request for a sweep, from the Job Scheduler or `redisession cleanup`: a worker turns it into
-   * a flow built from its own configuration (prefix, buckets, grace), so the sweep always covers
-   * the store the workers are configured for, whatever the shell that asked for it says.
+   * A request for a sweep, from the Job Scheduler or `redisession cleanup`: it names its store, a
+   * worker of another store refuses it, and the worker turns it into a flow built from the store's
+   * layout (its manifest: prefix, buckets) and its own settings (grace).
    */
   trigger: 'sweep',
   /** Parent of a sweep flow: sums its shards once they are all done. */
@@ -41,6 +42,7 @@ export interface ShardData extends Omit<SweepRequest, 'shards'> {
 }
 
 export interface SummaryData {
+  store: StoreSummary;
   strategy: SweepStrategy;
   dryRun: boolean;
   shards: number;
@@ -53,10 +55,14 @@ export type SweepOverrides = Partial<Pick<SweepRequest, 'strategy' | 'shards' | 
 
 export interface TriggerData extends SweepOverrides {
   origin: 'schedule' | 'cli';
+  /** The store the request is for; absent in requests of an older version (then: the worker's store). */
+  store?: StoreRef;
 }
 
 /** A trigger's result: the sweep it started, or why none was started. */
 export interface TriggerResult {
+  /** The store this worker serves, which the sweep covers. */
+  store: StoreSummary;
   sweepJobId: string | null;
   shards: number;
   /** Buckets the sweep will visit, null when unknown in advance ('existing'). */
@@ -66,6 +72,8 @@ export interface TriggerResult {
 
 /** The sums a sweep reports: the parent job's return value and the CLI's --json output. */
 export interface SweepSummary {
+  /** The store swept: prefix, mode, bucket count, and whether the layout came from its manifest. */
+  store: StoreSummary;
   buckets: number;
   scanned: number;
   deleted: number;
@@ -145,9 +153,9 @@ export function openQueueEvents(config: WorkerConfig, connection: RedisClient): 
 }
 
 /** The buckets a sweep visits, when known in advance. */
-export function plannedBuckets(config: WorkerConfig, req: SweepRequest): number | null {
-  if (req.strategy === 'full') return config.session.buckets;
-  if (req.strategy === 'sample') return Math.min(req.sample, config.session.buckets);
+export function plannedBuckets(buckets: number, req: SweepRequest): number | null {
+  if (req.strategy === 'full') return buckets;
+  if (req.strategy === 'sample') return Math.min(req.sample, buckets);
   return null;
 }
 
@@ -156,8 +164,8 @@ export function plannedBuckets(config: WorkerConfig, req: SweepRequest): number 
  * 'existing' walks the keyspace with SCAN, which cannot be split by bucket range without every
  * shard scanning everything, so it always runs as one shard.
  */
-function shardJobs(config: WorkerConfig, req: SweepRequest): ShardData[] {
-  const { prefix, buckets } = config.session;
+function shardJobs(store: { prefix: string; buckets: number }, req: SweepRequest): ShardData[] {
+  const { prefix, buckets } = store;
   const ranges = shardRanges(buckets, req.strategy === 'existing' ? 1 : req.shards);
   const common = { ...req, prefix, buckets, shards: ranges.length };
   if (req.strategy === 'sample') {
@@ -177,10 +185,16 @@ function shardJobs(config: WorkerConfig, req: SweepRequest): ShardData[] {
  * Adds one sweep as a BullMQ flow: a summary parent with one child per shard. A shard that fails
  * after its attempts fails the parent (failParentOnFailure), so no sweep waits forever.
  */
-export async function enqueueSweep(config: WorkerConfig, flows: FlowProducer, req: SweepRequest): Promise<JobNode> {
+export async function enqueueSweep(
+  config: WorkerConfig,
+  flows: FlowProducer,
+  req: SweepRequest,
+  store: StoreSummary & { buckets: number },
+): Promise<JobNode> {
   const queueName = config.queue.name;
-  const shards = shardJobs(config, req);
+  const shards = shardJobs(store, req);
   const summary: SummaryData = {
+    store,
     strategy: req.strategy,
     dryRun: req.dryRun,
     shards: shards.length,

@@ -1,5 +1,6 @@
 import { type Queue, Worker } from 'bullmq';
 import { quietQuit, type RedisClient } from '../redis/connections.js';
+import { LayoutMismatchError } from '../store/manifest.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -8,6 +9,16 @@ import { createProcessor } from './processors.js';
 import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
 import { describeTarget, sessionClient } from './redis-target.js';
 import { removeSchedule, scheduleFromConfig, showSchedule, upsertSchedule } from './schedule.js';
+import {
+  describeServed,
+  noteDifferences,
+  resolveStore,
+  type ServedStore,
+  type StoreRef,
+  servedStore,
+  storeRef,
+  workerName,
+} from './served-store.js';
 
 export interface RunningWorker {
   worker: Worker;
@@ -39,7 +50,7 @@ async function checkEvictionPolicy(connection: RedisClient, logger: Logger): Pro
 async function restoreSchedule(queue: Queue, config: WorkerConfig, logger: Logger): Promise<void> {
   try {
     if (await showSchedule(queue)) return;
-    await upsertSchedule(queue, scheduleFromConfig(config));
+    await upsertSchedule(queue, scheduleFromConfig(config), scheduleStore(config));
     logger.warn(
       { every: config.schedule.every, cron: config.schedule.cron, tz: config.schedule.tz },
       'sweep schedule was missing after a reconnect (Redis restarted without persistence?): restored',
@@ -49,6 +60,42 @@ async function restoreSchedule(queue: Queue, config: WorkerConfig, logger: Logge
   }
 }
 
+/** A schedule names its store by prefix: the manifest may be recorded after the schedule is set. */
+const scheduleStore = (config: WorkerConfig): StoreRef => ({ prefix: config.session.prefix, id: null });
+
+/**
+ * The store this worker serves, before anything touches the queue: its layout from the manifest
+ * (each difference with SESSION_* logged), or from SESSION_* while it has none. A SESSION_ID_SECRET
+ * that contradicts the manifest stops the worker: migrations would store sessions under keys the web
+ * tier never looks up. An unreachable Redis is not fatal here: each request reads the manifest again.
+ */
+async function storeAtStart(config: WorkerConfig, sessions: RedisClient, logger: Logger): Promise<ServedStore> {
+  let served: ServedStore;
+  try {
+    served = await resolveStore(config, sessions);
+  } catch (err) {
+    if (err instanceof LayoutMismatchError) throw err;
+    logger.warn(
+      { err: (err as Error).message },
+      "cannot read the store's manifest yet: SESSION_* for now; every request reads it again",
+    );
+    return servedStore(config, null);
+  }
+  if (served.secretProblem) {
+    throw new Error(
+      `${served.secretProblem}: set the web tier's idSecret as SESSION_ID_SECRET, or unset it (sweeps need no secret)`,
+    );
+  }
+  noteDifferences(logger, served);
+  logger.info(
+    { prefix: served.prefix, manifest: served.manifest?.id ?? null, layout: describeServed(served) },
+    served.manifest
+      ? "store layout read from the store's manifest"
+      : 'no manifest under the prefix yet (the web tier records one on its first call): layout from SESSION_*',
+  );
+  return served;
+}
+
 /** Connects, upserts the schedule, and starts processing sweep jobs. */
 export async function runWorker(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
   const connection = queueConnection(config);
@@ -56,14 +103,15 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
   const sessions = sessionClient(config.redis);
   sessions.on('error', (err) => logger.warn({ err: err.message }, 'session Redis connection error'));
   await checkEvictionPolicy(connection, logger);
+  const served = await storeAtStart(config, sessions, logger);
 
   const queue = openQueue(config, connection);
   const flows = openFlowProducer(config, connection);
-  if (config.session.mode === 'string') {
-    logger.warn('SESSION_MODE=string: Redis expires string-mode sessions itself; sweeps will find nothing to do');
+  if (served.layout.mode === 'string') {
+    logger.warn('the store is in string mode: Redis expires its sessions itself; sweeps will find nothing to do');
   }
   if (config.schedule.enabled) {
-    await upsertSchedule(queue, scheduleFromConfig(config));
+    await upsertSchedule(queue, scheduleFromConfig(config), scheduleStore(config));
     logger.info(
       { every: config.schedule.every, cron: config.schedule.cron, tz: config.schedule.tz },
       'sweep schedule upserted',
@@ -76,6 +124,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
   const worker = new Worker(config.queue.name, createProcessor({ config, sessions, queue, flows, logger }), {
     connection,
     prefix: config.queue.prefix,
+    name: workerName(storeRef(served)), // CLIENT LIST then says whose worker this is (doctor, cleanup)
     concurrency: config.worker.concurrency,
     lockDuration: config.worker.lockDuration,
     stalledInterval: config.worker.stalledInterval,
@@ -134,8 +183,10 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
       queue: config.queue.name,
       queuePrefix: config.queue.prefix,
       redis: describeTarget(config.redis),
-      sessionPrefix: config.session.prefix,
-      buckets: config.session.buckets,
+      sessionPrefix: served.prefix,
+      mode: served.layout.mode,
+      buckets: served.layout.buckets,
+      layout: served.manifest ? 'manifest' : 'environment',
       concurrency: config.worker.concurrency,
     },
     'worker ready',

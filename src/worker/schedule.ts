@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { WorkerConfig } from './config.js';
 import { formatDuration } from './duration.js';
 import { JOB, KEEP, SCHEDULER_ID, type TriggerData } from './queue.js';
+import type { StoreRef } from './served-store.js';
 
 export interface ScheduleSpec {
   every: number | null;
@@ -21,13 +22,14 @@ export interface ScheduleInfo {
  * Creates or updates the repeatable sweep. upsertJobScheduler is atomic and keyed by id, so every
  * worker process may call it at start and there is still exactly one scheduler.
  */
-export async function upsertSchedule(queue: Queue, spec: ScheduleSpec): Promise<void> {
+export async function upsertSchedule(queue: Queue, spec: ScheduleSpec, store?: StoreRef): Promise<void> {
   const repeat = spec.cron
     ? { pattern: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) }
     : { every: spec.every ?? 15 * 60_000 };
   await queue.upsertJobScheduler(SCHEDULER_ID, repeat, {
     name: JOB.trigger,
-    data: { origin: 'schedule' } satisfies TriggerData,
+    // the store the schedule sweeps: should two stores share a queue, the other's worker refuses it
+    data: { origin: 'schedule', ...(store ? { store } : {}) } satisfies TriggerData,
     opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
   });
 }

@@ -25,8 +25,17 @@ describe('redisession CLI', () => {
       sessions: 7,
       expiredNotSwept: 0,
     });
+    // the layout comes from the store's manifest: a flag that contradicts it is refused
     const str = await cli('stats', '--prefix', prefix, '--mode', 'string', '--json');
-    expect(JSON.parse(str.stdout)).toMatchObject({ mode: 'string', sessions: 0 });
+    expect(str.code).toBe(1);
+    expect(str.stderr).toMatch(/--mode string contradicts store ".*": its manifest records hash mode/);
+    const strings = testPrefix('cli-string');
+    const s = createSessionStore({ redis: redisUrl(), prefix: strings, mode: 'string' });
+    for (let i = 0; i < 3; i++) await s.set(randomBytes(24).toString('base64url'), { i });
+    await s.close();
+    const fromManifest = await cli('stats', '--prefix', strings, '--json');
+    expect(JSON.parse(fromManifest.stdout)).toMatchObject({ mode: 'string', layout: 'manifest', sessions: 3 });
+    await dropPrefix(raw, strings);
   });
 
   it('rejects unknown commands and flags with exit code 2 and a message naming them', async () => {

@@ -43,7 +43,10 @@ describe('redisession/worker for a bull-board dashboard', () => {
     expect(asked.code).toBe(0);
     const { requestId } = JSON.parse(asked.stdout) as { requestId: string };
     const waiting = await cleanup.queue.getWaiting();
-    expect(waiting.map((j) => [j.id, j.name, j.data])).toEqual([[requestId, 'sweep', { origin: 'cli', dryRun: true }]]);
+    // the request names its store (the shell's SESSION_PREFIX; no manifest there yet)
+    expect(waiting.map((j) => [j.id, j.name, j.data])).toEqual([
+      [requestId, 'sweep', { origin: 'cli', dryRun: true, store: { prefix: 'rs:', id: null } }],
+    ]);
 
     // the mounted dashboard lists our queue and its waiting sweep request
     const res = await fetch(`${base}/api/queues?activeQueue=${env.QUEUE_NAME}&status=waiting&page=1&jobsPerPage=10`);

@@ -6,7 +6,7 @@ import { RedisessionStore } from 'redisession/express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/codec/envelope.js';
 import { baseUrl, CookieJar, close, listen } from '../helpers/http.js';
-import { sleep } from '../helpers/redis.js';
+import { keysUnder, sleep } from '../helpers/redis.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 declare module 'express-session' {
@@ -173,7 +173,7 @@ describe('express-session when a touch fails after the response started', () => 
  * in its stored value in hash mode (the bucket's own TTL covers every session of the bucket).
  */
 async function lifeLeft(admin: Redis, prefix: string, mode: 'hash' | 'string'): Promise<number> {
-  const [, keys] = await admin.scanBuffer('0', 'MATCH', `${prefix}*`, 'COUNT', 1000);
+  const keys = await keysUnder(admin, prefix); // the session's key, without the store's manifest
   expect(keys).toHaveLength(1);
   const key = keys[0] as Buffer;
   if (mode === 'string') return admin.pttl(key);

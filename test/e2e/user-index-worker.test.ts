@@ -48,7 +48,11 @@ describe('worker sweep with CLEANUP_USER_INDEX=on', () => {
       CLEANUP_USER_INDEX: 'on',
     });
     await worker.ready;
-    const run = await runCli(['cleanup', '--wait', '--json'], { REDIS_URL: redisUrl(), QUEUE_NAME: queueName });
+    const run = await runCli(['cleanup', '--wait', '--json'], {
+      REDIS_URL: redisUrl(),
+      QUEUE_NAME: queueName,
+      SESSION_PREFIX: prefix,
+    });
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout) as { deleted: number; userIndex?: { indexes: number; removed: number } };
     // the write-time clean-up may already have dropped a few; the sweep took the rest

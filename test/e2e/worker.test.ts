@@ -95,20 +95,20 @@ describe('redisession worker + cleanup --wait', () => {
     expect(JSON.parse(out.stdout)).toMatchObject({ queued: true, shards: 3 });
   });
 
-  it("sweeps the workers' store, whatever the shell running the CLI is configured for", async () => {
+  it("sweeps the store the shell names, with the worker's layout; a request for another store is refused", async () => {
     const { prefix, env, worker } = setup(128);
     await plant(prefix, 128, 40, 10);
     await worker().ready;
-    // the operator's shell has no SESSION_* settings: defaults would say prefix rs:, 65536 buckets
-    const bare = {
-      REDIS_URL: env.REDIS_URL as string,
-      QUEUE_NAME: env.QUEUE_NAME as string,
-      SESSION_PREFIX: '',
-      SESSION_BUCKETS: '',
-    };
-    const out = await runCli(['cleanup', '--wait', '--json'], bare);
-    expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 128, scanned: 50, deleted: 40 });
+    // the shell names the store (SESSION_PREFIX) and nothing else: its SESSION_BUCKETS is not asked
+    const shell = { REDIS_URL: env.REDIS_URL as string, QUEUE_NAME: env.QUEUE_NAME as string, SESSION_PREFIX: prefix };
+    const out = await runCli(['cleanup', '--wait', '--json'], { ...shell, SESSION_BUCKETS: '' });
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ buckets: 128, scanned: 50, deleted: 40, store: { prefix } });
+    // a shell with no SESSION_* asks for store rs:, which this worker does not serve: refused, untouched
+    const bare = await runCli(['cleanup', '--wait', '--json'], { ...shell, SESSION_PREFIX: '' });
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/the workers on queue q-\w+ serve store ".*", not "rs:"/);
+    expect(JSON.parse(bare.stdout).error).toMatch(/for store "rs:" refused: this worker serves store ".*worker/);
   });
 
   it('answers "nothing to sweep" for a string-mode store', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from 'redisession';
 import { afterAll, inject } from 'vitest';
+import { isManifestKey } from '../../src/keys/manifest-key.js';
 import { prefixPattern } from '../../src/redis/scan.js';
 
 export const redisUrl = (): string => inject('redisUrl');
@@ -29,14 +30,17 @@ afterAll(async () => {
  * UNLINK, so it also works on a cluster node, where keys of different slots cannot share a command.
  */
 export async function dropPrefix(client: Redis, prefix: string): Promise<void> {
-  const keys = await keysUnder(client, prefix);
+  const keys = await keysUnder(client, prefix, true);
   for (let i = 0; i < keys.length; i += 1000) {
     await client.pipeline(keys.slice(i, i + 1000).map((k) => ['unlink', k])).exec();
   }
 }
 
-/** Every key under a prefix, as Buffers. */
-export async function keysUnder(client: Redis, prefix: string): Promise<Buffer[]> {
+/**
+ * Every key under a prefix, as Buffers: the store's data, without its manifest (a string the store
+ * records on its first call, src/keys/manifest-key.ts) unless `withManifest`.
+ */
+export async function keysUnder(client: Redis, prefix: string, withManifest = false): Promise<Buffer[]> {
   const found: Buffer[] = [];
   let cursor = '0';
   do {
@@ -50,7 +54,7 @@ export async function keysUnder(client: Redis, prefix: string): Promise<Buffer[]
     cursor = next.toString();
     found.push(...keys);
   } while (cursor !== '0');
-  return found;
+  return withManifest ? found : found.filter((k) => !isManifestKey(k, Buffer.from(prefix)));
 }
 
 /** A logger that records what it is told, for asserting on warnings. */

@@ -53,10 +53,10 @@ export async function plantSessions(
   }
 }
 
-/** Fields (sessions) in every bucket under the prefix. */
+/** Fields (sessions) in every bucket under the prefix (hashes only: the store's manifest is a string). */
 export async function countFields(client: Redis, prefix: string): Promise<number> {
   let n = 0;
-  for (const k of await keysUnder(client, prefix)) n += await client.hlen(k);
+  for (const k of await keysUnder(client, prefix)) if ((await client.type(k)) === 'hash') n += await client.hlen(k);
   return n;
 }
 

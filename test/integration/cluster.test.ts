@@ -9,6 +9,7 @@ import { pipelinePerKey } from '../../src/redis/pipeline.js';
 import { type ScanPosition, scanPrefixPages } from '../../src/redis/scan.js';
 import { ConfigError } from '../../src/store/errors.js';
 import { startLoad } from '../helpers/load.js';
+import { manifestSurvivesWalks, movedPrefix } from '../helpers/manifest-walks.js';
 import { dropPrefix, testPrefix } from '../helpers/redis.js';
 import { migrateSlots, startCluster } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
@@ -106,6 +107,25 @@ describe('the library on a cluster', () => {
     await store.clear();
     expect(await store.length()).toBe(0);
   }, 120_000);
+
+  it.each(['hash', 'string'] as const)(
+    "%s mode: the store's manifest is a key like any other; no walk counts, changes or deletes it",
+    async (mode) => {
+      const prefix = testPrefix(`walks-${mode}`);
+      opened.push({ store: createSessionStore({ redis: { cluster: cluster.addresses }, prefix }), prefix });
+      opened.push({
+        store: createSessionStore({ redis: { cluster: cluster.addresses }, prefix: movedPrefix(prefix) }),
+        prefix: movedPrefix(prefix),
+      });
+      const client = clusterClient();
+      // on a cluster the bulk move is refused (one script over two keys): the walk skips it
+      await manifestSurvivesWalks({ cluster: cluster.addresses }, client, prefix, {
+        mode,
+        customKeys: mode === 'string',
+      });
+    },
+    60_000,
+  );
 
   it('a Cluster client passed in is used as is and left open', async () => {
     const client = clusterClient();

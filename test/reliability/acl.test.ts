@@ -110,7 +110,7 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     const store = createSessionStore({
       redis: url,
       mode,
-      prefix,
+      prefix: `${prefix}${mode}:`, // a store's layout is recorded under its prefix: one per mode
       inlineSweep: 1,
       onCorrupt: 'delete',
     });
@@ -125,9 +125,9 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     await store.sweep({ graceMs: 0 });
     // an undecodable value, deleted by compare-and-delete (onCorrupt: 'delete')
     const broken = randomBytes(24).toString('base64url');
-    await plantValue(raw, prefix, mode, broken, Buffer.from('not an envelope'));
+    await plantValue(raw, `${prefix}${mode}:`, mode, broken, Buffer.from('not an envelope'));
     expect(await store.get(broken)).toBeNull();
-    expect(await storedValue(raw, prefix, mode, broken)).toBeNull();
+    expect(await storedValue(raw, `${prefix}${mode}:`, mode, broken)).toBeNull();
     await store.destroy(id);
     expect(await store.get(id)).toBeNull();
     await store.clear();
@@ -149,7 +149,7 @@ describe('a Redis ACL user limited to the prefix and the commands the store uses
     const store = createSessionStore({
       redis: url,
       mode,
-      prefix,
+      prefix: `${prefix}legacy-${mode}:`,
       legacy: { layout: 'connect-redis', prefix: oldPrefix },
       userId: (s) => s.user as string | undefined,
     });

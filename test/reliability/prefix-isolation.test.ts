@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
+import { manifestKey } from '../../src/keys/manifest-key.js';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { sleep } from '../helpers/redis.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
@@ -111,6 +112,9 @@ describe('prefix isolation', () => {
         expect(await store.length()).toBe(0);
       });
       await store.close();
+      // the store's recorded layout stays (clear removes sessions only); the next run uses the other mode
+      expect(await raw.exists(manifestKey(Buffer.from(prefix)))).toBe(1);
+      await raw.del(manifestKey(Buffer.from(prefix)));
 
       expect(seen.length).toBeGreaterThan(20);
       expect(seen.filter((c) => c.includes('FOREIGN'))).toEqual([]); // never named a foreign key

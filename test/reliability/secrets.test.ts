@@ -36,10 +36,11 @@ describe('no secret in log lines or error messages', () => {
   it.each(['hash', 'string'] as const)('%s mode: passwords and session payloads stay out', async (mode) => {
     await raw.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, `~${prefix}*`, '+@all');
     const { lines, logger } = recordingLogger();
+    const storePrefix = `${prefix}${mode}:`; // a store's layout is recorded under its prefix: one per mode
     const store = createSessionStore({
       redis: `redis://${user}:${password}@127.0.0.1:${port}`,
       mode,
-      prefix,
+      prefix: storePrefix,
       logger,
       logKeyErrors: true,
       onCorrupt: 'delete',
@@ -60,7 +61,7 @@ describe('no secret in log lines or error messages', () => {
     ];
     for (const value of broken) {
       const other = sid();
-      await plantValue(raw, prefix, mode, other, value);
+      await plantValue(raw, storePrefix, mode, other, value);
       expect(await store.get(other)).toBeNull();
     }
     // refused ids are logged by their first 6 characters only
@@ -80,7 +81,7 @@ describe('no secret in log lines or error messages', () => {
     const bad = createSessionStore({
       redis: { host: '127.0.0.1', port: Number(port), username: user, password: wrong, maxRetriesPerRequest: 0 },
       mode,
-      prefix,
+      prefix: storePrefix,
       logger,
     });
     const denied = await bad.get(sid()).catch((e: unknown) => e);

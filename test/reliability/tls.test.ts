@@ -54,7 +54,7 @@ describe('TLS (rediss://)', () => {
       const store = createSessionStore({
         redis: { host: '127.0.0.1', port: tlsPort, tls: { ca } },
         mode,
-        prefix: 'tls:',
+        prefix: `tls:${mode}:`, // a store's layout is recorded under its prefix: one per mode
       });
       const id = randomBytes(24).toString('base64url');
       await store.set(id, { user: 'tls' });
