@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnknownConnectionError } from '../store/errors.js';
 import type { Logger } from '../store/logger.js';
+import { coalesceWrites } from './coalesce.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -73,8 +74,9 @@ function clusterNodesProblem(nodes: unknown): string | null {
 }
 
 /**
- * A Cluster client with CLIENT_DEFAULTS on every node connection. Commands wait in the offline
- * queue while slots are being refreshed (a failover or a MOVED), then run on the right node.
+ * A Cluster client with CLIENT_DEFAULTS on every node connection, each writing a tick's commands
+ * at once (coalesce.ts). Commands wait in the offline queue while slots are being refreshed (a
+ * failover or a MOVED), then run on the right node.
  */
 export function createClusterClient({ cluster, options = {} }: ClusterConnection): Cluster {
   const nodes = cluster.map((n) => {
@@ -82,22 +84,24 @@ export function createClusterClient({ cluster, options = {} }: ClusterConnection
     const at = n.lastIndexOf(':');
     return { host: n.slice(0, at), port: Number(n.slice(at + 1)) };
   });
-  return new Cluster(nodes, { ...options, redisOptions: { ...CLIENT_DEFAULTS, ...options.redisOptions } });
+  return coalesceWrites(
+    new Cluster(nodes, { ...options, redisOptions: { ...CLIENT_DEFAULTS, ...options.redisOptions } }),
+  );
 }
 
 /**
  * Creates a new client from a URL, socket path, options object (Sentinel included) or cluster
- * description, with CLIENT_DEFAULTS underneath.
+ * description, with CLIENT_DEFAULTS underneath and a tick's commands sent in one write (coalesce.ts).
  */
 export function createRedisClient(spec: string | RedisOptions | ClusterConnection): RedisClient {
   if (isClusterConnection(spec)) return createClusterClient(spec);
   if (typeof spec === 'string') {
-    if (/^rediss?:\/\//i.test(spec)) return new Redis(spec, { ...CLIENT_DEFAULTS });
+    if (/^rediss?:\/\//i.test(spec)) return coalesceWrites(new Redis(spec, { ...CLIENT_DEFAULTS }));
     const path = spec.replace(/^unix:\/\//i, '');
-    if (path.startsWith('/') || path.startsWith('./')) return new Redis({ ...CLIENT_DEFAULTS, path });
+    if (path.startsWith('/') || path.startsWith('./')) return coalesceWrites(new Redis({ ...CLIENT_DEFAULTS, path }));
     throw new ConfigError(`not a Redis URL or socket path: ${JSON.stringify(spec.slice(0, 40))}`);
   }
-  return new Redis({ ...CLIENT_DEFAULTS, ...spec });
+  return coalesceWrites(new Redis({ ...CLIENT_DEFAULTS, ...spec }));
 }
 
 function assertConnection(name: string, value: unknown): asserts value is RedisConnection {
