@@ -92,14 +92,34 @@ export function sendBuffer(client: RedisClient, name: string, args: Arg[]): Prom
   return client.sendCommand(new EncodedCommand(name, args, BUFFER_REPLY)) as Promise<unknown>;
 }
 
-/** A script call: EVALSHA, or EVAL on a socket that may not have the script (as ioredis does). */
+/**
+ * A script call: EVALSHA, or EVAL on a socket that may not have the script (as ioredis does). A
+ * NOSCRIPT (the script cache was flushed, or Redis restarted) sends the same command once more,
+ * which goes out as EVAL; the caller's promise only settles with the second answer.
+ */
 class ScriptCommand extends EncodedCommand {
-  script: FastScript | null = null;
   /** The socket it was last written to. */
-  socket: object | null = null;
+  private socket: object | null = null;
+
+  constructor(
+    private readonly script: FastScript,
+    client: RedisClient,
+    args: Arg[],
+  ) {
+    super('evalsha', args, BUFFER_REPLY);
+    const reject = this.reject;
+    let retried = false;
+    // ioredis calls reject with a command's error reply; a Cluster wraps this for its redirections
+    this.reject = (err: Error) => {
+      if (retried || !err?.message?.includes('NOSCRIPT')) return reject(err);
+      retried = true;
+      if (this.socket) script.loaded.delete(this.socket);
+      client.sendCommand(this);
+    };
+  }
 
   override toWritable(socket: object): Buffer {
-    const script = this.script as FastScript;
+    const { script } = this;
     this.socket = socket;
     if (!script.loaded.has(socket)) {
       script.loaded.add(socket);
@@ -126,20 +146,10 @@ export class FastScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  /** Runs the script on its keys then its arguments; a NOSCRIPT (script cache flushed) is retried once, as EVAL. */
+  /** Runs the script on its keys, then its arguments. */
   run(client: RedisClient, keysThenArgs: Arg[]): Promise<unknown> {
-    const first = this.command(keysThenArgs);
-    return (client.sendCommand(first) as Promise<unknown>).catch((err: Error) => {
-      if (!err?.message?.includes('NOSCRIPT')) throw err;
-      if (first.socket) this.loaded.delete(first.socket);
-      return client.sendCommand(this.command(keysThenArgs)) as Promise<unknown>;
-    });
-  }
-
-  private command(keysThenArgs: Arg[]): ScriptCommand {
-    const command = new ScriptCommand('evalsha', [this.sha, this.numberOfKeys, ...keysThenArgs], BUFFER_REPLY);
-    command.script = this;
-    return command;
+    const command = new ScriptCommand(this, client, [this.sha, this.numberOfKeys, ...keysThenArgs]);
+    return client.sendCommand(command) as Promise<unknown>;
   }
 }
 
