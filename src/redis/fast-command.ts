@@ -146,9 +146,9 @@ export class FastScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  /** Runs the script on its keys, then its arguments. */
-  run(client: RedisClient, keysThenArgs: Arg[]): Promise<unknown> {
-    const command = new ScriptCommand(this, client, [this.sha, this.numberOfKeys, ...keysThenArgs]);
+  /** Runs the script on its keys, then its arguments (a script taking any number of keys: how many). */
+  run(client: RedisClient, keysThenArgs: Arg[], numberOfKeys = this.numberOfKeys): Promise<unknown> {
+    const command = new ScriptCommand(this, client, [this.sha, numberOfKeys, ...keysThenArgs]);
     return client.sendCommand(command) as Promise<unknown>;
   }
 }

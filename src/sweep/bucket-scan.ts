@@ -1,3 +1,4 @@
+import { requestScript } from '../redis/fast-command.js';
 import { type Arg, type ScriptedClient, scriptPerKey } from '../redis/scripts.js';
 import { CallBudget } from './call-budget.js';
 
@@ -81,17 +82,14 @@ export async function scanBuckets(
     }
     return totals;
   }
-  // One call at a time, not pipelined: Redis runs a client's pipelined calls back to back, so a web
-  // request would wait behind all of them.
+  // One call at a time per shard, not pipelined: Redis runs a client's pipelined calls back to back,
+  // so a web request would wait behind all of them.
+  const script = requestScript('rsBucketScan');
   for (let head = 0; head < queue.length; ) {
     const group = queue.slice(head, head + budget.buckets);
     head += group.length;
-    const reply = (await redis.rsBucketScanMany(
-      group.length,
-      ...group.map((p) => p.key),
-      ...common(),
-      ...group.map((p) => p.cursor),
-    )) as unknown[];
+    const keysThenArgs = [...group.map((p) => p.key), ...common(), ...group.map((p) => p.cursor)];
+    const reply = (await script.run(redis, keysThenArgs, group.length)) as unknown[];
     queue.push(...account(group, reply, totals, budget));
   }
   return totals;
