@@ -4,6 +4,9 @@ import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
 
+const PX = Buffer.from('PX');
+const GT = Buffer.from('GT');
+
 /**
  * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
  * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys.
@@ -29,11 +32,11 @@ export function stringMode(
     storesExpiry: false,
     locate: (key) => Buffer.concat([prefix, key]),
     read: (redisKey) => sendBuffer(client(), 'get', [redisKey]) as Promise<Buffer | null>,
-    write: (redisKey, value, ttlMs) => sendBuffer(client(), 'set', [redisKey, value, 'PX', ttlMs]),
+    write: (redisKey, value, ttlMs) => sendBuffer(client(), 'set', [redisKey, value, PX, ttlMs]),
     // Only the TTL: the data stays as the last set wrote it, a key that is gone stays gone, and
     // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
     refresh: (redisKey, _expiresAt, ttlMs) =>
-      sendBuffer(client(), 'pexpire', [redisKey, ttlMs, 'GT']).then((n) => n === 1),
+      sendBuffer(client(), 'pexpire', [redisKey, ttlMs, GT]).then((n) => n === 1),
     queueWrite(tx, redisKey, value, ttlMs) {
       tx.set(redisKey, value, 'PX', ttlMs);
     },

@@ -14,65 +14,91 @@ import { lua, SCRIPTS, type SingleKeyScript } from './scripts.js';
  * the offline queue, resends after a reconnect, timeouts, reply parsing.
  */
 
-type Arg = Buffer | string | number;
+export type Arg = Buffer | string | number;
 
 const BUFFER_REPLY = { replyEncoding: null };
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
 
 /** Characters of a non-negative integer in decimal. */
 function digitCount(n: number): number {
   let count = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    count++;
-  }
+  for (let limit = 10; n >= limit; limit *= 10) count++;
   return count;
 }
 
+/** Writes a non-negative integer in decimal; returns the position after it. */
 function writeDigits(out: Buffer, at: number, n: number): number {
   const end = at + digitCount(n);
   let pos = end;
+  // integer division while it fits in 31 bits (ms timestamps do not), then float division
+  while (n > 0x7fffffff) {
+    const q = Math.floor(n / 10);
+    out[--pos] = 48 + (n - q * 10);
+    n = q;
+  }
   do {
-    out[--pos] = 48 + (n % 10);
-    n = Math.floor(n / 10);
+    const q = (n / 10) | 0;
+    out[--pos] = 48 + (n - q * 10);
+    n = q;
   } while (n > 0);
   return end;
 }
 
+/** The request path's arguments are Buffers and non-negative integers; anything else becomes bytes first. */
+function isPlain(arg: Arg): boolean {
+  return typeof arg === 'number' ? Number.isSafeInteger(arg) && arg >= 0 : typeof arg !== 'string';
+}
+
+/** How ioredis writes a string or number (an integer past 2^53 exactly, as BigInt prints it). */
+function asText(arg: Arg): string {
+  if (typeof arg === 'number' && Number.isInteger(arg) && !Number.isSafeInteger(arg)) return BigInt(arg).toString();
+  return String(arg);
+}
+
+const names = new Map<string, Buffer>();
+
+/** A command name's bytes (the few this module sends), made once. */
+function nameBytes(name: string): Buffer {
+  let bytes = names.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name, 'utf8');
+    if (names.size < 32) names.set(name, bytes);
+  }
+  return bytes;
+}
+
 /** `*<count>\r\n` then `$<len>\r\n<bytes>\r\n` per part (RESP's array of bulk strings). */
 export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
-  // ASCII strings are written byte by byte; anything else becomes bytes once, here
-  const parts: Array<Buffer | string> = new Array(args.length + 1);
-  parts[0] = name;
-  let size = 1 + digitCount(args.length + 1) + 2;
-  for (let i = 0; i <= args.length; i++) {
-    const arg = i === 0 ? name : (args[i - 1] as Arg);
-    let part: Buffer | string;
-    if (typeof arg === 'string') part = isAscii(arg) ? arg : Buffer.from(arg, 'utf8');
-    else if (typeof arg === 'number') part = String(arg);
-    else part = arg;
-    parts[i] = part;
-    size += 1 + digitCount(part.length) + 2 + part.length + 2;
+  const head = nameBytes(name);
+  let size = 1 + digitCount(args.length + 1) + 2 + 1 + digitCount(head.length) + 2 + head.length + 2;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as Arg;
+    if (!isPlain(arg))
+      return encodeCommand(
+        name,
+        args.map((a) => (isPlain(a) ? a : Buffer.from(asText(a), 'utf8'))),
+      );
+    const length = typeof arg === 'number' ? digitCount(arg) : (arg as Buffer).length;
+    size += 1 + digitCount(length) + 2 + length + 2;
   }
   const out = Buffer.allocUnsafe(size);
   out[0] = 0x2a; // *
-  let at = writeDigits(out, 1, parts.length);
+  let at = writeDigits(out, 1, args.length + 1);
   out[at++] = 13;
   out[at++] = 10;
-  for (const part of parts) {
+  for (let i = -1; i < args.length; i++) {
+    const arg = i < 0 ? head : (args[i] as Buffer | number);
     out[at++] = 0x24; // $
-    at = writeDigits(out, at, part.length);
-    out[at++] = 13;
-    out[at++] = 10;
-    if (typeof part === 'string') {
-      for (let i = 0; i < part.length; i++) out[at++] = part.charCodeAt(i);
+    if (typeof arg === 'number') {
+      at = writeDigits(out, at, digitCount(arg));
+      out[at++] = 13;
+      out[at++] = 10;
+      at = writeDigits(out, at, arg);
     } else {
-      out.set(part, at);
-      at += part.length;
+      at = writeDigits(out, at, arg.length);
+      out[at++] = 13;
+      out[at++] = 10;
+      out.set(arg, at);
+      at += arg.length;
     }
     out[at++] = 13;
     out[at++] = 10;
@@ -80,16 +106,24 @@ export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
   return out;
 }
 
-/** An ioredis command whose bytes are built by encodeCommand. */
+/** An ioredis command whose bytes are built by encodeCommand, from the arguments as given. */
 class EncodedCommand extends Command {
+  /** ioredis keeps a copy of the arguments with numbers turned into strings; these stay as given. */
+  protected readonly given: Arg[];
+
+  constructor(name: string, args: Arg[]) {
+    super(name, args, BUFFER_REPLY);
+    this.given = args;
+  }
+
   override toWritable(_socket: object): Buffer {
-    return encodeCommand(this.name, this.args as Arg[]);
+    return encodeCommand(this.name, this.given);
   }
 }
 
 /** Sends one command; the reply as ioredis gives it, with bulk strings as Buffers. */
 export function sendBuffer(client: RedisClient, name: string, args: Arg[]): Promise<unknown> {
-  return client.sendCommand(new EncodedCommand(name, args, BUFFER_REPLY)) as Promise<unknown>;
+  return client.sendCommand(new EncodedCommand(name, args)) as Promise<unknown>;
 }
 
 /**
@@ -106,7 +140,7 @@ class ScriptCommand extends EncodedCommand {
     client: RedisClient,
     args: Arg[],
   ) {
-    super('evalsha', args, BUFFER_REPLY);
+    super('evalsha', args);
     const reject = this.reject;
     let retried = false;
     // ioredis calls reject with a command's error reply; a Cluster wraps this for its redirections
@@ -124,10 +158,10 @@ class ScriptCommand extends EncodedCommand {
     if (!script.loaded.has(socket)) {
       script.loaded.add(socket);
       this.name = 'eval';
-      this.args[0] = script.lua;
+      this.given[0] = script.luaBytes;
     } else if (this.name === 'eval') {
       this.name = 'evalsha';
-      this.args[0] = script.sha;
+      this.given[0] = script.shaBytes;
     }
     return super.toWritable(socket);
   }
@@ -135,20 +169,22 @@ class ScriptCommand extends EncodedCommand {
 
 /** One of our Lua scripts on the request path. */
 export class FastScript {
-  readonly sha: string;
+  readonly shaBytes: Buffer;
+  readonly luaBytes: Buffer;
   /** Sockets known to have the script loaded (ioredis replaces its socket on every reconnect). */
   readonly loaded = new WeakSet<object>();
 
   constructor(
-    readonly lua: string,
+    lua: string,
     private readonly numberOfKeys: number,
   ) {
-    this.sha = createHash('sha1').update(lua).digest('hex');
+    this.luaBytes = Buffer.from(lua, 'utf8');
+    this.shaBytes = Buffer.from(createHash('sha1').update(lua).digest('hex'), 'latin1');
   }
 
   /** Runs the script on its keys, then its arguments (a script taking any number of keys: how many). */
   run(client: RedisClient, keysThenArgs: Arg[], numberOfKeys = this.numberOfKeys): Promise<unknown> {
-    const command = new ScriptCommand(this, client, [this.sha, numberOfKeys, ...keysThenArgs]);
+    const command = new ScriptCommand(this, client, [this.shaBytes, numberOfKeys, ...keysThenArgs]);
     return client.sendCommand(command) as Promise<unknown>;
   }
 }

@@ -21,6 +21,10 @@ export interface BucketTotals {
   live: number;
 }
 
+const NO_CUTOFF = Buffer.alloc(0);
+const YES = Buffer.from('1');
+const NO = Buffer.from('0');
+
 interface Pending {
   key: Buffer;
   cursor: string;
@@ -64,9 +68,11 @@ export async function scanBuckets(
   const totals: BucketTotals = { scanned: 0, expired: 0, live: 0 };
   const budget = opts.budget ?? new CallBudget();
   // HSCAN COUNT follows the field budget too: a slice of a big hashtable bucket fits in one call
+  const cutoff = opts.cutoff === '' ? NO_CUTOFF : opts.cutoff;
+  const remove = opts.remove ? YES : NO;
   const common = (): Arg[] => {
     const fields = budget.fields;
-    return [fields, String(opts.cutoff), opts.graceMs, opts.remove ? '1' : '0', fields];
+    return [fields, cutoff, opts.graceMs, remove, fields];
   };
   const queue: Pending[] = keys.map((key) => ({ key, cursor: '0' }));
   if (redis.isCluster) {

@@ -12,13 +12,15 @@ function ioredisBytes(name: string, args: Array<Buffer | string | number>): Buff
 }
 
 describe('encodeCommand', () => {
-  it('writes exactly what ioredis writes, for Buffers, strings (also non-ASCII) and integers', () => {
+  it('writes exactly what ioredis writes, for Buffers, strings (also non-ASCII) and numbers', () => {
     const arg = fc.oneof(
       fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
       fc.string({ maxLength: 40 }),
       fc.string({ unit: 'grapheme', maxLength: 10 }),
       fc.nat(),
       fc.integer({ min: -(2 ** 40), max: 2 ** 48 }),
+      fc.maxSafeNat(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
     );
     fc.assert(
       fc.property(fc.constantFrom('get', 'hget', 'set', 'evalsha'), fc.array(arg, { maxLength: 12 }), (name, args) => {
