@@ -106,18 +106,22 @@ export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
   return out;
 }
 
-/** An ioredis command whose bytes are built by encodeCommand, from the arguments as given. */
-class EncodedCommand extends Command {
-  /** ioredis keeps a copy of the arguments with numbers turned into strings; these stay as given. */
-  protected readonly given: Arg[];
+const NO_ARGS: readonly Arg[] = Object.freeze([]);
 
+/**
+ * An ioredis command whose bytes are built by encodeCommand. Its arguments are set after ioredis's
+ * constructor, which would otherwise copy them and turn every number into a string (about as long
+ * as the encoding itself), for a toWritable that no longer reads them: ioredis still reads them for
+ * a cluster's key slot (getKeyIndexes takes numbers as well as strings).
+ */
+class EncodedCommand extends Command {
   constructor(name: string, args: Arg[]) {
-    super(name, args, BUFFER_REPLY);
-    this.given = args;
+    super(name, NO_ARGS as Arg[], BUFFER_REPLY);
+    this.args = args;
   }
 
   override toWritable(_socket: object): Buffer {
-    return encodeCommand(this.name, this.given);
+    return encodeCommand(this.name, this.args as Arg[]);
   }
 }
 
@@ -158,10 +162,10 @@ class ScriptCommand extends EncodedCommand {
     if (!script.loaded.has(socket)) {
       script.loaded.add(socket);
       this.name = 'eval';
-      this.given[0] = script.luaBytes;
+      this.args[0] = script.luaBytes;
     } else if (this.name === 'eval') {
       this.name = 'evalsha';
-      this.given[0] = script.shaBytes;
+      this.args[0] = script.shaBytes;
     }
     return super.toWritable(socket);
   }
