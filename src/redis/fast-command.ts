@@ -186,9 +186,13 @@ export class FastScript {
     this.shaBytes = Buffer.from(createHash('sha1').update(lua).digest('hex'), 'latin1');
   }
 
-  /** Runs the script on its keys, then its arguments (a script taking any number of keys: how many). */
+  /**
+   * Runs the script on its keys, then its arguments (a script taking any number of keys: how
+   * many). The array becomes the command's: pass a fresh one.
+   */
   run(client: RedisClient, keysThenArgs: Arg[], numberOfKeys = this.numberOfKeys): Promise<unknown> {
-    const command = new ScriptCommand(this, client, [this.shaBytes, numberOfKeys, ...keysThenArgs]);
+    keysThenArgs.unshift(this.shaBytes, numberOfKeys);
+    const command = new ScriptCommand(this, client, keysThenArgs);
     return client.sendCommand(command) as Promise<unknown>;
   }
 }
