@@ -4,8 +4,9 @@ import type { RedisClient } from './connections.js';
 import { lua, SCRIPTS, type SingleKeyScript } from './scripts.js';
 
 /*
- * The request path's commands (GET/HGET, SET, PEXPIRE, UNLINK/HDEL and the hash-mode scripts),
- * sent through ioredis with the wire format built here in one pass.
+ * The request path's commands (GET/HGET, SET, PEXPIRE, UNLINK/HDEL, the hash-mode scripts, and the
+ * sweep's bucket scan on a single Redis), sent through ioredis with the wire format built here in
+ * one pass.
  *
  * ioredis sends a command with any Buffer argument (our keys are binary) through a slow path: it
  * collects header strings and Buffers and measures each twice before copying them into a new
