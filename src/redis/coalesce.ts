@@ -36,7 +36,8 @@ import type { RedisClient } from './connections.js';
  *   clients too (not pool nodes), and they mostly read. Coalescing one would be harmless, not useful.
  * - Code that issues a command and then computes synchronously for long before yielding: the
  *   command leaves at the end of that work instead of at once, so Redis no longer works in
- *   parallel with it. A session store awaits its command at once; such code should keep its own
+ *   parallel with it. Likewise a command fired without waiting just before process.exit() in the
+ *   same tick never leaves. A session store awaits its commands; such code should keep its own
  *   client uncoalesced.
  */
 
