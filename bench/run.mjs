@@ -5,6 +5,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { memoryChart } from './lib/chart.mjs';
+import { targetRows } from './lib/targets.mjs';
 import { codecRows } from './sections/codecs.mjs';
 import { memoryRows } from './sections/memory.mjs';
 import { sweepRows } from './sections/sweep.mjs';
@@ -33,7 +34,6 @@ for (const [name, run] of Object.entries(sections)) {
     seconds: Math.round((Date.now() - t) / 1000),
     node: process.version,
     cpus: cpus().length,
-    autopipeline: process.argv.includes('--autopipeline'),
   };
   writeFileSync(new URL(`${name}.json`, sectionDir), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
 }
@@ -57,8 +57,12 @@ const md = Object.entries(all)
     return `### ${name}\n\n_${how}_\n\n${table(s.rows)}\n`;
   })
   .join('\n');
-writeFileSync(new URL('latest.json', dir), `${JSON.stringify(all, null, 2)}\n`);
-writeFileSync(new URL('latest.md', dir), md);
+const targets = targetRows(all);
+const targetsMd = targets.length
+  ? `### targets\n\n_judged from the sections above (each from the run and date it names)_\n\n${table(targets)}\n`
+  : '';
+writeFileSync(new URL('latest.json', dir), `${JSON.stringify({ ...all, targets }, null, 2)}\n`);
+writeFileSync(new URL('latest.md', dir), `${md}\n${targetsMd}`);
 if (all.memory) writeFileSync(new URL('memory.svg', dir), memoryChart(all.memory.rows));
-process.stdout.write(md);
+process.stdout.write(`${md}\n${targetsMd}`);
 log(`done in ${Math.round((Date.now() - started) / 1000)} s: bench/results/latest.{json,md}`);

@@ -3,6 +3,7 @@ export type { CustomSerializer, SerializerOption } from './codec/serializers.js'
 export type { MigrateCheckpoint, MigrateOptions, MigrateResult } from './migrate/bulk.js';
 export { runMigration } from './migrate/bulk.js';
 export type { LegacyLayout, LegacyOptions } from './migrate/legacy.js';
+export { coalesceWrites } from './redis/coalesce.js';
 export type { ClusterConnection, ClusterNode, RedisClient, RedisConnection } from './redis/connections.js';
 export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
 export {

@@ -1,35 +1,31 @@
 // Every store the benchmark compares, behind one shape: set / get / touch / close.
 import { RedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
-import { createSessionStore } from '../../dist/index.js';
+import { createClient, RESP_TYPES } from 'redis';
+import { coalesceWrites, createSessionStore } from '../../dist/index.js';
 
-// --autopipeline: ioredis batches the commands of one event-loop tick into one write, as
-// node-redis always does; an experiment for the performance work, not the library's default yet.
-const clientOptions = process.argv.includes('--autopipeline') ? { enableAutoPipelining: true } : {};
-
-function redisession(name, options, extraClientOptions = {}) {
+/** redisession as a user gets it from a URL: the client the library creates (coalesced writes, CLIENT_DEFAULTS). */
+function redisession(name, options) {
   return {
     name,
     async open(server) {
-      const client = new Redis(server.url, { ...clientOptions, ...extraClientOptions });
-      const store = createSessionStore({ redis: client, ...options });
+      const store = createSessionStore({ redis: server.url, ...options });
       return {
         set: (id, s) => store.set(id, s),
         get: (id) => store.get(id),
         touch: (id, s) => store.touch(id, s),
-        close: async () => {
-          await store.close();
-          await client.quit();
-        },
+        close: () => store.close(),
       };
     },
   };
 }
 
+/** The reference every ratio is taken against. */
+export const CONNECT_REDIS = 'connect-redis 9 (node-redis 5)';
+
 export const CONTENDERS = [
   {
-    name: 'connect-redis 9 (node-redis)',
+    name: CONNECT_REDIS,
     async open(server) {
       const client = createClient({ url: server.url });
       await client.connect();
@@ -46,15 +42,6 @@ export const CONTENDERS = [
   redisession("redisession string, serializer 'json'", { mode: 'string', serializer: 'json', prefix: 'rs2:' }),
   redisession('redisession hash (defaults: 65536 buckets)', { mode: 'hash', prefix: 'rs3:' }),
   redisession("redisession hash, serializer 'json'", { mode: 'hash', serializer: 'json', prefix: 'rs4:' }),
-  // throughput only: ioredis writing the commands of one tick together, as node-redis does
-  {
-    ...redisession(
-      'redisession hash, ioredis enableAutoPipelining',
-      { mode: 'hash', prefix: 'rs7:' },
-      { enableAutoPipelining: true },
-    ),
-    throughputOnly: true,
-  },
   // memory only: how the bucket count plays at small populations
   {
     ...redisession('redisession hash, buckets 4096', { mode: 'hash', buckets: 4096, prefix: 'rs5:' }),
@@ -67,36 +54,43 @@ export const CONTENDERS = [
   },
 ];
 
-/** The ceiling for throughput: ioredis doing the bare command on a same-size value. */
-export const RAW = {
-  name: 'raw ioredis GET/SET (ceiling)',
-  async open(server, valueBytes) {
-    const client = new Redis(server.url, clientOptions);
-    const value = Buffer.alloc(valueBytes, 0x61);
-    return {
-      set: (id) => client.set(`raw:${id}`, value, 'PX', 86_400_000),
-      get: (id) => client.getBuffer(`raw:${id}`),
-      touch: (id) => client.pexpire(`raw:${id}`, 86_400_000),
-      close: () => client.quit(),
-    };
-  },
-};
-
 /**
- * The same with binary keys, as redisession sends them: ioredis builds a command with a Buffer
- * argument differently (and more slowly) than an all-string one.
+ * The bare clients doing GET / SET PX / PEXPIRE on a same-size value (Buffer replies, as the store
+ * reads them): the ceiling, with and without ioredis write coalescing, and node-redis.
  */
-export const RAW_BINARY = {
-  name: 'raw ioredis, binary keys',
-  async open(server, valueBytes) {
-    const client = new Redis(server.url, clientOptions);
-    const value = Buffer.alloc(valueBytes, 0x61);
-    const key = (id) => Buffer.concat([Buffer.of(0x72, 0x3a, 0x03), Buffer.from(id, 'base64url')]);
-    return {
-      set: (id) => client.set(key(id), value, 'PX', 86_400_000),
-      get: (id) => client.getBuffer(key(id)),
-      touch: (id) => client.pexpire(key(id), 86_400_000),
-      close: () => client.quit(),
-    };
+function rawIoredis(name, coalesced) {
+  return {
+    name,
+    async open(server, valueBytes) {
+      const made = new Redis(server.url);
+      const client = coalesced ? coalesceWrites(made) : made;
+      const value = Buffer.alloc(valueBytes, 0x61);
+      return {
+        set: (id) => client.set(`raw:${id}`, value, 'PX', 86_400_000),
+        get: (id) => client.getBuffer(`raw:${id}`),
+        touch: (id) => client.pexpire(`raw:${id}`, 86_400_000),
+        close: () => client.quit(),
+      };
+    },
+  };
+}
+
+export const RAW_CLIENTS = [
+  rawIoredis('raw ioredis', false),
+  rawIoredis('raw ioredis + coalesceWrites', true),
+  {
+    name: 'raw node-redis 5',
+    async open(server, valueBytes) {
+      const base = createClient({ url: server.url });
+      await base.connect();
+      const client = base.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+      const value = Buffer.alloc(valueBytes, 0x61);
+      return {
+        set: (id) => client.set(`raw:${id}`, value, { expiration: { type: 'PX', value: 86_400_000 } }),
+        get: (id) => client.get(`raw:${id}`),
+        touch: (id) => client.pExpire(`raw:${id}`, 86_400_000),
+        close: () => base.quit(),
+      };
+    },
   },
-};
+];

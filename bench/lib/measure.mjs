@@ -1,10 +1,14 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** Runs `op` `total` times with `concurrency` in flight; returns ops/s and latency percentiles (µs). */
+/**
+ * Runs `op` `total` times with `concurrency` in flight; returns ops/s, latency percentiles (µs),
+ * and the CPU this process spent per op (µs, user + system, over the same window).
+ */
 export async function timed(total, concurrency, op) {
   const latencies = new Float64Array(total);
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -16,9 +20,15 @@ export async function timed(total, concurrency, op) {
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
   latencies.sort();
   const pct = (p) => latencies[Math.min(total - 1, Math.floor((p / 100) * total))];
-  return { opsPerSec: Math.round(total / seconds), p50us: Math.round(pct(50)), p99us: Math.round(pct(99)) };
+  return {
+    opsPerSec: Math.round(total / seconds),
+    cpuUsPerOp: (used.user + used.system) / total,
+    p50us: Math.round(pct(50)),
+    p99us: Math.round(pct(99)),
+  };
 }
 
 /** Writes `count` items with `concurrency` writes in flight. */

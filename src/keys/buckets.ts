@@ -23,9 +23,10 @@ export const MAX_BUCKET_NAME = 64;
 /** The key of numbered bucket `index` (65536 buckets: prefix + 3 bytes). */
 export function bucketKey(prefix: Buffer, index: number, width: number): Buffer {
   const out = Buffer.allocUnsafe(prefix.length + 1 + width);
-  prefix.copy(out, 0);
-  out[prefix.length] = NUMBERED_BUCKET;
-  out.writeUIntBE(index, prefix.length + 1, width);
+  out.set(prefix, 0);
+  let at = prefix.length;
+  out[at++] = NUMBERED_BUCKET;
+  for (let shift = 8 * (width - 1); shift >= 0; shift -= 8) out[at++] = (index >>> shift) & 0xff;
   return out;
 }
 
@@ -65,7 +66,7 @@ export function shardIndexOf(key: Buffer, prefix: Buffer, width: number, buckets
 // FNV-1a followed by murmur3's finaliser: cheap, and sequential ids still spread evenly.
 function mix32(bytes: Buffer): number {
   let h = 0x811c9dc5;
-  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

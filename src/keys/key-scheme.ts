@@ -28,13 +28,37 @@ function tagged(tag: number, body: Buffer): Buffer {
   return out;
 }
 
+/** The 6-bit value of a base64url character (the caller checked the alphabet). */
+function base64urlValue(code: number): number {
+  if (code >= 97) return code - 71; // a-z: 26..51
+  if (code >= 65) return code === 95 ? 63 : code - 65; // A-Z: 0..25, '_': 63
+  if (code >= 48) return code + 4; // 0-9: 52..61
+  return 62; // '-'
+}
+
+/**
+ * Whether decoding a base64url string (alphabet already checked) and encoding the bytes again
+ * gives it back: no length that leaves a lone character, and no bits set in the last character
+ * beyond the bytes it completes. The same test as a round trip, without the two conversions.
+ */
+export function isCanonicalBase64url(sid: string): boolean {
+  const rest = sid.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const last = base64urlValue(sid.charCodeAt(sid.length - 1));
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
+
 /** The default keyGenerator. Assumes the id already passed sessionIdProblem. */
 export function defaultKeyGenerator(sid: string): Buffer {
   if (sid.length === 36 && UUID.test(sid)) return tagged(KEY_TAG.uuid, Buffer.from(sid.replaceAll('-', ''), 'hex'));
   if (HEX.test(sid)) return tagged(KEY_TAG.hex, Buffer.from(sid, 'hex'));
-  if (sid.length >= 4 && BASE64URL.test(sid)) {
-    const body = Buffer.from(sid, 'base64url');
-    if (body.toString('base64url') === sid) return tagged(KEY_TAG.base64url, body);
+  if (sid.length >= 4 && BASE64URL.test(sid) && isCanonicalBase64url(sid)) {
+    // decoded straight behind the tag byte: every 4 characters are 3 bytes
+    const out = Buffer.allocUnsafe(1 + ((sid.length * 3) >> 2));
+    out[0] = KEY_TAG.base64url;
+    out.write(sid, 1, 'base64url');
+    return out;
   }
   return tagged(KEY_TAG.raw, Buffer.from(sid, 'utf8'));
 }

@@ -8,7 +8,8 @@
   Work per call is bounded: HSCAN returns a small listpack bucket whole and a big hashtable bucket
   COUNT-sized slices at a time, and the call stops taking further buckets once it has looked at
   ARGV[5] fields. The caller calls again for buckets it got no answer for, and for buckets whose
-  returned cursor is not '0'.
+  returned cursor is not '0'. Each call reports how long it ran by the server's clock, so the
+  caller can size the next one (src/sweep/call-budget.ts).
 
   KEYS[1..n]  bucket hashes
   ARGV[1]     HSCAN COUNT hint
@@ -19,14 +20,14 @@
   ARGV[5]     field budget: no further bucket is started once this many fields were looked at
   ARGV[5+i]   HSCAN cursor for KEYS[i] ('0' to start)
 
-  Returns, for the first m >= 1 buckets (in KEYS order), 4 entries each:
-  { next cursor, fields scanned, expired sessions, live sessions, ... }. Fields that are not our
-  envelope are neither (scanned - expired - live of them), and are never deleted.
+  Returns, for the first m >= 1 buckets (in KEYS order), 4 entries each, then the µs it ran:
+  { next cursor, fields scanned, expired sessions, live sessions, ..., µs }. Fields that are not
+  our envelope are neither (scanned - expired - live of them), and are never deleted.
 ]]
+local started = redis.call('TIME')
 local cutoff = tonumber(ARGV[2])
 if not cutoff then
-  local t = redis.call('TIME')
-  cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
+  cutoff = tonumber(started[1]) * 1000 + math.floor(tonumber(started[2]) / 1000) - tonumber(ARGV[3])
 end
 local remove = ARGV[4] == '1'
 local budget = tonumber(ARGV[5])
@@ -38,25 +39,26 @@ for k = 1, #KEYS do
     break
   end
   local key = KEYS[k]
-  -- Something else sitting at a bucket's name (not ours) is skipped, not an error that would fail
-  -- the whole shard on every retry.
-  if redis.call('TYPE', key)['ok'] ~= 'hash' then
+  local reply = redis.pcall('HSCAN', key, ARGV[5 + k], 'COUNT', ARGV[1])
+  if reply['err'] and not string.find(reply['err'], 'WRONGTYPE', 1, true) then
+    return redis.error_reply(reply['err'])
+  end
+  -- Something else sitting at a bucket's name (not ours: WRONGTYPE) is skipped, not an error that
+  -- would fail the whole shard on every retry.
+  if reply['err'] then
     out[#out + 1] = '0'
     out[#out + 1] = 0
     out[#out + 1] = 0
     out[#out + 1] = 0
     spent = spent + 1
   else
-    local reply = redis.call('HSCAN', key, ARGV[5 + k], 'COUNT', ARGV[1])
     local entries = reply[2]
     local dead = {}
     local live = 0
     for i = 1, #entries, 2 do
-      local v = entries[i + 1]
-      local format = string.byte(v, 1)
       -- 0xA3 / 0xA2: envelope v1 with an expiry at bytes 3..8 / without one (src/codec/envelope.ts)
+      local format, _, a, b, c, d, e, f = string.byte(entries[i + 1], 1, 8)
       if format == 0xA3 then
-        local a, b, c, d, e, f = string.byte(v, 3, 8)
         if f then
           if ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= cutoff then
             dead[#dead + 1] = entries[i]
@@ -81,4 +83,6 @@ for k = 1, #KEYS do
     spent = spent + 1 + #entries / 2
   end
 end
+local ended = redis.call('TIME')
+out[#out + 1] = (tonumber(ended[1]) - tonumber(started[1])) * 1000000 + tonumber(ended[2]) - tonumber(started[2])
 return out

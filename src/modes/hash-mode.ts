@@ -1,6 +1,7 @@
 import { encodeExpiry } from '../codec/envelope.js';
 import { bucketKey, bucketWidth, MAX_BUCKET_NAME, namedBucketKey, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
+import { requestScript, sendBuffer } from '../redis/fast-command.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import { DEFAULT_GRACE_MS, scanBuckets } from '../sweep/bucket-scan.js';
@@ -32,6 +33,8 @@ export const INLINE_SWEEP_SAMPLE = 16;
  */
 export function hashMode(client: () => RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
   const redis = () => withScripts(client());
+  const hashSet = requestScript('rsHashSet');
+  const hashTouch = requestScript('rsHashTouch');
   const { prefix, buckets, bucketOf, inlineSweep, scanCount = 1000 } = setup;
   const width = bucketWidth(buckets);
 
@@ -66,22 +69,18 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
       }
       return { bucket: namedBucketKey(prefix, bytes), field: key };
     },
-    read: ({ bucket, field }) => redis().hgetBuffer(bucket, field),
-    async write({ bucket, field }, value, ttlMs) {
-      await redis().rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
-    },
-    async refresh({ bucket, field }, expiresAt, ttlMs, now) {
-      return (await redis().rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now)) === 1;
-    },
+    read: ({ bucket, field }) => sendBuffer(client(), 'hget', [bucket, field]) as Promise<Buffer | null>,
+    write: ({ bucket, field }, value, ttlMs) =>
+      hashSet.run(client(), [bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS]),
+    refresh: ({ bucket, field }, expiresAt, ttlMs, now) =>
+      hashTouch.run(client(), [bucket, field, encodeExpiry(expiresAt), ttlMs, now]).then((n) => n === 1),
     queueWrite(tx, { bucket, field }, value, ttlMs) {
       tx.rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
     },
     queueRefresh(tx, { bucket, field }, expiresAt, ttlMs, now) {
       tx.rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now);
     },
-    async remove({ bucket, field }) {
-      await redis().hdel(bucket, field);
-    },
+    remove: ({ bucket, field }) => sendBuffer(client(), 'hdel', [bucket, field]),
     removeIfSame: async ({ bucket, field }, value) => (await redis().rsDeleteIfSame(bucket, value, field)) === 1,
     async count(now) {
       let live = 0;

@@ -13,13 +13,15 @@ export interface StorageMode<L> {
   /** May throw when a custom hashKeyGenerator misbehaves; the store treats that as a key error. */
   locate(key: Buffer): L;
   read(loc: L): Promise<Buffer | null>;
-  write(loc: L, value: Buffer, ttlMs: number): Promise<void>;
+  /** Resolves (to the command's reply, of no interest) once stored. */
+  write(loc: L, value: Buffer, ttlMs: number): Promise<unknown>;
   /**
    * Extends a live session to expire at `expiresAt` without touching its data (a touch carries a
    * possibly stale copy of the session), and never shortens it; true when it extended one.
    */
   refresh(loc: L, expiresAt: number, ttlMs: number, now: number): Promise<boolean>;
-  remove(loc: L): Promise<void>;
+  /** Resolves (to the command's reply, of no interest) once removed. */
+  remove(loc: L): Promise<unknown>;
   /** Deletes the session only if it still holds exactly `value` (compare-and-delete); true when deleted. */
   removeIfSame(loc: L, value: Buffer): Promise<boolean>;
   /** write() as a command queued on a transaction (the user index rides in the same MULTI). */

@@ -1,8 +1,12 @@
 import type { RedisClient } from '../redis/connections.js';
+import { sendBuffer } from '../redis/fast-command.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
 import { walkStrings } from './walk.js';
+
+const PX = Buffer.from('PX');
+const GT = Buffer.from('GT');
 
 /**
  * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
@@ -30,24 +34,19 @@ export function stringMode(
     name: 'string',
     storesExpiry: false,
     locate: (key) => Buffer.concat([prefix, key]),
-    read: (redisKey) => redis().getBuffer(redisKey),
-    async write(redisKey, value, ttlMs) {
-      await redis().set(redisKey, value, 'PX', ttlMs);
-    },
-    async refresh(redisKey, _expiresAt, ttlMs) {
-      // Only the TTL: the data stays as the last set wrote it, a key that is gone stays gone, and
-      // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
-      return (await redis().pexpire(redisKey, ttlMs, 'GT')) === 1;
-    },
+    read: (redisKey) => sendBuffer(client(), 'get', [redisKey]) as Promise<Buffer | null>,
+    write: (redisKey, value, ttlMs) => sendBuffer(client(), 'set', [redisKey, value, PX, ttlMs]),
+    // Only the TTL: the data stays as the last set wrote it, a key that is gone stays gone, and
+    // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
+    refresh: (redisKey, _expiresAt, ttlMs) =>
+      sendBuffer(client(), 'pexpire', [redisKey, ttlMs, GT]).then((n) => n === 1),
     queueWrite(tx, redisKey, value, ttlMs) {
       tx.set(redisKey, value, 'PX', ttlMs);
     },
     queueRefresh(tx, redisKey, _expiresAt, ttlMs) {
       tx.pexpire(redisKey, ttlMs, 'GT');
     },
-    async remove(redisKey) {
-      await redis().unlink(redisKey);
-    },
+    remove: (redisKey) => sendBuffer(client(), 'unlink', [redisKey]),
     removeIfSame: async (redisKey, value) => (await redis().rsDeleteIfSame(redisKey, value)) === 1,
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),

@@ -1,6 +1,8 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnknownConnectionError } from '../store/errors.js';
 import type { Logger } from '../store/logger.js';
+import { coalesceWrites } from './coalesce.js';
+import { enforceCommandTimeout, takeCommandTimeout } from './command-deadline.js';
 import { connectionProblem } from './connection-check.js';
 
 export type RedisClient = Redis | Cluster;
@@ -29,7 +31,7 @@ export type RedisConnection = string | RedisOptions | ClusterConnection | RedisC
  * Defaults for clients this library creates. A web request should get an error, not wait forever:
  * while Redis is down each command is retried across at most two reconnects before it fails, and
  * a Redis that accepts the connection but does not answer (stopped, swapping, a long script) fails
- * the command after commandTimeout.
+ * the command after commandTimeout (enforced by command-deadline.ts, not ioredis's timer per command).
  */
 export const CLIENT_DEFAULTS: RedisOptions = {
   maxRetriesPerRequest: 2,
@@ -61,8 +63,9 @@ function isClusterConnection(value: unknown): value is ClusterConnection {
 }
 
 /**
- * A Cluster client with CLIENT_DEFAULTS on every node connection. Commands wait in the offline
- * queue while slots are being refreshed (a failover or a MOVED), then run on the right node.
+ * A Cluster client with CLIENT_DEFAULTS on every node connection, each writing a tick's commands
+ * at once (coalesce.ts). Commands wait in the offline queue while slots are being refreshed (a
+ * failover or a MOVED), then run on the right node.
  */
 export function createClusterClient({ cluster, options = {} }: ClusterConnection): Cluster {
   const nodes = cluster.map((n) => {
@@ -70,22 +73,37 @@ export function createClusterClient({ cluster, options = {} }: ClusterConnection
     const at = n.lastIndexOf(':');
     return { host: n.slice(0, at), port: Number(n.slice(at + 1)) };
   });
-  return new Cluster(nodes, { ...options, redisOptions: { ...CLIENT_DEFAULTS, ...options.redisOptions } });
+  const [redisOptions, timeout] = takeCommandTimeout({ ...CLIENT_DEFAULTS, ...options.redisOptions });
+  return ready(new Cluster(nodes, { ...options, redisOptions }), timeout);
+}
+
+/**
+ * A client as this library makes them: a tick's commands in one write (coalesce.ts), and the
+ * command timeout enforced per connection rather than by a timer per command (command-deadline.ts).
+ */
+function ready<C extends RedisClient>(client: C, commandTimeout: number | null): C {
+  if (commandTimeout !== null) enforceCommandTimeout(client, commandTimeout);
+  return coalesceWrites(client);
+}
+
+function redisClient(options: RedisOptions, url?: string): Redis {
+  const [rest, timeout] = takeCommandTimeout(options);
+  return ready(url === undefined ? new Redis(rest) : new Redis(url, rest), timeout);
 }
 
 /**
  * Creates a new client from a URL, socket path, options object (Sentinel included) or cluster
- * description, with CLIENT_DEFAULTS underneath.
+ * description, with CLIENT_DEFAULTS underneath and a tick's commands sent in one write (coalesce.ts).
  */
 export function createRedisClient(spec: string | RedisOptions | ClusterConnection): RedisClient {
   if (isClusterConnection(spec)) return createClusterClient(spec);
   if (typeof spec === 'string') {
-    if (/^rediss?:\/\//i.test(spec)) return new Redis(spec, { ...CLIENT_DEFAULTS });
+    if (/^rediss?:\/\//i.test(spec)) return redisClient({ ...CLIENT_DEFAULTS }, spec);
     const path = spec.replace(/^unix:\/\//i, '');
-    if (path.startsWith('/') || path.startsWith('./')) return new Redis({ ...CLIENT_DEFAULTS, path });
+    if (path.startsWith('/') || path.startsWith('./')) return redisClient({ ...CLIENT_DEFAULTS, path });
     throw new ConfigError(`not a Redis URL or socket path: ${JSON.stringify(spec.slice(0, 40))}`);
   }
-  return new Redis({ ...CLIENT_DEFAULTS, ...spec });
+  return redisClient({ ...CLIENT_DEFAULTS, ...spec });
 }
 
 /**

@@ -7,8 +7,8 @@ export type PipelineReply = [Error | null, unknown];
 
 /**
  * Keys one pipeline sends at most (to one node, on a cluster). Redis runs a client's pipelined
- * calls back to back, so a web request waits behind at most this many: as many buckets as one
- * single-server sweep call covers (BUCKETS_PER_CALL in src/sweep/bucket-scan.ts).
+ * calls back to back, so a web request waits behind at most this many (on a cluster, a sweep sends
+ * one bucket per call: src/sweep/bucket-scan.ts).
  */
 export const NODE_PIPELINE_MAX = 16;
 

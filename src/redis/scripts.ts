@@ -37,7 +37,8 @@ export type ScriptedPipeline = ChainableCommander &
   Record<SingleKeyScript, PipelineScriptCall> & { rsBucketScanMany: ManyKeysCall<ChainableCommander> };
 
 const sources = new Map<string, string>();
-function lua(file: string): string {
+/** A script's source, read once (also sent by fast-command.ts on the request path). */
+export function lua(file: string): string {
   let src = sources.get(file);
   if (src === undefined) {
     // src/lua next to src/redis when run from source; dist/lua next to dist/redis when built.

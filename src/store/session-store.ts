@@ -138,6 +138,11 @@ function toKey(out: Buffer | Uint8Array | string): Buffer {
 
 const noop = async (): Promise<void> => {};
 
+/** The session, or null once its expiry (in the value: hash mode) has passed. */
+function live({ session, expiresAt }: Decoded): SessionData | null {
+  return expiresAt !== null && expiresAt <= Date.now() ? null : (session as SessionData);
+}
+
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
   const opts = resolveOptions(options);
   const origin = storeOrigin(options);
@@ -217,35 +222,37 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
    * onCorrupt 'delete' and the value's location, removed if it is still the same bytes).
    */
   function decodeLive(raw: Buffer, sid?: string, loc?: unknown): SessionData | null | Promise<SessionData | null> {
-    const live = ({ session, expiresAt }: Decoded) =>
-      expiresAt !== null && expiresAt <= Date.now() ? null : (session as SessionData);
-    const unreadable = (err: unknown): null | Promise<null> => {
-      const report = (deleted: boolean) => {
-        logger.warn(
-          {
-            ...(sid !== undefined ? { id: idForLog(sid) } : {}),
-            reason: (err as Error).message,
-            onCorrupt: opts.onCorrupt,
-            deleted,
-          },
-          'redisession: stored session cannot be decoded; treated as missing',
-        );
-        return null;
-      };
-      if (opts.onCorrupt !== 'delete' || loc === undefined) return report(false);
-      // compare-and-delete: a good session written since this read is never removed
-      return mode
-        .removeIfSame(loc, raw)
-        .catch(() => false)
-        .then(report);
-    };
     try {
       const decoded = codec.decode(raw);
       // the built-in codecs answer synchronously: no extra await on the request path
-      return isThenable(decoded) ? decoded.then(live, unreadable) : live(decoded);
+      return isThenable(decoded)
+        ? decoded.then(live, (err) => unreadable(err, raw, sid, loc))
+        : live(decoded as Decoded);
     } catch (err) {
-      return unreadable(err);
+      return unreadable(err, raw, sid, loc);
     }
+  }
+
+  /** A value that cannot be decoded: logged; with onCorrupt 'delete' and its location, removed. */
+  function unreadable(err: unknown, raw: Buffer, sid?: string, loc?: unknown): null | Promise<null> {
+    const report = (deleted: boolean) => {
+      logger.warn(
+        {
+          ...(sid !== undefined ? { id: idForLog(sid) } : {}),
+          reason: (err as Error).message,
+          onCorrupt: opts.onCorrupt,
+          deleted,
+        },
+        'redisession: stored session cannot be decoded; treated as missing',
+      );
+      return null;
+    };
+    if (opts.onCorrupt !== 'delete' || loc === undefined) return report(false);
+    // compare-and-delete: a good session written since this read is never removed
+    return mode
+      .removeIfSame(loc, raw)
+      .catch(() => false)
+      .then(report);
   }
 
   const users = opts.userId ? userIndex(client, opts.prefix, opts.userId) : null;
@@ -253,7 +260,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const access: SessionAccess<any> = {
     locate: (key) => mode.locate(key),
     read: (loc) => mode.read(loc),
-    remove: (loc) => mode.remove(loc),
+    remove: (loc) => mode.remove(loc).then(noop),
     decode: async (raw) => decodeLive(raw),
   };
   const legacy = opts.legacy
@@ -292,11 +299,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
     const owner = users?.ownerOf(session) ?? null;
     if (op === 'touch') {
-      const refresh = async () =>
+      // not async: a promise returned from an async function costs two more turns of the microtask queue
+      const refresh = (): Promise<boolean> =>
         owner === null
           ? mode.refresh(where.loc, now + ttlMs, ttlMs, now)
-          : (await indexed(owner, where, now, ttlMs, (tx) => mode.queueRefresh(tx, where.loc, now + ttlMs, ttlMs, now)))
-              .reply === 1;
+          : indexed(owner, where, now, ttlMs, (tx) => mode.queueRefresh(tx, where.loc, now + ttlMs, ttlMs, now)).then(
+              (r) => r.reply === 1,
+            );
       // A session only the legacy layout holds is moved over first, then touched.
       if (!(await refresh()) && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) await refresh();
       return;
@@ -322,7 +331,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     queue: Parameters<NonNullable<typeof users>['write']>[3],
   ) {
     // biome-ignore lint/style/noNonNullAssertion: only called when there is an owner, so an index
-    return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () => mode.remove(where.loc));
+    return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () =>
+      mode.remove(where.loc).then(noop),
+    );
   }
 
   const listing = sessionListing({

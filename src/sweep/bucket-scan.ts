@@ -1,8 +1,6 @@
+import { requestScript } from '../redis/fast-command.js';
 import { type Arg, type ScriptedClient, scriptPerKey } from '../redis/scripts.js';
-import { chunk } from './plan.js';
-
-/** HSCAN COUNT per bucket_scan.lua call: bounds the work of one script call on a big bucket. */
-export const SCAN_SLICE = 100;
+import { CallBudget } from './call-budget.js';
 
 /** Sweeps use the server's clock minus this, so a web server whose clock runs ahead loses nothing. */
 export const DEFAULT_GRACE_MS = 60_000;
@@ -13,6 +11,8 @@ export interface BucketScanOptions {
   graceMs: number;
   /** Delete the expired sessions (a sweep) or only count them (length, dry run). */
   remove: boolean;
+  /** Sizes each script call from the ones before (a sweep keeps one across its batches). @default a new CallBudget */
+  budget?: CallBudget;
 }
 
 export interface BucketTotals {
@@ -21,56 +21,44 @@ export interface BucketTotals {
   live: number;
 }
 
-/**
- * Buckets per bucket_scan.lua call on a single Redis (on a cluster each call takes one). One call
- * instead of one per bucket saves most of the per-call cost; fewer buckets per call keep each call
- * short, and a web request waits behind at most one of them (see the README's Performance section).
- */
-export const BUCKETS_PER_CALL = 16;
-
-/**
- * A call starts no further bucket once it has looked at this many fields: at about 1 µs a field,
- * a call stays near 0.1-0.2 ms, so a web request waiting behind one is barely slowed.
- */
-export const FIELDS_PER_CALL = 100;
+const NO_CUTOFF = Buffer.alloc(0);
+const YES = Buffer.from('1');
+const NO = Buffer.from('0');
 
 interface Pending {
   key: Buffer;
   cursor: string;
 }
 
-/** Flat replies of bucket_scan.lua, one per group: 4 entries per bucket it got to. */
-async function scanGroups(redis: ScriptedClient, groups: Pending[][], common: Arg[]): Promise<unknown[][]> {
-  if (redis.isCluster) {
-    // one key per call, so each routes to its node
-    const single = groups.map((g) => g[0] as Pending);
-    return (await scriptPerKey(
-      redis,
-      'rsBucketScan',
-      single.map((p) => p.key),
-      (_k, i) => [...common, (single[i] as Pending).cursor],
-    )) as unknown[][];
-  }
-  // One call at a time, not pipelined: Redis runs a client's pipelined calls back to back, so a web
-  // request would wait behind all of them.
-  const replies: unknown[][] = [];
-  for (const g of groups) {
-    replies.push(
-      (await redis.rsBucketScanMany(
-        g.length,
-        ...g.map((p) => p.key),
-        ...common,
-        ...g.map((p) => p.cursor),
-      )) as unknown[],
-    );
-  }
-  return replies;
+/**
+ * Adds one bucket_scan.lua reply (4 entries per bucket it got to, then the µs it ran) to the totals
+ * and the budget; returns the buckets to visit again: those it did not get to, and big (hashtable)
+ * buckets whose HSCAN cursor is not done.
+ */
+function account(group: Pending[], reply: unknown[], totals: BucketTotals, budget: CallBudget): Pending[] {
+  const again: Pending[] = [];
+  let units = 0;
+  group.forEach((p, i) => {
+    if (i * 4 + 4 >= reply.length) {
+      again.push(p); // the call's field budget ran out before this bucket
+      return;
+    }
+    const scanned = Number(reply[i * 4 + 1]);
+    totals.scanned += scanned;
+    totals.expired += Number(reply[i * 4 + 2]);
+    totals.live += Number(reply[i * 4 + 3]);
+    units += 1 + scanned;
+    const cursor = String(reply[i * 4]);
+    if (cursor !== '0') again.push({ key: p.key, cursor });
+  });
+  budget.record(units, (reply.length - 1) / 4, Number(reply[reply.length - 1]));
+  return again;
 }
 
 /**
- * Runs bucket_scan.lua over a batch of buckets (several buckets per call on a single Redis, one per
- * call on a cluster), then again for the buckets a call did not get to and the big (hashtable)
- * buckets whose HSCAN cursor is not done yet.
+ * Runs bucket_scan.lua over a batch of buckets until each is done: on a single Redis one call at a
+ * time, each handed as many buckets as the call budget says; on a cluster one bucket per call (the
+ * keys of a call must share a slot), pipelined per node.
  */
 export async function scanBuckets(
   redis: ScriptedClient,
@@ -78,28 +66,37 @@ export async function scanBuckets(
   opts: BucketScanOptions,
 ): Promise<BucketTotals> {
   const totals: BucketTotals = { scanned: 0, expired: 0, live: 0 };
-  const common: Arg[] = [SCAN_SLICE, String(opts.cutoff), opts.graceMs, opts.remove ? '1' : '0', FIELDS_PER_CALL];
-  const perCall = redis.isCluster ? 1 : BUCKETS_PER_CALL;
-  let pending: Pending[] = keys.map((key) => ({ key, cursor: '0' }));
-  while (pending.length > 0) {
-    const groups = chunk(pending, perCall);
-    const replies = await scanGroups(redis, groups, common);
-    const next: Pending[] = [];
-    groups.forEach((group, g) => {
-      const reply = replies[g] as unknown[];
-      group.forEach((p, i) => {
-        if (i * 4 >= reply.length) {
-          next.push(p); // the call's field budget ran out before this bucket
-          return;
-        }
-        totals.scanned += Number(reply[i * 4 + 1]);
-        totals.expired += Number(reply[i * 4 + 2]);
-        totals.live += Number(reply[i * 4 + 3]);
-        const cursor = String(reply[i * 4]);
-        if (cursor !== '0') next.push({ key: p.key, cursor });
-      });
-    });
-    pending = next;
+  const budget = opts.budget ?? new CallBudget();
+  // HSCAN COUNT follows the field budget too: a slice of a big hashtable bucket fits in one call
+  const cutoff = opts.cutoff === '' ? NO_CUTOFF : opts.cutoff;
+  const remove = opts.remove ? YES : NO;
+  const common = (): Arg[] => {
+    const fields = budget.fields;
+    return [fields, cutoff, opts.graceMs, remove, fields];
+  };
+  const queue: Pending[] = keys.map((key) => ({ key, cursor: '0' }));
+  if (redis.isCluster) {
+    for (let pending = queue; pending.length > 0; ) {
+      const args = common();
+      const replies = (await scriptPerKey(
+        redis,
+        'rsBucketScan',
+        pending.map((p) => p.key),
+        (_k, i) => [...args, (pending[i] as Pending).cursor],
+      )) as unknown[][];
+      pending = pending.flatMap((p, i) => account([p], replies[i] as unknown[], totals, budget));
+    }
+    return totals;
+  }
+  // One call at a time per shard, not pipelined: Redis runs a client's pipelined calls back to back,
+  // so a web request would wait behind all of them.
+  const script = requestScript('rsBucketScan');
+  for (let head = 0; head < queue.length; ) {
+    const group = queue.slice(head, head + budget.buckets);
+    head += group.length;
+    const keysThenArgs = [...group.map((p) => p.key), ...common(), ...group.map((p) => p.cursor)];
+    const reply = (await script.run(redis, keysThenArgs, group.length)) as unknown[];
+    queue.push(...account(group, reply, totals, budget));
   }
   return totals;
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../store/errors.js';
 import { DEFAULT_GRACE_MS } from './bucket-scan.js';
+import { CALL_BUDGET_US_LIMITS, DEFAULT_CALL_BUDGET_US } from './call-budget.js';
 import { SWEEP_STRATEGIES } from './plan.js';
 import type { SweepOptions } from './runner.js';
 
@@ -11,6 +12,7 @@ const KNOWN = [
   'sample',
   'batch',
   'graceMs',
+  'callBudgetUs',
   'dryRun',
   'range',
   'indexes',
@@ -24,10 +26,10 @@ function bad(name: string, value: unknown, accepted: string): never {
   throw new ConfigError(`sweep option "${name}": got ${JSON.stringify(value) ?? String(value)}; expected ${accepted}`);
 }
 
-function positiveInt(name: string, value: unknown, max: number): number | undefined {
+function positiveInt(name: string, value: unknown, max: number, min = 1): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    bad(name, value, `an integer from 1 to ${max}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    bad(name, value, `an integer from ${min} to ${max}`);
   }
   return value;
 }
@@ -56,6 +58,9 @@ export function resolveSweepOptions(input: SweepOptions = {}): SweepOptions {
     sample: positiveInt('sample', input.sample ?? input.sampleSize, 2 ** 24) ?? 100,
     batch: positiveInt('batch', input.batch ?? input.batchSize, 10_000) ?? 100,
     graceMs: (grace as number | undefined) ?? DEFAULT_GRACE_MS,
+    callBudgetUs:
+      positiveInt('callBudgetUs', input.callBudgetUs, CALL_BUDGET_US_LIMITS[1], CALL_BUDGET_US_LIMITS[0]) ??
+      DEFAULT_CALL_BUDGET_US,
     dryRun: dryRun === true,
   };
 }

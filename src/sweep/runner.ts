@@ -3,6 +3,7 @@ import { assertClient, type RedisClient } from '../redis/connections.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { DEFAULT_GRACE_MS, scanBuckets } from './bucket-scan.js';
+import { CallBudget } from './call-budget.js';
 import { resolveSweepOptions } from './options.js';
 import { type BucketRange, type SweepStrategy, sampleIndexes } from './plan.js';
 
@@ -40,6 +41,12 @@ export interface SweepOptions {
   batch?: number;
   /** Subtracted from the server clock before judging expiry (alias: `grace`, in seconds). @default 60000 */
   graceMs?: number;
+  /**
+   * Redis time each script call should take, in µs: calls are sized from the ones before to take
+   * about this long, and a web request arriving meanwhile waits at most about that (10..100000).
+   * @default 100
+   */
+  callBudgetUs?: number;
   /** Count what would be deleted, delete nothing. @default false */
   dryRun?: boolean;
   /** Only buckets in [from, to) (a shard). @default every bucket */
@@ -150,6 +157,8 @@ export async function runSweep(target: SweepTarget, options: SweepOptions = {}):
   };
   let total = plannedTotal(opts, range);
   let completed = true;
+  // one budget for the whole sweep: what a call learns sizes the next, across batches
+  const budget = new CallBudget(opts.callBudgetUs);
 
   for await (const { keys, next } of batches(target, opts, range)) {
     // Checked before a batch, not after: a sweep stopped after its last batch is complete.
@@ -158,7 +167,7 @@ export async function runSweep(target: SweepTarget, options: SweepOptions = {}):
       break;
     }
     if (keys.length > 0) {
-      const t = await scanBuckets(redis, keys, { cutoff: '', graceMs, remove: !opts.dryRun });
+      const t = await scanBuckets(redis, keys, { cutoff: '', graceMs, remove: !opts.dryRun, budget });
       state.bucketsDone += keys.length;
       state.scanned += t.scanned;
       state.deleted += t.expired;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { MAX_BUCKETS } from '../keys/buckets.js';
 import { hasHashTag } from '../redis/connections.js';
 import { definedOnly } from '../store/options.js';
+import { CALL_BUDGET_US_LIMITS, DEFAULT_CALL_BUDGET_US } from '../sweep/call-budget.js';
 import { SWEEP_STRATEGIES } from '../sweep/plan.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { redactUrl } from './redact.js';
@@ -126,6 +127,7 @@ const schema = z.object({
   CLEANUP_SAMPLE: int(...LIMITS.sample).default(100),
   CLEANUP_GRACE: duration(0, 86_400_000).default(60_000),
   CLEANUP_ATTEMPTS: int(1, 100).default(5),
+  CLEANUP_CALL_US: int(...CALL_BUDGET_US_LIMITS).default(DEFAULT_CALL_BUDGET_US),
   CLEANUP_USER_INDEX: bool.default(false),
   WORKER_CONCURRENCY: int(1, 64).default(2),
   WORKER_LOCK_DURATION: duration(1000, 3_600_000).default(30_000),
@@ -162,6 +164,8 @@ export interface WorkerConfig {
     sample: number;
     graceMs: number;
     attempts: number;
+    /** Redis time each sweep script call should take, µs (the sweep's callBudgetUs). */
+    callUs: number;
     /** Also prune the user indexes (the store's userId option) at the end of each sweep. */
     userIndex: boolean;
   };
@@ -309,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       sample: e.CLEANUP_SAMPLE,
       graceMs: e.CLEANUP_GRACE,
       attempts: e.CLEANUP_ATTEMPTS,
+      callUs: e.CLEANUP_CALL_US,
       userIndex: e.CLEANUP_USER_INDEX,
     },
     worker: {

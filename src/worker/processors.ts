@@ -87,6 +87,7 @@ async function processShard(deps: Deps, job: Job<ShardData>, token: string | und
       batch: d.batch,
       graceMs: d.graceMs,
       dryRun: d.dryRun,
+      callBudgetUs: deps.config.cleanup.callUs,
       range: d.range,
       ...(d.indexes ? { indexes: d.indexes } : {}),
       ...(saved ? { checkpoint: saved.checkpoint } : {}),

@@ -147,7 +147,7 @@ export function openQueue(config: WorkerConfig, connection: RedisClient): Queue 
 }
 
 export function openQueueEvents(config: WorkerConfig, connection: RedisClient): QueueEvents {
-  // its own connection: QueueEvents blocks on XREAD
+  // its own connection: QueueEvents blocks on XREAD (a duplicate does not coalesce writes: nothing to batch)
   const copy = connection.isCluster ? (connection as Cluster).duplicate() : (connection as Redis).duplicate();
   return new QueueEvents(config.queue.name, { connection: copy, prefix: config.queue.prefix });
 }

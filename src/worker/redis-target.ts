@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from '../redis/coalesce.js';
 import { createClusterClient, createRedisClient, type RedisClient } from '../redis/connections.js';
 import { definedOnly } from '../store/options.js';
 import { redactUrl } from './redact.js';
@@ -62,15 +63,17 @@ function sentinelOptions(t: Extract<RedisTarget, { kind: 'sentinel' }>): RedisOp
 /**
  * A client for BullMQ: maxRetriesPerRequest null (its blocking commands wait indefinitely) and no
  * ioredis keyPrefix (BullMQ has its own `prefix`). On a cluster the setting goes to every node.
+ * Its writes are coalesced (src/redis/coalesce.ts); BullMQ's blocking connections are duplicate()s
+ * of it, which are not.
  */
 export function queueClient(t: RedisTarget, extra: { lazyConnect?: boolean } = {}): RedisClient {
   const opts: RedisOptions = { maxRetriesPerRequest: null, ...extra };
-  if (t.kind === 'url') return new Redis(t.url, opts);
+  if (t.kind === 'url') return coalesceWrites(new Redis(t.url, opts));
   if (t.kind === 'cluster') {
     return createClusterClient({
       cluster: t.nodes,
       options: { ...extra, redisOptions: { ...t.auth, maxRetriesPerRequest: null, commandTimeout: undefined } },
     });
   }
-  return new Redis({ ...opts, ...sentinelOptions(t) });
+  return coalesceWrites(new Redis({ ...opts, ...sentinelOptions(t) }));
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createSessionStore } from 'redisession';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { writesCoalesced } from '../../src/redis/coalesce.js';
 import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { startLoad } from '../helpers/load.js';
 import { redisUrl, sleep, testPrefix } from '../helpers/redis.js';
@@ -42,6 +43,7 @@ describe('master killed during a web load and a worker sweep', () => {
     const queue = `q-${randomBytes(4).toString('hex')}`;
     queues.push(queue);
     const store = createSessionStore({ redis: viaSentinel, prefix, inlineSweep: 0 });
+    expect(writesCoalesced(store.redis)).toBe(true); // the failover below runs with coalesced writes
     const planter = new Redis(viaSentinel);
     planter.on('error', () => {});
     const master = new Redis(topo.master.port, '127.0.0.1', { maxRetriesPerRequest: 0 });

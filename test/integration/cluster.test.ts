@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { coalesceWrites, writesCoalesced } from '../../src/redis/coalesce.js';
+import { createClusterClient } from '../../src/redis/connections.js';
 import { pipelinePerKey } from '../../src/redis/pipeline.js';
 import { type ScanPosition, scanPrefixPages } from '../../src/redis/scan.js';
 import { ConfigError } from '../../src/store/errors.js';
@@ -137,6 +139,39 @@ describe('the library on a cluster', () => {
     await store.close();
     expect(await client.ping()).toBe('PONG');
     expect(await createSessionStore({ redis: client, prefix }).get(id)).toEqual({ ok: true });
+  });
+
+  it('write coalescing reaches every node, also the ones discovered after connecting', async () => {
+    // one startup node: the other two are found in the slot map, and join the pool later
+    const made = createClusterClient({ cluster: [cluster.addresses[0] as string] });
+    const mine = coalesceWrites(clusterClient());
+    for (const c of [made, mine]) {
+      await c.ping();
+      expect(writesCoalesced(c)).toBe(true);
+      const nodes = c.nodes('master');
+      expect(nodes).toHaveLength(3);
+      for (const n of nodes) expect(writesCoalesced(n)).toBe(true);
+      await Promise.all(nodes.map((n) => n.ping()));
+      const writes = new Map(nodes.map((n) => [n, 0]));
+      for (const n of nodes) {
+        const socket = n.stream as unknown as { _write: () => void; _writev: () => void };
+        for (const name of ['_write', '_writev'] as const) {
+          const original = socket[name];
+          socket[name] = function (this: unknown, ...args: []) {
+            writes.set(n, (writes.get(n) ?? 0) + 1);
+            return original.apply(this, args);
+          };
+        }
+      }
+      const prefix = testPrefix('coalesce');
+      const keys = Array.from({ length: 60 }, (_, i) => `${prefix}${i}`);
+      expect(await Promise.all(keys.map((k, i) => c.set(k, i)))).toEqual(Array(60).fill('OK'));
+      expect(await Promise.all(keys.map((k) => c.get(k)))).toEqual(keys.map((_, i) => String(i)));
+      // keys on every node; each node got its share of each tick in one write
+      expect([...writes.values()]).toEqual([2, 2, 2]);
+      await Promise.all(keys.map((k) => c.del(k)));
+    }
+    made.disconnect();
   });
 
   it('a prefix scan resumes on the node it stopped at (by address, not list position), or starts over', async () => {

@@ -6,7 +6,6 @@ import { encodeEnvelope } from '../../src/codec/envelope.js';
 import { hashStats } from '../../src/inspect/stats.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
-import { BUCKETS_PER_CALL } from '../../src/sweep/bucket-scan.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, sleep, testPrefix } from '../helpers/redis.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 
@@ -146,26 +145,33 @@ describe('store.sweep', () => {
     expect(calls).toBeGreaterThanOrEqual(8);
   });
 
-  it("covers several buckets per script call, and starts no new bucket past a call's field budget", async () => {
+  it('sizes script calls to the call budget: a smaller budget, more and smaller calls; the same result', async () => {
     // a private server: the call count must not include other test files' scripts
     const server = await startRedisServer();
     const client = new Redis(server.url);
-    const prefix = testPrefix('budget');
-    const store = createSessionStore({ redis: client, prefix, buckets: 64, inlineSweep: 0 });
-    // ~12 fields a bucket: a call's field budget (FIELDS_PER_CALL) binds before its bucket limit
-    const { liveIds } = await populate(store, prefix, 64, 600, 170, client);
-    const before = await scriptCalls(client);
-    const result = await store.sweep({ graceMs: 0, batch: 64 });
-    const calls = (await scriptCalls(client)) - before;
-    expect(result).toMatchObject({ buckets: 64, scanned: 770, deleted: 600, completed: true });
-    expect(await fieldCount(prefix, client)).toBe(170);
-    for (const id of liveIds.slice(0, 50)) expect(await store.get(id)).not.toBeNull();
-    // more calls than the bucket limit alone would make (the budget cut them short), and far
-    // fewer than one call per bucket
-    expect(calls).toBeGreaterThan(64 / BUCKETS_PER_CALL);
-    expect(calls).toBeLessThanOrEqual(64 / 3);
+    const calls: Record<number, number> = {};
+    for (const callBudgetUs of [10, 100_000]) {
+      const prefix = testPrefix('budget');
+      const store = createSessionStore({ redis: client, prefix, buckets: 64, inlineSweep: 0 });
+      // ~12 fields a bucket
+      const { liveIds } = await populate(store, prefix, 64, 600, 170, client);
+      const before = await scriptCalls(client);
+      const result = await store.sweep({ graceMs: 0, batch: 64, callBudgetUs });
+      calls[callBudgetUs] = (await scriptCalls(client)) - before;
+      expect(result).toMatchObject({ buckets: 64, scanned: 770, deleted: 600, completed: true });
+      expect(await fieldCount(prefix, client)).toBe(170);
+      for (const id of liveIds.slice(0, 50)) expect(await store.get(id)).not.toBeNull();
+    }
+    // 10 µs: a few fields, so about a bucket a call; 100 ms: a first modest call, then the rest at once
+    expect(calls[10]).toBeGreaterThan(64 / 4);
+    expect(calls[100_000]).toBeLessThanOrEqual(4);
     client.disconnect();
     await server.stop();
+  });
+
+  it('refuses a call budget out of range, naming the option', async () => {
+    const { store } = makeStore();
+    await expect(store.sweep({ callBudgetUs: 5 })).rejects.toThrow(/callBudgetUs.*from 10 to 100000/);
   });
 
   it('sample visits N random buckets; existing visits only buckets that exist', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createSessionStore } from 'redisession';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writesCoalesced } from '../../src/redis/coalesce.js';
 import { assertBuilt, killWorker, runCli, startWorker } from '../helpers/cli.js';
 import { recordingLogger } from '../helpers/redis.js';
 import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
@@ -56,10 +57,15 @@ describe('TLS (rediss://)', () => {
         mode,
         prefix: `tls:${mode}:`, // a store's layout is recorded under its prefix: one per mode
       });
+      expect(writesCoalesced(store.redis)).toBe(true);
       const id = randomBytes(24).toString('base64url');
       await store.set(id, { user: 'tls' });
+      // one tick's commands in one TLS write: replies unchanged
+      const many = Array.from({ length: 20 }, (_, i) => randomBytes(24).toString('base64url') + i);
+      await Promise.all(many.map((m, i) => store.set(m, { i })));
+      expect(await Promise.all(many.map((m) => store.get(m)))).toEqual(many.map((_, i) => ({ i })));
       expect(await store.get(id)).toEqual({ user: 'tls' });
-      expect(await store.length()).toBe(1);
+      expect(await store.length()).toBe(21);
       await store.clear();
       await store.close();
     },

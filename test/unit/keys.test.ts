@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   bucketIndexOf,
@@ -9,7 +10,7 @@ import {
   namedBucketKey,
   shardIndexOf,
 } from '../../src/keys/buckets.js';
-import { defaultKeyGenerator, KEY_TAG } from '../../src/keys/key-scheme.js';
+import { defaultKeyGenerator, isCanonicalBase64url, KEY_TAG } from '../../src/keys/key-scheme.js';
 import { idForLog, MAX_SESSION_ID_LENGTH, sessionIdProblem } from '../../src/keys/session-id.js';
 
 const expressId = () => randomBytes(24).toString('base64url'); // what uid-safe(24) makes
@@ -84,6 +85,22 @@ describe('default key generator', () => {
     ];
     const keys = ids.map((id) => defaultKeyGenerator(id).toString('hex'));
     expect(new Set(keys).size).toBe(ids.length);
+  });
+
+  it('takes the base64url rule exactly when decoding and encoding again gives the id back', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const id = fc.string({ unit: fc.constantFrom(...alphabet), minLength: 4, maxLength: 64 });
+    fc.assert(
+      fc.property(id, (sid) => {
+        const roundTrip = Buffer.from(sid, 'base64url').toString('base64url') === sid;
+        expect(isCanonicalBase64url(sid)).toBe(roundTrip);
+        const key = defaultKeyGenerator(sid);
+        // hex-looking ids take the hex rule first; every other canonical one is its decoded bytes
+        if (key[0] === KEY_TAG.base64url) expect(key.subarray(1).equals(Buffer.from(sid, 'base64url'))).toBe(true);
+        else if (roundTrip) expect(key[0]).toBe(KEY_TAG.hex);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('keeps the raw rule exact for unicode', () => {

@@ -79,3 +79,13 @@ describe('worker env: where Redis is', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('worker env: sweeps', () => {
+  it('CLEANUP_CALL_US sizes sweep script calls (100 µs unless set)', () => {
+    expect(loadConfig({}).cleanup.callUs).toBe(100);
+    expect(loadConfig({ CLEANUP_CALL_US: '250' }).cleanup.callUs).toBe(250);
+    expect(() => loadConfig({ CLEANUP_CALL_US: '5' })).toThrow(
+      /CLEANUP_CALL_US="5": expected an integer from 10 to 100000/,
+    );
+  });
+});
