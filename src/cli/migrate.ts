@@ -2,6 +2,7 @@ import { Job } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
 import { quietQuit } from '../redis/connections.js';
+import { ConfigError } from '../store/errors.js';
 import { resolveOptions } from '../store/options.js';
 import { LIMITS } from '../worker/config.js';
 import {
@@ -11,7 +12,7 @@ import {
   type MigrateSummary,
 } from '../worker/migrate-jobs.js';
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
-import { boundedInt, configFromEnv } from './config.js';
+import { boundedInt, configFromEnv, prefixFlag, prefixFlagNamed, UsageError } from './config.js';
 import { progressView } from './progress.js';
 import { failureReason, finished } from './wait.js';
 
@@ -39,14 +40,18 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
   builder: (y) =>
     y
       .option('from', { choices: LEGACY_LAYOUTS, demandOption: true, describe: 'layout the sessions are in now' })
-      .option('from-prefix', { type: 'string', describe: "their prefix (default 'sess:' for connect-redis)" })
+      .option('from-prefix', {
+        type: 'string',
+        describe: "their prefix (default 'sess:' for connect-redis; required for string and hash)",
+        coerce: prefixFlagNamed('from-prefix'),
+      })
       .option('from-buckets', {
         type: 'string',
         describe: '--from hash: its bucket count (default 65536)',
         coerce: boundedInt('from-buckets', ...LIMITS.buckets),
       })
       .option('to', { choices: ['hash', 'string'] as const, describe: 'target mode (default SESSION_MODE)' })
-      .option('prefix', { type: 'string', describe: 'target prefix (default SESSION_PREFIX)' })
+      .option('prefix', { type: 'string', describe: 'target prefix (default SESSION_PREFIX)', coerce: prefixFlag })
       .option('buckets', {
         type: 'string',
         describe: 'target bucket count (default SESSION_BUCKETS)',
@@ -72,7 +77,9 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
   handler: async (args) => {
     const config = configFromEnv();
     const fromPrefix = args.fromPrefix ?? (args.from === 'connect-redis' ? 'sess:' : undefined);
-    if (fromPrefix === undefined) throw new Error(`--from ${args.from} needs --from-prefix (the old store's prefix)`);
+    if (fromPrefix === undefined) {
+      throw new UsageError(`--from ${args.from} needs --from-prefix (the old store's prefix)`);
+    }
     const req: MigrateRequest = {
       from: args.from,
       fromPrefix,
@@ -91,12 +98,16 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       );
     }
     // the same checks the store makes (a source that is the store itself, bad prefixes), before queueing
-    resolveOptions({
-      mode: req.to,
-      prefix: req.prefix,
-      buckets: req.buckets,
-      legacy: { layout: req.from, prefix: req.fromPrefix, buckets: req.fromBuckets },
-    });
+    try {
+      resolveOptions({
+        mode: req.to,
+        prefix: req.prefix,
+        buckets: req.buckets,
+        legacy: { layout: req.from, prefix: req.fromPrefix, buckets: req.fromBuckets },
+      });
+    } catch (err) {
+      throw err instanceof ConfigError ? new UsageError(err.message) : err;
+    }
     const connection = await connectQueue(config);
     const queue = openQueue(config, connection);
     const flows = openFlowProducer(config, connection);
@@ -160,10 +171,16 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       }
       if (args.json) process.stdout.write(`${JSON.stringify({ migrationId: id, ...summary })}\n`);
       else {
+        const foreign = summary.foreign ?? 0;
+        const left =
+          foreign > 0 ? `; ${foreign} foreign key${foreign === 1 ? '' : 's'} under the old prefix left alone` : '';
         process.stdout.write(
           `migration ${id} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
-            `${summary.scanned} legacy sessions, ${summary.moved} ${summary.dryRun ? 'to move' : 'moved'}, ` +
-            `${summary.newer} already newer in the new layout, ${summary.skipped} skipped (expired or unreadable)\n`,
+            (summary.scanned === 0
+              ? 'nothing left to move'
+              : `${summary.scanned} legacy sessions, ${summary.moved} ${summary.dryRun ? 'to move' : 'moved'}, ` +
+                `${summary.newer} already newer in the new layout, ${summary.skipped} skipped (expired or unreadable)`) +
+            `${left}\n`,
         );
       }
     } finally {

@@ -44,8 +44,14 @@ export async function showSchedule(queue: Queue): Promise<ScheduleInfo | null> {
     every: s.every ? formatDuration(Number(s.every)) : null,
     cron: s.pattern ?? null,
     tz: s.tz ?? null,
-    next: s.next ? new Date(s.next).toISOString() : null,
+    next: isoDate(s.next),
   };
+}
+
+/** A run time as ISO text; null when unknown or beyond what a Date holds (a schedule set by other tools). */
+function isoDate(ms: number | undefined | null): string | null {
+  const at = new Date(Number(ms));
+  return ms && !Number.isNaN(at.getTime()) ? at.toISOString() : null;
 }
 
 export function scheduleFromConfig(config: WorkerConfig): ScheduleSpec {

@@ -211,6 +211,31 @@ describe('schedule', () => {
     expect(removed.stdout.trim()).toBe('null');
   });
 
+  it('--every is bounded as CLEANUP_EVERY is; a schedule beyond a Date (set by other tools) is shown, not an error', async () => {
+    const { queue, env, worker } = setup(16);
+    const refused = await runCli(['schedule', '--every', '300000000d'], env);
+    expect(refused.code).toBe(2);
+    const w = worker();
+    await w.ready;
+    const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    const q = new Queue(queue, { connection: conn, prefix: '{redisession}' });
+    try {
+      await q.upsertJobScheduler('redisession-sweep', { every: 300_000_000 * 86_400_000 }, { name: 'sweep' });
+      // once a worker took the first run, the next one is dated past what a Date can hold
+      await w.waitForLog((l) => l.msg === 'sweep finished');
+      const shown = await runCli(['schedule', '--json'], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ every: '300000000d', next: null });
+      const doctor = await runCli(['doctor', '--json'], env);
+      const { findings } = JSON.parse(doctor.stdout) as { findings: Array<{ check: string; message: string }> };
+      expect(findings.map((f) => f.check)).not.toContain('queue-redis.connect');
+      expect(findings.find((f) => f.check === 'queue.schedule')?.message).toMatch(/every 300000000d/);
+    } finally {
+      await q.close();
+      await conn.quit();
+    }
+  });
+
   it('warns at start when maxmemory-policy could evict BullMQ keys', async () => {
     const lru = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
     try {

@@ -79,3 +79,25 @@ describe('worker env: where Redis is', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('worker env: settings that would mean something else', () => {
+  it('CLEANUP_TZ only with CLEANUP_CRON (an interval has no time zone)', () => {
+    expect(() => loadConfig({ CLEANUP_EVERY: '1h', CLEANUP_TZ: 'UTC' })).toThrow(
+      /CLEANUP_TZ="UTC" applies to CLEANUP_CRON only/,
+    );
+    expect(() => loadConfig({ CLEANUP_TZ: 'UTC' })).toThrow(EnvConfigError);
+    expect(loadConfig({ CLEANUP_CRON: '0 3 * * *', CLEANUP_TZ: 'Europe/Paris' }).schedule).toMatchObject({
+      cron: '0 3 * * *',
+      tz: 'Europe/Paris',
+      every: null,
+    });
+  });
+
+  it('logs: pretty follows the terminal unless LOG_PRETTY says; Redis outages repeat once a minute', () => {
+    expect(loadConfig({}).log).toEqual({ level: 'info', pretty: null, redisDownEvery: 60_000 });
+    expect(loadConfig({ LOG_PRETTY: 'off', LOG_REDIS_DOWN_EVERY: '5s' }).log).toMatchObject({
+      pretty: false,
+      redisDownEvery: 5000,
+    });
+  });
+});
