@@ -18,7 +18,7 @@ import {
 } from '../worker/queue.js';
 import { boundedInt, configFromEnv } from './config.js';
 import { progressView, sumShards } from './progress.js';
-import { failureReason, finished } from './wait.js';
+import { failureReason, finished, lastEventId, noticeWhileWaiting } from './wait.js';
 
 interface CleanupArgs {
   strategy?: SweepStrategy;
@@ -44,12 +44,7 @@ async function follow(
   let sweepId: string | null = null;
   let total: number | null = null;
   const view = progressView();
-  const idle = setTimeout(() => {
-    process.stderr.write(
-      `waiting: no worker has taken sweep request ${trigger.id} yet (is \`redisession worker\` running on queue ` +
-        `${queue.name} of the same Redis?); Ctrl-C stops waiting, the request stays queued\n`,
-    );
-  }, 10_000);
+  const taken = noticeWhileWaiting(queue, `sweep request ${trigger.id}`, 'request');
   events.on('progress', ({ jobId, data }) => {
     const p = data as unknown as ShardProgress;
     if (typeof p !== 'object' || p === null || typeof p.sweepId !== 'string') return;
@@ -60,7 +55,7 @@ async function follow(
   });
   try {
     const started = (await finished(queue, events, trigger, 'sweep request')) as TriggerResult;
-    clearTimeout(idle);
+    taken();
     if (!started.sweepJobId) return started;
     sweepId = started.sweepJobId;
     total = started.bucketsTotal;
@@ -75,7 +70,7 @@ async function follow(
       throw new Error(await failureReason(queue, err));
     }
   } finally {
-    clearTimeout(idle);
+    taken();
     view.stop();
   }
 }
@@ -119,9 +114,10 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
     });
     const connection = await connectQueue(config);
     const queue = openQueue(config, connection);
-    const events = args.wait ? openQueueEvents(config, connection) : null;
+    // listen from the newest event before asking, so that none about this request is missed
+    const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
     try {
-      await events?.waitUntilReady(); // listen before asking, or early events are missed
+      await events?.waitUntilReady();
       const data: TriggerData = { origin: 'cli', ...overrides };
       const trigger = await queue.add(JOB.trigger, data, {
         removeOnComplete: KEEP.completed,

@@ -14,7 +14,7 @@ import {
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
 import { boundedInt, configFromEnv, prefixFlag, prefixFlagNamed, UsageError } from './config.js';
 import { progressView } from './progress.js';
-import { failureReason, finished } from './wait.js';
+import { failureReason, finished, lastEventId, noticeWhileWaiting } from './wait.js';
 
 interface MigrateArgs {
   from: LegacyLayout;
@@ -111,9 +111,10 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
     const connection = await connectQueue(config);
     const queue = openQueue(config, connection);
     const flows = openFlowProducer(config, connection);
-    const events = args.wait ? openQueueEvents(config, connection) : null;
+    // listen from the newest event before adding, so that none about this migration is missed
+    const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
     try {
-      await events?.waitUntilReady(); // listen before adding, or early events are missed
+      await events?.waitUntilReady();
       const node = await enqueueMigration(config, flows, req);
       const id = node.job.id as string;
       if (!events) {
@@ -130,16 +131,11 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         counted: 'moved',
       });
       const latest = new Map<string, MigrateProgress>();
-      const idle = setTimeout(() => {
-        process.stderr.write(
-          `waiting: no worker has started migration ${id} yet (is \`redisession worker\` running on queue ` +
-            `${queue.name} of the same Redis?); Ctrl-C stops waiting, the migration stays queued\n`,
-        );
-      }, 10_000);
+      const started = noticeWhileWaiting(queue, `migration ${id}`, 'migration');
       events.on('progress', ({ jobId, data }) => {
         const p = data as unknown as MigrateProgress;
         if (typeof p !== 'object' || p === null || p.migrationId !== id) return;
-        clearTimeout(idle);
+        started();
         latest.set(jobId, p);
         const t = {
           bucketsDone: 0,
@@ -166,7 +162,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         process.exitCode = 1;
         return;
       } finally {
-        clearTimeout(idle);
+        started();
         view.stop();
       }
       if (args.json) process.stdout.write(`${JSON.stringify({ migrationId: id, ...summary })}\n`);

@@ -18,6 +18,12 @@ export interface ScheduleInfo {
 }
 
 /**
+ * Set by removeSchedule, cleared by upsertSchedule, next to the queue's own keys (the same hash
+ * tag, and lost with them): tells a schedule removed on purpose from one lost with Redis's data.
+ */
+const removedKey = (queue: Queue) => queue.toKey('redisession:schedule-removed');
+
+/**
  * Creates or updates the repeatable sweep. upsertJobScheduler is atomic and keyed by id, so every
  * worker process may call it at start and there is still exactly one scheduler.
  */
@@ -30,10 +36,18 @@ export async function upsertSchedule(queue: Queue, spec: ScheduleSpec): Promise<
     data: { origin: 'schedule' } satisfies TriggerData,
     opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
   });
+  await (await queue.backend.client).del(removedKey(queue));
 }
 
+/** Removes the repeatable sweep, and records that it was removed on purpose (first: a crash between leaves no doubt). */
 export async function removeSchedule(queue: Queue): Promise<boolean> {
+  await (await queue.backend.client).set(removedKey(queue), new Date().toISOString());
   return queue.removeJobScheduler(SCHEDULER_ID);
+}
+
+/** When the schedule was removed on purpose (`schedule --remove`, CLEANUP_SCHEDULE=off), or null. */
+export async function scheduleRemovedAt(queue: Queue): Promise<string | null> {
+  return (await queue.backend.client).get(removedKey(queue));
 }
 
 export async function showSchedule(queue: Queue): Promise<ScheduleInfo | null> {

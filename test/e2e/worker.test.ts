@@ -124,17 +124,27 @@ describe('redisession worker + cleanup --wait', () => {
   });
 
   it('fails the sweep visibly when a shard fails', async () => {
-    // sessions on a Redis that is not there; the queue on the real one
-    const { env, worker } = setup(64, {
-      REDIS_URL: 'redis://127.0.0.1:1',
-      QUEUE_REDIS_URL: redisUrl(),
-      CLEANUP_ATTEMPTS: '1',
-    });
-    await worker().ready;
-    const out = await runCli(['cleanup', '--wait', '--json'], env);
-    expect(out.code).toBe(1);
-    expect(JSON.parse(out.stdout)).toMatchObject({ failed: true, error: expect.stringMatching(/shard \d+ failed: /) });
-    expect(out.stderr).toMatch(/sweep failed: shard \d+ failed: .*(max retries|ECONNREFUSED|Connection|timed out)/i);
+    // sessions on a Redis that goes away once the worker runs; the queue on the shared one
+    const sessions = await startRedisServer();
+    try {
+      const { env, worker } = setup(64, {
+        REDIS_URL: sessions.url,
+        QUEUE_REDIS_URL: redisUrl(),
+        CLEANUP_ATTEMPTS: '1',
+      });
+      await worker().ready;
+      await sessions.stop(true);
+      const out = await runCli(['cleanup', '--wait', '--json'], env);
+      expect(out.code).toBe(1);
+      expect(JSON.parse(out.stdout)).toMatchObject({
+        failed: true,
+        error: expect.stringMatching(/shard \d+ failed: /),
+      });
+      expect(out.stderr).toMatch(/sweep failed: shard \d+ failed: .*(max retries|ECONNREFUSED|Connection|timed out)/i);
+    } finally {
+      await Promise.all(workers.splice(0).map(killWorker));
+      await sessions.destroy();
+    }
   });
 });
 
@@ -233,6 +243,36 @@ describe('schedule', () => {
     } finally {
       await q.close();
       await conn.quit();
+    }
+  });
+
+  it('schedule --remove holds across a connection blip (only a schedule lost with Redis is restored)', async () => {
+    const own = await startRedisServer(); // CLIENT KILL must not reach the other files' clients
+    const admin = new Redis(own.url);
+    try {
+      const { env, worker } = setup(16, { REDIS_URL: own.url, CLEANUP_SCHEDULE: 'on', CLEANUP_EVERY: '1h' });
+      const w = worker();
+      await w.ready;
+      await w.waitForLog((l) => l.msg === 'sweep finished'); // the first run of an `every` schedule is at once
+      const removed = await runCli(['schedule', '--remove', '--json'], env);
+      expect(removed.stdout.trim()).toBe('null');
+      const sweeps = () => w.logs.filter((l) => l.msg === 'sweep started').length;
+      const before = sweeps();
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal'); // every client but this one: the worker reconnects
+      const after = await w.waitForLog((l) => /sweep schedule.*reconnect/.test(String(l.msg)));
+      expect(after.msg).toMatch(/removed on purpose/);
+      expect(JSON.parse((await runCli(['schedule', '--json'], env)).stdout)).toBeNull();
+      expect(sweeps()).toBe(before);
+
+      // a Redis that lost everything (FLUSHALL stands for a restart without persistence): restored
+      await admin.flushall();
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
+      await w.waitForLog((l) => /missing after a reconnect/.test(String(l.msg)));
+      expect(JSON.parse((await runCli(['schedule', '--json'], env)).stdout)).toMatchObject({ every: '1h' });
+    } finally {
+      admin.disconnect();
+      await Promise.all(workers.splice(0).map(killWorker));
+      await own.destroy();
     }
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnvConfigError, loadConfig } from '../../src/worker/config.js';
 import { describeTarget } from '../../src/worker/redis-target.js';
+import { redisOrigins } from '../../src/worker/redis-watch.js';
 
 const nodes = '10.0.0.1:7000, 10.0.0.2:7001';
 
@@ -98,6 +99,20 @@ describe('worker env: settings that would mean something else', () => {
     expect(loadConfig({ LOG_PRETTY: 'off', LOG_REDIS_DOWN_EVERY: '5s' }).log).toMatchObject({
       pretty: false,
       redisDownEvery: 5000,
+    });
+  });
+});
+
+describe("where each Redis address came from (for the worker's Redis-down lines)", () => {
+  it('names the variable and the environment, .env, or the default', () => {
+    expect(redisOrigins(loadConfig({}), {})).toEqual({
+      sessions: { variable: 'REDIS_URL', from: 'the default: REDIS_URL is not set' },
+      queue: { variable: 'REDIS_URL', from: 'the default: REDIS_URL is not set' },
+    });
+    const env = { REDIS_CLUSTER_NODES: '10.0.0.1:7000', QUEUE_REDIS_URL: 'redis://q:6379' };
+    expect(redisOrigins(loadConfig(env), env, new Set(['QUEUE_REDIS_URL']))).toEqual({
+      sessions: { variable: 'REDIS_CLUSTER_NODES', from: 'REDIS_CLUSTER_NODES in the environment' },
+      queue: { variable: 'QUEUE_REDIS_URL', from: 'QUEUE_REDIS_URL in .env' },
     });
   });
 });
