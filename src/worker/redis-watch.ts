@@ -154,7 +154,9 @@ const CONNECTION_CODES = new Set([
  * one per retry of their own connections): watchRedis already reports the outage.
  */
 export function isConnectionError(err: Error & { code?: string }): boolean {
-  return CONNECTION_CODES.has(err.code ?? '') || /Connection is closed|Command timed out/.test(err.message);
+  // "Failed to add repeatable job for next iteration: Connection is closed" ends the schedule: not this
+  if (/^Failed to add repeatable job/.test(err.message)) return false;
+  return CONNECTION_CODES.has(err.code ?? '') || /^(Connection is closed|Command timed out)/.test(err.message);
 }
 
 /** Resolves once every client is ready (the watcher says what is going on meanwhile). */
