@@ -17,12 +17,17 @@ const CHECK_MS = 1000;
  * The id of the newest event on the queue's stream ('0' when there is none): a QueueEvents
  * started from it receives every event after this moment, even when its first XREAD goes out
  * late (the default, '$', only sees events after that read, and so missed the 'completed' of a
- * job finished meanwhile: `cleanup --wait` hung on Redis Cluster).
+ * job finished meanwhile: `cleanup --wait` hung on Redis Cluster). Undefined where XREVRANGE is
+ * not allowed (an ACL user of an older setup): `finished` still notices the job by looking at it.
  */
-export async function lastEventId(queue: Queue): Promise<string> {
+export async function lastEventId(queue: Queue): Promise<string | undefined> {
   const client = (await queue.backend.client) as unknown as RedisClient; // the ioredis connection the queue was given
-  const [last] = await client.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
-  return last?.[0] ?? '0';
+  try {
+    const [last] = await client.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
+    return last?.[0] ?? '0';
+  } catch {
+    return undefined;
+  }
 }
 
 /**
