@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '../redis/connections.js';
 import type { WorkerConfig } from './config.js';
@@ -63,7 +63,7 @@ export async function startMetricsServer(
   logger: Logger,
 ): Promise<MetricsServer> {
   let running: { sources: MetricsSources; metrics: WorkerMetrics } | null = null;
-  const json = (res: import('node:http').ServerResponse, code: number, body: object) =>
+  const json = (res: ServerResponse, code: number, body: object) =>
     res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
