@@ -18,7 +18,7 @@ import {
 } from '../worker/queue.js';
 import { boundedInt, configFromEnv } from './config.js';
 import { progressView, sumShards } from './progress.js';
-import { failureReason, finished, lastEventId, noticeWhileWaiting } from './wait.js';
+import { closeEvents, failureReason, finished, lastEventId, noticeWhileWaiting, quietErrors } from './wait.js';
 
 interface CleanupArgs {
   strategy?: SweepStrategy;
@@ -116,6 +116,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
     const queue = openQueue(config, connection);
     // listen from the newest event before asking, so that none about this request is missed
     const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
+    quietErrors(queue, events);
     try {
       await events?.waitUntilReady();
       const data: TriggerData = { origin: 'cli', ...overrides };
@@ -163,7 +164,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
         );
       }
     } finally {
-      await events?.close();
+      if (events) await closeEvents(events);
       await queue.close();
       await quietQuit(connection);
     }

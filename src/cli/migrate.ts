@@ -14,7 +14,7 @@ import {
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
 import { boundedInt, configFromEnv, prefixFlag, prefixFlagNamed, UsageError } from './config.js';
 import { progressView } from './progress.js';
-import { failureReason, finished, lastEventId, noticeWhileWaiting } from './wait.js';
+import { closeEvents, failureReason, finished, lastEventId, noticeWhileWaiting, quietErrors } from './wait.js';
 
 interface MigrateArgs {
   from: LegacyLayout;
@@ -113,6 +113,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
     const flows = openFlowProducer(config, connection);
     // listen from the newest event before adding, so that none about this migration is missed
     const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
+    quietErrors(queue, flows, events);
     try {
       await events?.waitUntilReady();
       const node = await enqueueMigration(config, flows, req);
@@ -180,7 +181,7 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         );
       }
     } finally {
-      await events?.close();
+      if (events) await closeEvents(events);
       await Promise.all([queue.close(), flows.close()]);
       await quietQuit(connection);
     }

@@ -1,6 +1,7 @@
 // Waiting on BullMQ jobs from the CLI (`cleanup --wait`, `migrate --wait`).
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
+import { withTimeout } from '../worker/timeout.js';
 
 /** The real reason a flow (sweep, migration) failed: the failing shard's error rather than "child ... failed". */
 export async function failureReason(queue: Queue, err: unknown): Promise<string> {
@@ -12,6 +13,12 @@ export async function failureReason(queue: Queue, err: unknown): Promise<string>
 
 /** How often `--wait` looks at the job it waits for, whatever the events say. */
 const CHECK_MS = 1000;
+/**
+ * A look that gets no answer in this time is given up and the next one sent: a command caught in
+ * a connection that died under it can stay unanswered for ever (seen with Redis SIGKILLed and
+ * restarted: the wait then never noticed the job was gone).
+ */
+const CHECK_TIMEOUT_MS = 5000;
 
 /**
  * The id of the newest event on the queue's stream ('0' when there is none): a QueueEvents
@@ -48,9 +55,9 @@ export async function finished(queue: Queue, events: QueueEvents, job: Job, what
       if (busy) return;
       busy = true;
       try {
-        const state = await queue.getJobState(id);
+        const state = await withTimeout(queue.getJobState(id), CHECK_TIMEOUT_MS);
         if (state === 'completed' || state === 'failed') {
-          const now = await Job.fromId(queue, id);
+          const now = await withTimeout(Job.fromId(queue, id), CHECK_TIMEOUT_MS);
           if (now && state === 'completed') resolve(now.returnvalue);
           else if (now) reject(new Error(now.failedReason || `${what} ${id} failed`));
         } else if (state === 'unknown') {
@@ -62,7 +69,7 @@ export async function finished(queue: Queue, events: QueueEvents, job: Job, what
           );
         }
       } catch {
-        // Redis unreachable: keep waiting
+        // Redis unreachable, or no answer: keep waiting
       } finally {
         busy = false;
       }
@@ -73,6 +80,25 @@ export async function finished(queue: Queue, events: QueueEvents, job: Job, what
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * The CLI awaits what it asks of the queue, so a failure reaches it as a rejection; BullMQ's
+ * 'error' events (one per reconnect attempt while Redis restarts) would otherwise land on stderr
+ * as bare stack traces.
+ */
+export function quietErrors(...emitters: Array<object | null>): void {
+  for (const e of emitters) (e as NodeJS.EventEmitter | null)?.on('error', () => {});
+}
+
+/**
+ * Closes a QueueEvents and its connection. BullMQ's close waits for the connection's 'end', which
+ * never comes when the connection is between two reconnects (Redis just restarted): the CLI then
+ * printed its answer and hung. So the wait is bounded, and the connection dropped in any case.
+ */
+export async function closeEvents(events: QueueEvents): Promise<void> {
+  await withTimeout(events.close(), 2000).catch(() => {});
+  (events.opts.connection as RedisClient).disconnect();
 }
 
 /** How long a request may wait before the CLI says why (no worker, or a paused queue). */
