@@ -1,20 +1,23 @@
 // PM2 process file for the cleanup worker: `pm2 start ecosystem.config.js` (after `npm ci`, which
 // builds dist/). Settings come from the environment, or a .env file next to this one (the
 // environment wins); .env.example lists them. A named `apps` export, so PM2's require() of this ES
-// module works on Node >= 20.19.
+// module works on Node >= 20.19. The .env reader and the duration parser are the worker's own
+// (from dist/), so PM2 and the worker never read a setting differently.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseDuration } from './dist/worker/duration.js';
+import { loadEnvFile } from './dist/worker/env-file.js';
 
 const envFile = join(import.meta.dirname, '.env');
-if (existsSync(envFile)) process.loadEnvFile(envFile);
+// a malformed .env throws here, naming its line: PM2 shows the error and starts nothing
+if (existsSync(envFile)) loadEnvFile(envFile);
 
 const instances = Number(process.env.WORKER_INSTANCES || 2);
 
 // PM2 sends SIGINT, then SIGKILL after kill_timeout: give the worker its whole SHUTDOWN_TIMEOUT
 // (finish the batch, park the shard, close connections) plus a margin, so PM2 never cuts it short.
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const m = /^(\d+)(ms|s|m|h)?$/.exec(process.env.SHUTDOWN_TIMEOUT || '25s');
-const shutdownMs = m ? Number(m[1]) * UNITS[m[2] || 'ms'] : 25_000;
+// An unreadable value keeps the default here; the worker itself then refuses to start, saying why.
+const shutdownMs = parseDuration(process.env.SHUTDOWN_TIMEOUT || '25s') ?? 25_000;
 
 export const apps = [
   {

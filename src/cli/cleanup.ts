@@ -20,7 +20,7 @@ import {
 import { describeStore, type StoreRef, storeOfWorker } from '../worker/served-store.js';
 import { boundedInt, configFromEnv, withSessions } from './config.js';
 import { progressView, sumShards } from './progress.js';
-import { failureReason, finished } from './wait.js';
+import { closeEvents, failureReason, finished, lastEventId, noticeWhileWaiting, quietErrors } from './wait.js';
 
 interface CleanupArgs {
   strategy?: SweepStrategy;
@@ -47,13 +47,7 @@ async function follow(
   let sweepId: string | null = null;
   let total: number | null = null;
   const view = progressView();
-  const idle = setTimeout(() => {
-    process.stderr.write(
-      `waiting: no worker has taken sweep request ${trigger.id} yet (is \`redisession worker\` running for store ` +
-        `${JSON.stringify(store.prefix)} on queue ${queue.name} of the same Redis?); Ctrl-C stops waiting, the ` +
-        'request stays queued\n',
-    );
-  }, 10_000);
+  const taken = noticeWhileWaiting(queue, `sweep request ${trigger.id}`, 'request', store.prefix);
   events.on('progress', ({ jobId, data }) => {
     const p = data as unknown as ShardProgress;
     if (typeof p !== 'object' || p === null || typeof p.sweepId !== 'string') return;
@@ -64,7 +58,7 @@ async function follow(
   });
   try {
     const started = (await finished(queue, events, trigger, 'sweep request')) as TriggerResult;
-    clearTimeout(idle);
+    taken();
     if (!started.sweepJobId) return started;
     sweepId = started.sweepJobId;
     total = started.bucketsTotal;
@@ -79,7 +73,7 @@ async function follow(
       throw new Error(await failureReason(queue, err));
     }
   } finally {
-    clearTimeout(idle);
+    taken();
     view.stop();
   }
 }
@@ -159,7 +153,9 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
     });
     const connection = await connectQueue(config);
     const queue = openQueue(config, connection);
-    const events = args.wait ? openQueueEvents(config, connection) : null;
+    // listen from the newest event before asking, so that none about this request is missed
+    const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
+    quietErrors(queue, events);
     try {
       await events?.waitUntilReady(); // listen before asking, or early events are missed
       const data: TriggerData = { origin: 'cli', store, ...overrides };
@@ -214,7 +210,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
         );
       }
     } finally {
-      await events?.close();
+      if (events) await closeEvents(events);
       await queue.close();
       await quietQuit(connection);
     }

@@ -8,21 +8,33 @@ import {
   REDIS_URL_ACCEPTED,
   type WorkerConfig,
 } from '../worker/config.js';
+import { EnvFileError, loadEnvFile } from '../worker/env-file.js';
 import { redactUrl } from '../worker/redact.js';
 import { describeTarget, sessionClient } from '../worker/redis-target.js';
 
+/** The variables configFromEnv took from .env (the others came from the environment, or are unset). */
+export const fromEnvFile = new Set<string>();
+
 /** Reads .env from the working directory when present (variables already set win), then validates. */
 export function configFromEnv(): WorkerConfig {
-  if (existsSync('.env')) process.loadEnvFile('.env');
   try {
+    if (existsSync('.env')) for (const name of loadEnvFile('.env')) fromEnvFile.add(name);
     return loadConfig(process.env);
   } catch (err) {
-    if (err instanceof EnvConfigError) {
+    if (err instanceof EnvConfigError || err instanceof EnvFileError) {
       process.stderr.write(`redisession: ${err.message}\nSee .env.example for every variable and its default.\n`);
       process.exit(2);
     }
     throw err;
   }
+}
+
+/**
+ * Bad arguments found once the command runs (they depend on the configuration): exit 2, as for
+ * the flags yargs refuses itself.
+ */
+export class UsageError extends Error {
+  override name = 'UsageError';
 }
 
 /**
@@ -50,15 +62,20 @@ export function redisUrlFlag(value: unknown): string | undefined {
   return text;
 }
 
-/** A yargs coerce for --prefix: what SESSION_PREFIX accepts (an empty one would reach every key). */
-export function prefixFlag(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  const text = String(value);
-  if (text.length === 0 || text.length > 128) {
-    throw new Error(`--prefix must be ${PREFIX_ACCEPTED}; got ${JSON.stringify(text.slice(0, 60))}`);
-  }
-  return text;
-}
+/** A yargs coerce for a prefix flag: what SESSION_PREFIX accepts (an empty one would reach every key). */
+export const prefixFlagNamed =
+  (name: string) =>
+  (value: unknown): string | undefined => {
+    if (value === undefined) return undefined;
+    const text = String(value);
+    if (text.length === 0 || text.length > 128) {
+      throw new Error(`--${name} must be ${PREFIX_ACCEPTED}; got ${JSON.stringify(text.slice(0, 60))}`);
+    }
+    return text;
+  };
+
+/** --prefix: the store's prefix. */
+export const prefixFlag = prefixFlagNamed('prefix');
 
 /**
  * Runs `fn` with a client for the sessions' Redis (REDIS_URL, ...), closed afterwards; a Redis that

@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cleanupCommand } from './cleanup.js';
+import { UsageError } from './config.js';
 import { doctorCommand } from './doctor.js';
 import { manifestCommand } from './manifest.js';
 import { migrateCommand } from './migrate.js';
@@ -25,11 +26,12 @@ export async function main(argv: string[]): Promise<void> {
     .help()
     .version()
     .fail((msg, err) => {
-      // msg: bad usage (exit 2, with a pointer to --help); err: the command itself failed (exit 1)
+      // msg or a UsageError: bad usage (exit 2, with a pointer to --help); else the command failed (exit 1)
+      const usage = msg || (err instanceof UsageError ? err.message : null);
       process.stderr.write(
-        msg ? `redisession: ${msg}\nRun redisession --help for usage.\n` : `redisession: ${err?.message}\n`,
+        usage ? `redisession: ${usage}\nRun redisession --help for usage.\n` : `redisession: ${err?.message}\n`,
       );
-      process.exit(msg ? 2 : 1);
+      process.exit(usage ? 2 : 1);
     })
     .parseAsync();
 }

@@ -2,6 +2,7 @@ import { Job } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
 import { quietQuit } from '../redis/connections.js';
+import { ConfigError } from '../store/errors.js';
 import { definedOnly, resolveOptions } from '../store/options.js';
 import { LIMITS } from '../worker/config.js';
 import {
@@ -13,10 +14,10 @@ import {
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
 import { describeStore } from '../worker/served-store.js';
 import { noWorkerFor } from './cleanup.js';
-import { boundedInt, configFromEnv, withSessions } from './config.js';
+import { boundedInt, configFromEnv, prefixFlag, prefixFlagNamed, UsageError, withSessions } from './config.js';
 import { type MigrateLayoutArgs, migrateTarget } from './migrate-layout.js';
 import { progressView } from './progress.js';
-import { failureReason, finished } from './wait.js';
+import { closeEvents, failureReason, finished, lastEventId, noticeWhileWaiting, quietErrors } from './wait.js';
 
 interface MigrateArgs {
   from: LegacyLayout;
@@ -42,14 +43,18 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
   builder: (y) =>
     y
       .option('from', { choices: LEGACY_LAYOUTS, demandOption: true, describe: 'layout the sessions are in now' })
-      .option('from-prefix', { type: 'string', describe: "their prefix (default 'sess:' for connect-redis)" })
+      .option('from-prefix', {
+        type: 'string',
+        describe: "their prefix (default 'sess:' for connect-redis; required for string and hash)",
+        coerce: prefixFlagNamed('from-prefix'),
+      })
       .option('from-buckets', {
         type: 'string',
         describe: '--from hash: its bucket count (default 65536)',
         coerce: boundedInt('from-buckets', ...LIMITS.buckets),
       })
       .option('to', { choices: ['hash', 'string'] as const, describe: 'target mode (default SESSION_MODE)' })
-      .option('prefix', { type: 'string', describe: 'target prefix (default SESSION_PREFIX)' })
+      .option('prefix', { type: 'string', describe: 'target prefix (default SESSION_PREFIX)', coerce: prefixFlag })
       .option('buckets', {
         type: 'string',
         describe: 'target bucket count (default SESSION_BUCKETS)',
@@ -75,7 +80,9 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
   handler: async (args) => {
     const env = configFromEnv();
     const fromPrefix = args.fromPrefix ?? (args.from === 'connect-redis' ? 'sess:' : undefined);
-    if (fromPrefix === undefined) throw new Error(`--from ${args.from} needs --from-prefix (the old store's prefix)`);
+    if (fromPrefix === undefined) {
+      throw new UsageError(`--from ${args.from} needs --from-prefix (the old store's prefix)`);
+    }
     if (env.redis.kind === 'cluster') {
       throw new Error(
         'migrate moves each session with one script over its old and new keys: it needs a single Redis node, not a cluster',
@@ -114,18 +121,24 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
       dryRun: args.dryRun ?? false,
     };
     // the same checks the store makes (a source that is the store itself, bad prefixes), before queueing
-    resolveOptions({
-      mode: req.to,
-      prefix: req.prefix,
-      buckets: req.buckets,
-      legacy: { layout: req.from, prefix: req.fromPrefix, buckets: req.fromBuckets },
-    });
+    try {
+      resolveOptions({
+        mode: req.to,
+        prefix: req.prefix,
+        buckets: req.buckets,
+        legacy: { layout: req.from, prefix: req.fromPrefix, buckets: req.fromBuckets },
+      });
+    } catch (err) {
+      throw err instanceof ConfigError ? new UsageError(err.message) : err;
+    }
     const connection = await connectQueue(config);
     const queue = openQueue(config, connection);
     const flows = openFlowProducer(config, connection);
-    const events = args.wait ? openQueueEvents(config, connection) : null;
+    // listen from the newest event before adding, so that none about this migration is missed
+    const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
+    quietErrors(queue, flows, events);
     try {
-      await events?.waitUntilReady(); // listen before adding, or early events are missed
+      await events?.waitUntilReady();
       const node = await enqueueMigration(config, flows, req);
       const id = node.job.id as string;
       if (!events) {
@@ -144,17 +157,11 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         counted: 'moved',
       });
       const latest = new Map<string, MigrateProgress>();
-      const idle = setTimeout(() => {
-        process.stderr.write(
-          `waiting: no worker has started migration ${id} yet (is \`redisession worker\` running for store ` +
-            `${JSON.stringify(req.prefix)} on queue ${queue.name} of the same Redis?); Ctrl-C stops waiting, the ` +
-            'migration stays queued\n',
-        );
-      }, 10_000);
+      const started = noticeWhileWaiting(queue, `migration ${id}`, 'migration', req.prefix);
       events.on('progress', ({ jobId, data }) => {
         const p = data as unknown as MigrateProgress;
         if (typeof p !== 'object' || p === null || p.migrationId !== id) return;
-        clearTimeout(idle);
+        started();
         latest.set(jobId, p);
         const t = {
           bucketsDone: 0,
@@ -181,20 +188,26 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         process.exitCode = 1;
         return;
       } finally {
-        clearTimeout(idle);
+        started();
         view.stop();
       }
       if (args.json) process.stdout.write(`${JSON.stringify({ migrationId: id, ...summary })}\n`);
       else {
         const into = summary.store ? ` into ${describeStore(summary.store)}` : '';
+        const foreign = summary.foreign ?? 0;
+        const left =
+          foreign > 0 ? `; ${foreign} foreign key${foreign === 1 ? '' : 's'} under the old prefix left alone` : '';
         process.stdout.write(
           `migration ${id}${into} ${summary.dryRun ? '(dry run) ' : ''}done in ${summary.durationMs} ms: ` +
-            `${summary.scanned} legacy sessions, ${summary.moved} ${summary.dryRun ? 'to move' : 'moved'}, ` +
-            `${summary.newer} already newer in the new layout, ${summary.skipped} skipped (expired or unreadable)\n`,
+            (summary.scanned === 0
+              ? 'nothing left to move'
+              : `${summary.scanned} legacy sessions, ${summary.moved} ${summary.dryRun ? 'to move' : 'moved'}, ` +
+                `${summary.newer} already newer in the new layout, ${summary.skipped} skipped (expired or unreadable)`) +
+            `${left}\n`,
         );
       }
     } finally {
-      await events?.close();
+      if (events) await closeEvents(events);
       await Promise.all([queue.close(), flows.close()]);
       await quietQuit(connection);
     }

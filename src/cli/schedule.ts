@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { quietQuit } from '../redis/connections.js';
-import { CRON_ACCEPTED, cronProblem, isTimeZone, TZ_ACCEPTED } from '../worker/config.js';
-import { parseDuration } from '../worker/duration.js';
+import { CRON_ACCEPTED, cronProblem, isTimeZone, LIMITS, TZ_ACCEPTED } from '../worker/config.js';
+import { formatDuration, parseDuration } from '../worker/duration.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
 import { removeSchedule, showSchedule, upsertSchedule } from '../worker/schedule.js';
 import { configFromEnv } from './config.js';
@@ -31,9 +31,13 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       .conflicts('cron', 'remove')
       .implies('tz', 'cron')
       .check((a) => {
-        if (a.every !== undefined && (parseDuration(a.every) ?? 0) < 1000) {
+        // the bounds of CLEANUP_EVERY: BullMQ cannot date a run past year 275760 ("Invalid time value")
+        const [min, max] = LIMITS.every;
+        const every = a.every === undefined ? null : parseDuration(a.every);
+        if (a.every !== undefined && (every === null || every < min || every > max)) {
           throw new Error(
-            `--every must be a duration of at least 1s, such as 30s, 15m or 1h; got ${JSON.stringify(a.every)}`,
+            `--every must be a duration from ${formatDuration(min)} to ${formatDuration(max)}, such as 30s, 15m or 1h; ` +
+              `got ${JSON.stringify(a.every)}`,
           );
         }
         if (a.tz !== undefined && !isTimeZone(a.tz)) {

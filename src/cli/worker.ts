@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { createLogger } from '../worker/logger.js';
+import { redisOrigins } from '../worker/redis-watch.js';
 import { type RunningWorker, runWorker } from '../worker/run-worker.js';
 import { exitOnSignals } from '../worker/shutdown.js';
-import { configFromEnv } from './config.js';
+import { configFromEnv, fromEnvFile } from './config.js';
 
 /** `redisession worker`: what PM2 runs (ecosystem.config.js). */
 export const workerCommand: CommandModule = {
@@ -17,7 +18,7 @@ export const workerCommand: CommandModule = {
     exitOnSignals(logger, config.worker.shutdownTimeout, async () => {
       await running?.close();
     });
-    running = await runWorker(config, logger);
+    running = await runWorker(config, logger, { origins: redisOrigins(config, process.env, fromEnvFile) });
     process.send?.('ready'); // PM2 wait_ready
   },
 };

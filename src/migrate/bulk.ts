@@ -1,7 +1,6 @@
 import { bucketKey, bucketWidth } from '../keys/buckets.js';
 import { isDefaultKey } from '../keys/key-scheme.js';
 import { isManifestKey } from '../keys/manifest-key.js';
-import type { RedisClient } from '../redis/connections.js';
 import { NODE_PIPELINE_MAX } from '../redis/pipeline.js';
 import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { ConfigError } from '../store/errors.js';
@@ -29,6 +28,11 @@ export interface MigrateCheckpoint {
   newer: number;
   /** Expired, unreadable, or with an id the store refuses: not moved (left in place). */
   skipped: number;
+  /**
+   * Keys under the old prefix that are no session of that layout (an app's own `sess:config`
+   * JSON without a cookie, a key our key scheme never makes): left alone, and not in `scanned`.
+   */
+  foreign: number;
 }
 
 export interface MigrateOptions {
@@ -56,14 +60,33 @@ interface Found {
   pttl: number;
   /** The store's key for it; null when the id is refused. */
   key: Buffer | null;
+  /** Not a session of the legacy layout: never moved, never deleted. */
+  foreign?: true;
+}
+
+/**
+ * Whether a connect-redis value is an express-session session: connect-redis serves only
+ * express-session, which always stores the `cookie` object. Anything else under its prefix is
+ * someone else's data. An unparsable value is left to the move, which counts it unreadable.
+ */
+function isExpressSession(raw: Buffer, parse: (text: string) => unknown): boolean {
+  let value: unknown;
+  try {
+    value = parse(raw.toString('utf8'));
+  } catch {
+    return true;
+  }
+  const cookie = (value as { cookie?: unknown } | null)?.cookie;
+  return typeof value === 'object' && value !== null && typeof cookie === 'object' && cookie !== null;
 }
 
 /** Batches of legacy sessions with their values, from a saved position. */
 async function* legacyBatches(
-  client: RedisClient,
+  store: SessionStore,
   legacy: LegacyFallback<unknown>,
   opts: MigrateOptions,
 ): AsyncGenerator<{ found: Found[]; units: number; next: MigrateCheckpoint['position'] }> {
+  const client = store.redis;
   const { source } = legacy;
   const batch = opts.batch ?? 100;
   const start = opts.checkpoint?.position ?? null;
@@ -97,21 +120,35 @@ async function* legacyBatches(
   }
   // connect-redis and string: one SCAN over the legacy prefix (it cannot be split, so one shard)
   const from = start !== null && typeof start === 'object' ? start : undefined;
+  const ownPrefix = Buffer.from(store.prefix, 'utf8');
+  // a string-mode store under the same (or a longer) prefix: its keys are in the SCAN too, and are
+  // no legacy sessions (a connect-redis id never starts with a key scheme's tag byte)
+  const isOwn = (k: Buffer) =>
+    store.mode === 'string' &&
+    k.subarray(0, ownPrefix.length).equals(ownPrefix) &&
+    isDefaultKey(k.subarray(ownPrefix.length));
   for await (const page of scanPrefixPages(client, source.prefix, 'string', batch, from)) {
+    // the old store's recorded layout (manifest) is not a session either
+    const keys = page.keys.filter((k) => !isOwn(k) && !isManifestKey(k, source.prefix));
     const pipe = client.pipeline();
-    for (const k of page.keys) pipe.getBuffer(k).pttl(k);
-    const replies = (await pipe.exec()) ?? [];
+    for (const k of keys) pipe.getBuffer(k).pttl(k);
+    const replies = keys.length > 0 ? ((await pipe.exec()) ?? []) : [];
     const found: Found[] = [];
-    page.keys.forEach((k, i) => {
-      if (isManifestKey(k, source.prefix)) return; // the old store's recorded layout: not a session
+    keys.forEach((k, i) => {
       const [e1, raw] = replies[2 * i] as [Error | null, Buffer | null];
       const [e2, pttl] = replies[2 * i + 1] as [Error | null, number];
       if (e1 || e2 || !raw) return; // gone meanwhile (moved by a web request, or expired)
       const rest = k.subarray(source.prefix.length);
-      // another store's keys can sit under a shorter prefix: only what could be a session key is moved
-      const key =
-        source.layout === 'connect-redis' ? legacy.keyOf(rest.toString('utf8')) : isDefaultKey(rest) ? rest : null;
-      found.push({ address: { key: k, field: null }, raw, pttl, key });
+      const address = { key: k, field: null };
+      if (source.layout === 'connect-redis') {
+        if (!isExpressSession(raw, source.parse)) found.push({ address, raw, pttl, key: null, foreign: true });
+        else found.push({ address, raw, pttl, key: legacy.keyOf(rest.toString('utf8')) });
+      } else if (isDefaultKey(rest)) {
+        found.push({ address, raw, pttl, key: rest });
+      } else {
+        // another store's keys can sit under a shorter prefix: only what could be a session key is moved
+        found.push({ address, raw, pttl, key: null, foreign: true });
+      }
     });
     yield { found, units: page.keys.length, next: page.next };
   }
@@ -171,6 +208,7 @@ export async function runMigration(store: SessionStore, options: MigrateOptions 
     moved: 0,
     newer: 0,
     skipped: 0,
+    foreign: 0,
     ...options.checkpoint,
   };
   /** Which total each outcome adds to ('gone': a web request moved it meanwhile). */
@@ -187,18 +225,20 @@ export async function runMigration(store: SessionStore, options: MigrateOptions 
     if (f) state[f] += n;
   };
   let completed = true;
-  for await (const { found, units, next } of legacyBatches(store.redis, legacy, options)) {
+  for await (const { found, units, next } of legacyBatches(store, legacy, options)) {
     if (options.signal?.aborted) {
       completed = false;
       break;
     }
-    const outcomes = await inFlight(found, MOVES_IN_FLIGHT, (f) =>
+    const sessions = found.filter((f) => !f.foreign);
+    const outcomes = await inFlight(sessions, MOVES_IN_FLIGHT, (f) =>
       f.key === null
         ? Promise.resolve('unreadable' as const)
         : legacy.move(f.address, f.raw, f.pttl, f.key, options.dryRun ?? false),
     );
     for (const o of outcomes) count(o, 1);
-    state.scanned += found.length;
+    state.scanned += sessions.length;
+    state.foreign += found.length - sessions.length;
     state.done += units;
     state.position = next;
     await options.onProgress?.({ ...state });

@@ -86,6 +86,8 @@ export const LIMITS = {
   batch: [1, 10_000],
   sample: [1, MAX_BUCKETS],
   buckets: [1, MAX_BUCKETS],
+  /** CLEANUP_EVERY and `schedule --every`, in ms. */
+  every: [1000, 7 * 86_400_000],
 } as const;
 
 const schema = z.object({
@@ -113,7 +115,7 @@ const schema = z.object({
     .regex(/^[^:\s]{1,64}$/, 'a short prefix without ":" or spaces (a hash tag such as {redisession} on a cluster)')
     .default('{redisession}'),
   CLEANUP_SCHEDULE: bool.default(true),
-  CLEANUP_EVERY: duration(1000, 7 * 86_400_000).optional(),
+  CLEANUP_EVERY: duration(...LIMITS.every).optional(),
   CLEANUP_CRON: z
     .string()
     .refine((v) => cronProblem(v) === null, CRON_ACCEPTED)
@@ -138,7 +140,8 @@ const schema = z.object({
       message: 'fatal, error, warn, info, debug, trace or silent',
     })
     .default('info'),
-  LOG_PRETTY: bool.default(false),
+  LOG_PRETTY: bool.optional(),
+  LOG_REDIS_DOWN_EVERY: duration(1000, 3_600_000).default(60_000),
   METRICS_PORT: int(1, 65535).optional(),
   METRICS_HOST: z.string().min(1, 'a host name or address').default('127.0.0.1'),
   // Set by PM2 for every instance (fork mode too): each instance serves metrics on METRICS_PORT + it.
@@ -170,7 +173,11 @@ export interface WorkerConfig {
     userIndex: boolean;
   };
   worker: { concurrency: number; lockDuration: number; stalledInterval: number; shutdownTimeout: number };
-  log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  /**
+   * pretty: null = human-readable when stdout is a terminal, JSON lines otherwise (PM2, a pipe).
+   * redisDownEvery: while a Redis cannot be reached, how often to say so again after the first line.
+   */
+  log: { level: Env['LOG_LEVEL']; pretty: boolean | null; redisDownEvery: number };
   /** Prometheus metrics and /healthz; null port = off. */
   metrics: { port: number | null; host: string };
 }
@@ -274,6 +281,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   }
   const e = parsed.data;
   if (e.CLEANUP_CRON && e.CLEANUP_EVERY) problems.push('  CLEANUP_EVERY and CLEANUP_CRON are both set: choose one');
+  if (e.CLEANUP_TZ && !e.CLEANUP_CRON) {
+    problems.push(
+      `  CLEANUP_TZ=${JSON.stringify(e.CLEANUP_TZ)} applies to CLEANUP_CRON only (an interval has no time zone): ` +
+        'unset it, or schedule with CLEANUP_CRON',
+    );
+  }
   if ((e.METRICS_PORT ?? 0) + (e.NODE_APP_INSTANCE ?? 0) > 65535) {
     problems.push(`  METRICS_PORT=${e.METRICS_PORT} + NODE_APP_INSTANCE=${e.NODE_APP_INSTANCE}: above port 65535`);
   }
@@ -322,7 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       stalledInterval: e.WORKER_STALLED_INTERVAL,
       shutdownTimeout: e.SHUTDOWN_TIMEOUT,
     },
-    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? null, redisDownEvery: e.LOG_REDIS_DOWN_EVERY },
     metrics: {
       port: e.METRICS_PORT === undefined ? null : e.METRICS_PORT + (e.NODE_APP_INSTANCE ?? 0),
       host: e.METRICS_HOST,

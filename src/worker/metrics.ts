@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { RedisClient } from '../redis/connections.js';
 import type { ShardResult } from './processors.js';
 import { JOB, type ShardData, type TriggerResult } from './queue.js';
+import { withTimeout } from './timeout.js';
 
 /** Queue states reported by redisession_queue_jobs (read from BullMQ on every scrape). */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'waiting-children'] as const;
@@ -23,15 +24,6 @@ export interface WorkerMetrics {
   jobCompleted(job: { name: string; data: unknown }, result: unknown): void;
   /** Records a failed attempt; `final` when no retry is left. */
   jobFailed(name: string, final: boolean): void;
-}
-
-/** Rejects after `ms`; the work itself carries on (ioredis has no per-command cancel). */
-export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -86,6 +78,20 @@ export function createWorkerMetrics(sources: MetricsSources): WorkerMetrics {
         for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
       } catch {
         // unreachable mid-scrape: report no value rather than a stale one
+      }
+    },
+  });
+  new Gauge({
+    name: 'redisession_queue_paused',
+    help: "1 while the cleanup queue is paused (queue.pause(), a dashboard's pause button): no sweep runs (absent while Redis is unreachable)",
+    registers,
+    async collect() {
+      this.reset();
+      if (connections.queue.status !== 'ready') return;
+      try {
+        this.set((await withTimeout(queue.isPaused(), QUEUE_READ_TIMEOUT_MS)) ? 1 : 0);
+      } catch {
+        // unreachable mid-scrape: no value
       }
     },
   });

@@ -212,6 +212,7 @@ export async function summarizeMigration(
     moved: 0,
     newer: 0,
     skipped: 0,
+    foreign: 0,
     shards: values.length,
     dryRun: job.data.dryRun,
     durationMs: Date.now() - job.data.requestedAt,
@@ -222,6 +223,7 @@ export async function summarizeMigration(
     summary.moved += v.moved;
     summary.newer += v.newer;
     summary.skipped += v.skipped;
+    summary.foreign += v.foreign ?? 0; // a shard finished by a worker of an older version has none
   }
   logger.info({ migrationId: job.id, prefix: d.prefix, mode: d.to, ...summary }, 'migration finished');
   return summary;

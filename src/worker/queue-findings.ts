@@ -39,6 +39,15 @@ export async function queueFindings(
     });
   }
 
+  if (await queue.isPaused()) {
+    findings.push({
+      check: 'queue.paused',
+      severity: 'warn',
+      message: `queue ${config.queue.name} is paused (a dashboard's pause button, or queue.pause()): no sweep or migration runs until it is resumed`,
+      fix: 'resume it from the dashboard, or with queue.resume() (openCleanupQueue() from redisession/worker gives the queue)',
+    });
+  }
+
   try {
     const workers = (await queue.getWorkers()) as Array<{ rawname?: string }>;
     const prefix = config.session.prefix;

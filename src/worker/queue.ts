@@ -146,10 +146,15 @@ export function openQueue(config: WorkerConfig, connection: RedisClient): Queue 
   return new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
 }
 
-export function openQueueEvents(config: WorkerConfig, connection: RedisClient): QueueEvents {
+/** Events of the queue from `lastEventId` on (default: from when its first read goes out). */
+export function openQueueEvents(config: WorkerConfig, connection: RedisClient, lastEventId?: string): QueueEvents {
   // its own connection: QueueEvents blocks on XREAD (a duplicate does not coalesce writes: nothing to batch)
   const copy = connection.isCluster ? (connection as Cluster).duplicate() : (connection as Redis).duplicate();
-  return new QueueEvents(config.queue.name, { connection: copy, prefix: config.queue.prefix });
+  return new QueueEvents(config.queue.name, {
+    connection: copy,
+    prefix: config.queue.prefix,
+    ...(lastEventId ? { lastEventId } : {}),
+  });
 }
 
 /** The buckets a sweep visits, when known in advance. */

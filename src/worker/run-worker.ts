@@ -3,12 +3,13 @@ import { quietQuit, type RedisClient } from '../redis/connections.js';
 import { LayoutMismatchError } from '../store/manifest.js';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import type { WorkerMetrics } from './metrics.js';
+import type { MetricsSources, WorkerMetrics } from './metrics.js';
 import type { MetricsServer } from './metrics-server.js';
 import { createProcessor } from './processors.js';
 import { JOB, openFlowProducer, openQueue, queueConnection } from './queue.js';
 import { describeTarget, sessionClient } from './redis-target.js';
-import { removeSchedule, scheduleFromConfig, showSchedule, upsertSchedule } from './schedule.js';
+import { allReady, isConnectionError, type RedisOrigin, redisOrigins, watchRedis } from './redis-watch.js';
+import { removeSchedule, scheduleFromConfig, scheduleRemovedAt, showSchedule, upsertSchedule } from './schedule.js';
 import {
   describeServed,
   noteDifferences,
@@ -19,6 +20,7 @@ import {
   storeRef,
   workerName,
 } from './served-store.js';
+import { withTimeout } from './timeout.js';
 
 export interface RunningWorker {
   worker: Worker;
@@ -26,10 +28,18 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+export interface RunOptions {
+  /** Where each Redis address came from (REDIS_URL in .env, ...), for the lines said while one is down. */
+  origins?: { sessions: RedisOrigin; queue: RedisOrigin };
+}
+
+/** A startup check waits this long for Redis to answer, then says so and goes on. */
+const CHECK_TIMEOUT_MS = 5000;
+
 /** BullMQ's keys must never be evicted: say so at start when Redis could evict them. */
 async function checkEvictionPolicy(connection: RedisClient, logger: Logger): Promise<void> {
   try {
-    const reply = (await connection.config('GET', 'maxmemory-policy')) as string[];
+    const reply = (await withTimeout(connection.config('GET', 'maxmemory-policy'), CHECK_TIMEOUT_MS)) as string[];
     const policy = reply[1];
     if (policy && policy !== 'noeviction') {
       logger.warn(
@@ -38,8 +48,48 @@ async function checkEvictionPolicy(connection: RedisClient, logger: Logger): Pro
       );
     }
   } catch (err) {
-    logger.debug({ err: (err as Error).message }, 'cannot read maxmemory-policy (CONFIG not allowed?)');
+    const message = (err as Error).message;
+    if (/^no answer in/.test(message)) {
+      logger.warn(
+        { timeoutMs: CHECK_TIMEOUT_MS },
+        'Redis did not answer CONFIG GET maxmemory-policy in 5 s (overloaded or frozen?): starting without that check',
+      );
+    } else logger.debug({ err: message }, 'cannot read maxmemory-policy (CONFIG not allowed?)');
   }
+}
+
+/** One watcher per Redis: sessions and queue on the same server are one Redis to report on. */
+function watchConnections(
+  config: WorkerConfig,
+  clients: { queue: RedisClient; sessions: RedisClient },
+  origins: NonNullable<RunOptions['origins']>,
+  logger: Logger,
+): Array<{ stop(): void }> {
+  const every = config.log.redisDownEvery;
+  if (config.queueRedis === config.redis) {
+    return [
+      watchRedis(
+        [clients.queue, clients.sessions],
+        { name: 'Redis', target: config.redis, origin: origins.sessions },
+        logger,
+        every,
+      ),
+    ];
+  }
+  return [
+    watchRedis(
+      [clients.sessions],
+      { name: "the sessions' Redis", target: config.redis, origin: origins.sessions },
+      logger,
+      every,
+    ),
+    watchRedis(
+      [clients.queue],
+      { name: "the queue's Redis", target: config.queueRedis, origin: origins.queue },
+      logger,
+      every,
+    ),
+  ];
 }
 
 /**
@@ -50,6 +100,14 @@ async function checkEvictionPolicy(connection: RedisClient, logger: Logger): Pro
 async function restoreSchedule(queue: Queue, config: WorkerConfig, logger: Logger): Promise<void> {
   try {
     if (await showSchedule(queue)) return;
+    const removedAt = await scheduleRemovedAt(queue);
+    if (removedAt) {
+      logger.info(
+        { removedAt },
+        'sweep schedule removed on purpose (redisession schedule --remove or CLEANUP_SCHEDULE=off): not restored after the reconnect',
+      );
+      return;
+    }
     await upsertSchedule(queue, scheduleFromConfig(config), scheduleStore(config));
     logger.warn(
       { every: config.schedule.every, cron: config.schedule.cron, tz: config.schedule.tz },
@@ -96,15 +154,52 @@ async function storeAtStart(config: WorkerConfig, sessions: RedisClient, logger:
   return served;
 }
 
-/** Connects, upserts the schedule, and starts processing sweep jobs. */
-export async function runWorker(config: WorkerConfig, logger: Logger): Promise<RunningWorker> {
+/**
+ * Runs the startup checks, then upserts the schedule and starts processing sweep jobs. Nothing
+ * touches the queue (no job taken, no schedule written) until every check has passed: a worker
+ * that cannot start must not take a job and leave it to stall.
+ */
+export async function runWorker(config: WorkerConfig, logger: Logger, opts: RunOptions = {}): Promise<RunningWorker> {
   const connection = queueConnection(config);
-  connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis connection error'));
   const sessions = sessionClient(config.redis);
-  sessions.on('error', (err) => logger.warn({ err: err.message }, 'session Redis connection error'));
-  await checkEvictionPolicy(connection, logger);
-  const served = await storeAtStart(config, sessions, logger);
+  const watches = watchConnections(
+    config,
+    { queue: connection, sessions },
+    opts.origins ?? redisOrigins(config, process.env),
+    logger,
+  );
+  let server: MetricsServer | null = null;
+  let served: ServedStore;
+  try {
+    // 1. the metrics port (fails fast, before waiting for anything); /healthz says "starting" meanwhile
+    if (config.metrics.port !== null) {
+      const { startMetricsServer } = await import('./metrics-server.js');
+      try {
+        server = await startMetricsServer(
+          { ...config.metrics, port: config.metrics.port },
+          { queue: connection, sessions },
+          logger,
+        );
+      } catch (err) {
+        throw new Error(
+          `cannot serve metrics on ${config.metrics.host}:${config.metrics.port} (METRICS_HOST/METRICS_PORT): ${(err as Error).message}`,
+        );
+      }
+    }
+    // 2. both Redis connections up (for ever if need be: right under PM2; watchRedis says why meanwhile)
+    await allReady([connection, sessions]);
+    // 3. what Redis must be like for BullMQ (a warning, never a reason to stop)
+    await checkEvictionPolicy(connection, logger);
+    // 4. the store this worker serves (its manifest): a contradicting SESSION_ID_SECRET stops it here
+    served = await storeAtStart(config, sessions, logger);
+  } catch (err) {
+    for (const w of watches) w.stop();
+    await (server as MetricsServer | null)?.close(); // (assigned in the try: TS cannot see it)
+    await Promise.all([quietQuit(connection), quietQuit(sessions)]);
+    throw err;
+  }
 
+  // From here on the queue is touched.
   const queue = openQueue(config, connection);
   const flows = openFlowProducer(config, connection);
   if (served.layout.mode === 'string') {
@@ -130,10 +225,9 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     stalledInterval: config.worker.stalledInterval,
     maxStalledCount: 2,
   });
-  const sources = { worker, queue, connections: { queue: connection, sessions } };
+  const sources: MetricsSources = { worker, queue, connections: { queue: connection, sessions } };
   // prom-client is loaded only when metrics are on: every CLI command imports this file
-  const metrics: WorkerMetrics | null =
-    config.metrics.port === null ? null : (await import('./metrics.js')).createWorkerMetrics(sources);
+  const metrics: WorkerMetrics | null = server ? (await import('./metrics.js')).createWorkerMetrics(sources) : null;
   worker.on('completed', (job, result) => metrics?.jobCompleted(job, result));
   worker.on('failed', (job, err) => {
     const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) : true;
@@ -163,21 +257,16 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
     }
   });
   worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled (its worker died?): it will run again'));
-  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  // without a listener, an 'error' of the queue or flow producer reaches stderr as a bare stack trace
+  const onError = (source: string) => (err: Error) => {
+    if (isConnectionError(err)) logger.debug({ err: err.message, source }, 'BullMQ connection error');
+    else logger.error({ err: err.message }, `${source} error`);
+  };
+  worker.on('error', onError('worker'));
+  queue.on('error', onError('queue'));
+  flows.on('error', onError('flow producer'));
   await worker.waitUntilReady();
-  let server: MetricsServer | null = null;
-  if (metrics && config.metrics.port !== null) {
-    try {
-      const { startMetricsServer } = await import('./metrics-server.js');
-      server = await startMetricsServer({ ...config.metrics, port: config.metrics.port }, sources, metrics, logger);
-    } catch (err) {
-      await worker.close(true);
-      await Promise.all([queue.close(), flows.close(), quietQuit(connection), quietQuit(sessions)]);
-      throw new Error(
-        `cannot serve metrics on ${config.metrics.host}:${config.metrics.port} (METRICS_HOST/METRICS_PORT): ${(err as Error).message}`,
-      );
-    }
-  }
+  if (server && metrics) server.attach(sources, metrics);
   logger.info(
     {
       queue: config.queue.name,
@@ -199,6 +288,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<R
       await worker.close();
       await server?.close();
       await Promise.all([queue.close(), flows.close()]);
+      for (const w of watches) w.stop();
       await Promise.all([quietQuit(connection), quietQuit(sessions)]);
     },
   };

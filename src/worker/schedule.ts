@@ -19,6 +19,12 @@ export interface ScheduleInfo {
 }
 
 /**
+ * Set by removeSchedule, cleared by upsertSchedule, next to the queue's own keys (the same hash
+ * tag, and lost with them): tells a schedule removed on purpose from one lost with Redis's data.
+ */
+const removedKey = (queue: Queue) => queue.toKey('redisession:schedule-removed');
+
+/**
  * Creates or updates the repeatable sweep. upsertJobScheduler is atomic and keyed by id, so every
  * worker process may call it at start and there is still exactly one scheduler.
  */
@@ -32,10 +38,18 @@ export async function upsertSchedule(queue: Queue, spec: ScheduleSpec, store?: S
     data: { origin: 'schedule', ...(store ? { store } : {}) } satisfies TriggerData,
     opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
   });
+  await (await queue.backend.client).del(removedKey(queue));
 }
 
+/** Removes the repeatable sweep, and records that it was removed on purpose (first: a crash between leaves no doubt). */
 export async function removeSchedule(queue: Queue): Promise<boolean> {
+  await (await queue.backend.client).set(removedKey(queue), new Date().toISOString());
   return queue.removeJobScheduler(SCHEDULER_ID);
+}
+
+/** When the schedule was removed on purpose (`schedule --remove`, CLEANUP_SCHEDULE=off), or null. */
+export async function scheduleRemovedAt(queue: Queue): Promise<string | null> {
+  return (await queue.backend.client).get(removedKey(queue));
 }
 
 export async function showSchedule(queue: Queue): Promise<ScheduleInfo | null> {
@@ -46,8 +60,14 @@ export async function showSchedule(queue: Queue): Promise<ScheduleInfo | null> {
     every: s.every ? formatDuration(Number(s.every)) : null,
     cron: s.pattern ?? null,
     tz: s.tz ?? null,
-    next: s.next ? new Date(s.next).toISOString() : null,
+    next: isoDate(s.next),
   };
+}
+
+/** A run time as ISO text; null when unknown or beyond what a Date holds (a schedule set by other tools). */
+function isoDate(ms: number | undefined | null): string | null {
+  const at = new Date(Number(ms));
+  return ms && !Number.isNaN(at.getTime()) ? at.toISOString() : null;
 }
 
 export function scheduleFromConfig(config: WorkerConfig): ScheduleSpec {

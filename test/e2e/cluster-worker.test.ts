@@ -110,6 +110,30 @@ describe('the worker on a 3-master cluster', () => {
     expect(doctor.stdout).not.toContain(password);
   }, 120_000);
 
+  it('cleanup --wait returns every time: many quick calls back to back', async () => {
+    // The worker takes and finishes a small sweep within milliseconds: a waiting CLI must notice
+    // that by itself even when its event reader starts listening after the 'completed' event.
+    const calls = Number(process.env.RS_CLUSTER_WAIT_CALLS ?? 40);
+    const { env, worker } = setup({ SESSION_BUCKETS: '16', CLEANUP_SHARDS: '1', WORKER_CONCURRENCY: '4' });
+    await worker().ready;
+    const results: Array<{ code: number; stderr: string; ms: number }> = [];
+    const lane = async () => {
+      while (results.length < calls) {
+        const started = Date.now();
+        results.push({ code: -1, stderr: '', ms: 0 });
+        const slot = results.length - 1;
+        const out = await runCli(['cleanup', '--wait', '--json'], env, 30_000);
+        results[slot] = { code: out.code, stderr: out.stderr, ms: Date.now() - started };
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, lane));
+    const hung = results.filter((r) => r.code !== 0);
+    console.log(
+      `cluster cleanup --wait: ${calls} calls, ${hung.length} did not return; slowest ${Math.max(...results.map((r) => r.ms))} ms`,
+    );
+    expect(hung.map((r) => r.stderr.slice(-300))).toEqual([]);
+  }, 300_000);
+
   it('slots resharded during a worker sweep and a web load: zero sessions lost, exact deleted total', async () => {
     const { prefix, store, env, worker } = setup({ CLEANUP_BATCH: '20', CLEANUP_SHARDS: '2' });
     const seeded = Array.from({ length: 2000 }, sid);

@@ -1,12 +1,14 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
-import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
+import { assertBuilt, BIN, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { sleep } from '../helpers/redis.js';
 import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
@@ -141,13 +143,18 @@ describe('worker metrics (METRICS_PORT)', () => {
   });
 
   it('a failed sweep counts once, and each failed shard attempt', async () => {
-    // sessions on a Redis that is not there; the queue on the real one
+    // sessions on a Redis that goes away once the worker runs; the queue on the other one
+    const sessions = await startRedisServer();
     const { env, base } = await startWithMetrics({
-      REDIS_URL: 'redis://127.0.0.1:1',
+      REDIS_URL: sessions.url,
       QUEUE_REDIS_URL: redis.url,
       CLEANUP_ATTEMPTS: '1',
       CLEANUP_SHARDS: '2',
+    }).catch(async (err) => {
+      await sessions.destroy();
+      throw err;
     });
+    await sessions.destroy();
     const out = await runCli(['cleanup', '--wait', '--json'], env);
     expect(out.code).toBe(1);
     const text = await poll(
@@ -162,6 +169,47 @@ describe('worker metrics (METRICS_PORT)', () => {
     expect((await healthz(base)).body).toMatchObject({ status: 'unhealthy', redis: { queue: 'ready' } });
   });
 
+  it("a paused queue (a dashboard's pause button) shows in /healthz, the metrics, doctor and cleanup --wait", async () => {
+    const { env, base } = await startWithMetrics();
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(env.QUEUE_NAME as string, { connection: conn, prefix: '{redisession}' });
+    try {
+      await queue.pause();
+      const paused = await healthz(base);
+      expect(paused).toMatchObject({ status: 503, body: { status: 'paused', queue: { paused: true } } });
+      expect(sample(await scrape(base), 'redisession_queue_paused')).toBe(1);
+      const doctor = await runCli(['doctor', '--json'], env);
+      const { findings } = JSON.parse(doctor.stdout) as { findings: Array<{ check: string; severity: string }> };
+      expect(findings.find((f) => f.check === 'queue.paused')).toMatchObject({ severity: 'warn' });
+
+      // the CLI says why nothing happens, at once, and finishes once the queue is resumed
+      const cli = spawn(process.execPath, [BIN, 'cleanup', '--wait', '--json'], { env: { ...process.env, ...env } });
+      let stderr = '';
+      let stdout = '';
+      cli.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      cli.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      const exited = new Promise<number | null>((r) => cli.once('exit', r));
+      await poll(
+        async () => stderr,
+        (t) => /paused|no worker has taken/.test(t),
+        'the CLI to say why it waits',
+      );
+      expect(stderr).toMatch(/queue q-\w+ is paused .*: sweep request \d+ waits until it is resumed/);
+      await queue.resume();
+      expect(await exited).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ buckets: 256 });
+      expect((await healthz(base)).status).toBe(200);
+    } finally {
+      await queue.resume();
+      await queue.close();
+      conn.disconnect();
+    }
+  });
+
   it('/healthz: 200 while healthy, 503 while Redis is down, 200 again once it is back', async () => {
     const { base, worker } = await startWithMetrics();
     const up = await healthz(base);
@@ -170,6 +218,7 @@ describe('worker metrics (METRICS_PORT)', () => {
       status: 'ok',
       redis: { queue: 'ready', sessions: 'ready' },
       worker: { running: true, paused: false, closing: false },
+      queue: { paused: false },
     });
 
     // a frozen Redis (connections open, nothing answers) is down too

@@ -163,7 +163,7 @@ describe('switching from connect-redis 9 to redisession hash mode', () => {
         QUEUE_NAME: queueName,
       },
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // bad arguments, as for every other command
     expect(r.stderr).toMatch(/names the store itself/);
   });
 });
@@ -183,7 +183,10 @@ describe('the bulk move for a web tier with idSecret', () => {
       CLEANUP_SCHEDULE: 'off',
     };
     const ids = Array.from({ length: 20 }, () => randomBytes(24).toString('base64url'));
-    for (const [i, id] of ids.entries()) await raw.set(`${from}${id}`, JSON.stringify({ user: `u${i}` }), 'EX', 600);
+    const cookie = { originalMaxAge: 600_000, httpOnly: true, path: '/' }; // express-session always stores one
+    for (const [i, id] of ids.entries()) {
+      await raw.set(`${from}${id}`, JSON.stringify({ cookie, user: `u${i}` }), 'EX', 600);
+    }
     const w = startWorker(env);
     const web = createSessionStore({ redis: redisUrl(), prefix: to, buckets: 64, idSecret: secret });
     try {
@@ -191,7 +194,7 @@ describe('the bulk move for a web tier with idSecret', () => {
       const run = await runCli(['migrate', '--from', 'connect-redis', '--from-prefix', from, '--wait', '--json'], env);
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout)).toMatchObject({ moved: 20 });
-      for (const [i, id] of ids.entries()) expect(await web.get(id)).toEqual({ user: `u${i}` });
+      for (const [i, id] of ids.entries()) expect(await web.get(id)).toMatchObject({ user: `u${i}` });
       expect(`${run.stdout}${run.stderr}${JSON.stringify(w.logs)}`).not.toContain(secret);
     } finally {
       await killWorker(w);
@@ -199,6 +202,93 @@ describe('the bulk move for a web tier with idSecret', () => {
       await dropPrefix(raw, from);
       await dropPrefix(raw, to);
       await dropQueues([queue]);
+    }
+  });
+});
+
+describe('the bulk move from connect-redis leaves what is not a session alone', () => {
+  const queue = `${queueName}-foreign`;
+  let w: WorkerProcess;
+  beforeAll(async () => {
+    w = startWorker({ REDIS_URL: redisUrl(), QUEUE_NAME: queue, CLEANUP_SCHEDULE: 'off' });
+    await w.ready;
+  });
+  afterAll(async () => {
+    await killWorker(w);
+    await dropQueues([queue]);
+  });
+  const migrate = (from: string, to: 'hash' | 'string', prefix: string) =>
+    runCli(
+      [
+        'migrate',
+        '--from',
+        'connect-redis',
+        '--from-prefix',
+        from,
+        '--to',
+        to,
+        '--prefix',
+        prefix,
+        '--buckets',
+        '64',
+        '--wait',
+        '--json',
+      ],
+      { REDIS_URL: redisUrl(), QUEUE_NAME: queue },
+    );
+  const cookie = { originalMaxAge: 600_000, httpOnly: true, path: '/' };
+
+  it('app data under the prefix (no cookie: not an express session) is neither moved nor deleted', async () => {
+    const from = testPrefix('cr-foreign');
+    const to = testPrefix('rs-foreign');
+    const ids = Array.from({ length: 5 }, () => randomBytes(24).toString('base64url'));
+    for (const [i, id] of ids.entries()) {
+      await raw.set(`${from}${id}`, JSON.stringify({ cookie, user: `u${i}` }), 'EX', 600);
+    }
+    const config = JSON.stringify({ featureFlags: { beta: true }, maintenance: false });
+    await raw.set(`${from}config`, config); // the app's own key, no TTL
+    await raw.set(`${from}counter`, '42');
+    const store = createSessionStore({ redis: redisUrl(), prefix: to, buckets: 64 });
+    try {
+      const run = await migrate(from, 'hash', to);
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ moved: 5, foreign: 2, skipped: 0, scanned: 5 });
+      expect(await raw.get(`${from}config`)).toBe(config);
+      expect(await raw.pttl(`${from}config`)).toBe(-1);
+      expect(await raw.get(`${from}counter`)).toBe('42');
+      expect(await store.get('config')).toBeNull();
+      expect(await store.length()).toBe(5);
+      for (const [i, id] of ids.entries()) expect(await store.get(id)).toMatchObject({ user: `u${i}` });
+      const human = await runCli(
+        ['migrate', '--from', 'connect-redis', '--from-prefix', from, '--prefix', to, '--buckets', '64', '--wait'],
+        { REDIS_URL: redisUrl(), QUEUE_NAME: queue },
+      );
+      expect(human.stdout).toMatch(/nothing left to move; 2 foreign keys under the old prefix left alone/);
+    } finally {
+      await store.close();
+      await dropPrefix(raw, from);
+      await dropPrefix(raw, to);
+    }
+  });
+
+  it('into string mode with the same prefix: the store keys are not legacy sessions, and a second run finds nothing', async () => {
+    const prefix = testPrefix('same');
+    const ids = Array.from({ length: 30 }, () => randomBytes(24).toString('base64url'));
+    for (const [i, id] of ids.entries()) {
+      await raw.set(`${prefix}${id}`, JSON.stringify({ cookie, user: `u${i}` }), 'EX', 600);
+    }
+    const store = createSessionStore({ redis: redisUrl(), mode: 'string', prefix });
+    try {
+      const first = await migrate(prefix, 'string', prefix);
+      expect(first.code, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout)).toMatchObject({ moved: 30, skipped: 0, foreign: 0 });
+      for (const [i, id] of ids.entries()) expect(await store.get(id)).toMatchObject({ user: `u${i}` });
+      const second = await migrate(prefix, 'string', prefix);
+      expect(second.code, second.stderr).toBe(0);
+      expect(JSON.parse(second.stdout)).toMatchObject({ scanned: 0, moved: 0, skipped: 0, foreign: 0 });
+    } finally {
+      await store.close();
+      await dropPrefix(raw, prefix);
     }
   });
 });

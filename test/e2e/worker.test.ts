@@ -124,17 +124,27 @@ describe('redisession worker + cleanup --wait', () => {
   });
 
   it('fails the sweep visibly when a shard fails', async () => {
-    // sessions on a Redis that is not there; the queue on the real one
-    const { env, worker } = setup(64, {
-      REDIS_URL: 'redis://127.0.0.1:1',
-      QUEUE_REDIS_URL: redisUrl(),
-      CLEANUP_ATTEMPTS: '1',
-    });
-    await worker().ready;
-    const out = await runCli(['cleanup', '--wait', '--json'], env);
-    expect(out.code).toBe(1);
-    expect(JSON.parse(out.stdout)).toMatchObject({ failed: true, error: expect.stringMatching(/shard \d+ failed: /) });
-    expect(out.stderr).toMatch(/sweep failed: shard \d+ failed: .*(max retries|ECONNREFUSED|Connection|timed out)/i);
+    // sessions on a Redis that goes away once the worker runs; the queue on the shared one
+    const sessions = await startRedisServer();
+    try {
+      const { env, worker } = setup(64, {
+        REDIS_URL: sessions.url,
+        QUEUE_REDIS_URL: redisUrl(),
+        CLEANUP_ATTEMPTS: '1',
+      });
+      await worker().ready;
+      await sessions.stop(true);
+      const out = await runCli(['cleanup', '--wait', '--json'], env);
+      expect(out.code).toBe(1);
+      expect(JSON.parse(out.stdout)).toMatchObject({
+        failed: true,
+        error: expect.stringMatching(/shard \d+ failed: /),
+      });
+      expect(out.stderr).toMatch(/sweep failed: shard \d+ failed: .*(max retries|ECONNREFUSED|Connection|timed out)/i);
+    } finally {
+      await Promise.all(workers.splice(0).map(killWorker));
+      await sessions.destroy();
+    }
   });
 });
 
@@ -209,6 +219,61 @@ describe('schedule', () => {
     expect(JSON.parse(changed.stdout)).toMatchObject({ cron: '*/30 * * * *', tz: 'UTC', every: null });
     const removed = await runCli(['schedule', '--remove', '--json'], env);
     expect(removed.stdout.trim()).toBe('null');
+  });
+
+  it('--every is bounded as CLEANUP_EVERY is; a schedule beyond a Date (set by other tools) is shown, not an error', async () => {
+    const { queue, env, worker } = setup(16);
+    const refused = await runCli(['schedule', '--every', '300000000d'], env);
+    expect(refused.code).toBe(2);
+    const w = worker();
+    await w.ready;
+    const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    const q = new Queue(queue, { connection: conn, prefix: '{redisession}' });
+    try {
+      await q.upsertJobScheduler('redisession-sweep', { every: 300_000_000 * 86_400_000 }, { name: 'sweep' });
+      // once a worker took the first run, the next one is dated past what a Date can hold
+      await w.waitForLog((l) => l.msg === 'sweep finished');
+      const shown = await runCli(['schedule', '--json'], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ every: '300000000d', next: null });
+      const doctor = await runCli(['doctor', '--json'], env);
+      const { findings } = JSON.parse(doctor.stdout) as { findings: Array<{ check: string; message: string }> };
+      expect(findings.map((f) => f.check)).not.toContain('queue-redis.connect');
+      expect(findings.find((f) => f.check === 'queue.schedule')?.message).toMatch(/every 300000000d/);
+    } finally {
+      await q.close();
+      await conn.quit();
+    }
+  });
+
+  it('schedule --remove holds across a connection blip (only a schedule lost with Redis is restored)', async () => {
+    const own = await startRedisServer(); // CLIENT KILL must not reach the other files' clients
+    const admin = new Redis(own.url);
+    try {
+      const { env, worker } = setup(16, { REDIS_URL: own.url, CLEANUP_SCHEDULE: 'on', CLEANUP_EVERY: '1h' });
+      const w = worker();
+      await w.ready;
+      await w.waitForLog((l) => l.msg === 'sweep finished'); // the first run of an `every` schedule is at once
+      const removed = await runCli(['schedule', '--remove', '--json'], env);
+      expect(removed.stdout.trim()).toBe('null');
+      const sweeps = () => w.logs.filter((l) => l.msg === 'sweep started').length;
+      const before = sweeps();
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal'); // every client but this one: the worker reconnects
+      const after = await w.waitForLog((l) => /sweep schedule.*reconnect/.test(String(l.msg)));
+      expect(after.msg).toMatch(/removed on purpose/);
+      expect(JSON.parse((await runCli(['schedule', '--json'], env)).stdout)).toBeNull();
+      expect(sweeps()).toBe(before);
+
+      // a Redis that lost everything (FLUSHALL stands for a restart without persistence): restored
+      await admin.flushall();
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
+      await w.waitForLog((l) => /missing after a reconnect/.test(String(l.msg)));
+      expect(JSON.parse((await runCli(['schedule', '--json'], env)).stdout)).toMatchObject({ every: '1h' });
+    } finally {
+      admin.disconnect();
+      await Promise.all(workers.splice(0).map(killWorker));
+      await own.destroy();
+    }
   });
 
   it('warns at start when maxmemory-policy could evict BullMQ keys', async () => {

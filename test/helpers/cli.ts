@@ -48,9 +48,19 @@ export interface WorkerProcess {
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** Starts `redisession worker` as a child process with an IPC channel. */
-export function startWorker(env: Record<string, string>): WorkerProcess {
-  const proc = fork(BIN, ['worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+/**
+ * Starts `redisession worker` as a child process with an IPC channel, in `cwd` (where it reads
+ * .env) if given. A variable set to undefined is removed from the inherited environment.
+ */
+export function startWorker(env: Record<string, string | undefined>, cwd?: string): WorkerProcess {
+  const merged = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const proc = fork(BIN, ['worker'], {
+    env: merged,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    ...(cwd ? { cwd } : {}),
+  });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{
     match: (l: Record<string, unknown>) => boolean;
@@ -127,6 +137,7 @@ export async function dropQueues(names: string[], connection?: Redis | Cluster):
   for (const name of names) {
     const q = new Queue(name, { connection: conn, prefix: '{redisession}' });
     await q.obliterate({ force: true });
+    await conn.del(q.toKey('redisession:schedule-removed')); // our own key next to the queue's
     await q.close();
   }
   if (!connection) await conn.quit();

@@ -17,8 +17,9 @@ describe('bulk move from connect-redis', () => {
     const ids = Array.from({ length: 120 }, sid);
     const pipe = raw.pipeline();
     for (const [i, id] of ids.entries()) pipe.set(`${old}${id}`, JSON.stringify(session(`u${i}`)), 'EX', 300);
-    pipe.set(`${old}${'x'.repeat(300)}`, '{}', 'EX', 300); // an id the store refuses: left alone
+    pipe.set(`${old}${'x'.repeat(300)}`, JSON.stringify(session('long')), 'EX', 300); // an id the store refuses: left alone
     pipe.set(`${old}${sid()}`, 'not json', 'EX', 300); // unreadable: left alone
+    pipe.set(`${old}config`, '{"flags":{"beta":true}}'); // the app's own data (no cookie): not a session
     await pipe.exec();
     // a newer copy of one session already in the new layout (the user came back meanwhile)
     await store.set(ids[0] as string, session('newer'));
@@ -38,12 +39,14 @@ describe('bulk move from connect-redis', () => {
     expect(rest.moved + rest.newer).toBe(120);
     expect(rest.newer).toBe(1);
     expect(rest.skipped).toBe(2);
+    expect(rest.foreign).toBe(1);
 
     expect(await store.get(ids[0] as string)).toMatchObject({ user: 'newer' });
     for (const [i, id] of ids.entries()) {
       if (i > 0) expect(await store.get(id)).toMatchObject({ user: `u${i}` });
     }
-    expect((await keysUnder(raw, old)).length).toBe(2); // only the two it could not move
+    expect((await keysUnder(raw, old)).length).toBe(3); // only the two it could not move, and the foreign key
+    expect(await raw.get(`${old}config`)).toBe('{"flags":{"beta":true}}');
 
     const again = await runMigration(store, {});
     expect(again.moved).toBe(0);

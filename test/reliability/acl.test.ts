@@ -59,10 +59,12 @@ const BULLMQ_SCRIPT_COMMANDS = [
  * sends HELLO, and does without it.)
  */
 const BULLMQ_CLIENT_COMMANDS = ['client|setname', 'info', 'bzpopmin', 'xread', 'multi', 'exec', 'evalsha', 'eval'];
+/** `--wait` reads the newest event id first (without it, it still ends: it looks at the job every second). */
+const CLI_COMMANDS = ['xrevrange'];
 /** The worker's sweep (bucket_scan.lua) and `redisession stats`, on the sessions' prefix. */
 const WORKER_SESSION_COMMANDS = ['scan', 'type', 'hscan', 'hdel', 'time', 'hlen', 'object|encoding', 'memory|usage'];
 const WORKER_COMMANDS = [
-  ...new Set([...BULLMQ_SCRIPT_COMMANDS, ...BULLMQ_CLIENT_COMMANDS, ...WORKER_SESSION_COMMANDS]),
+  ...new Set([...BULLMQ_SCRIPT_COMMANDS, ...BULLMQ_CLIENT_COMMANDS, ...CLI_COMMANDS, ...WORKER_SESSION_COMMANDS]),
 ].sort();
 /**
  * Set to check that a command is needed: the tests must then fail (`ACL_DROP=hlen npx vitest run ...`).

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnvConfigError, loadConfig } from '../../src/worker/config.js';
 import { describeTarget } from '../../src/worker/redis-target.js';
+import { redisOrigins } from '../../src/worker/redis-watch.js';
 
 const nodes = '10.0.0.1:7000, 10.0.0.2:7001';
 
@@ -87,5 +88,41 @@ describe('worker env: sweeps', () => {
     expect(() => loadConfig({ CLEANUP_CALL_US: '5' })).toThrow(
       /CLEANUP_CALL_US="5": expected an integer from 10 to 100000/,
     );
+  });
+});
+
+describe('worker env: settings that would mean something else', () => {
+  it('CLEANUP_TZ only with CLEANUP_CRON (an interval has no time zone)', () => {
+    expect(() => loadConfig({ CLEANUP_EVERY: '1h', CLEANUP_TZ: 'UTC' })).toThrow(
+      /CLEANUP_TZ="UTC" applies to CLEANUP_CRON only/,
+    );
+    expect(() => loadConfig({ CLEANUP_TZ: 'UTC' })).toThrow(EnvConfigError);
+    expect(loadConfig({ CLEANUP_CRON: '0 3 * * *', CLEANUP_TZ: 'Europe/Paris' }).schedule).toMatchObject({
+      cron: '0 3 * * *',
+      tz: 'Europe/Paris',
+      every: null,
+    });
+  });
+
+  it('logs: pretty follows the terminal unless LOG_PRETTY says; Redis outages repeat once a minute', () => {
+    expect(loadConfig({}).log).toEqual({ level: 'info', pretty: null, redisDownEvery: 60_000 });
+    expect(loadConfig({ LOG_PRETTY: 'off', LOG_REDIS_DOWN_EVERY: '5s' }).log).toMatchObject({
+      pretty: false,
+      redisDownEvery: 5000,
+    });
+  });
+});
+
+describe("where each Redis address came from (for the worker's Redis-down lines)", () => {
+  it('names the variable and the environment, .env, or the default', () => {
+    expect(redisOrigins(loadConfig({}), {})).toEqual({
+      sessions: { variable: 'REDIS_URL', from: 'the default: REDIS_URL is not set' },
+      queue: { variable: 'REDIS_URL', from: 'the default: REDIS_URL is not set' },
+    });
+    const env = { REDIS_CLUSTER_NODES: '10.0.0.1:7000', QUEUE_REDIS_URL: 'redis://q:6379' };
+    expect(redisOrigins(loadConfig(env), env, new Set(['QUEUE_REDIS_URL']))).toEqual({
+      sessions: { variable: 'REDIS_CLUSTER_NODES', from: 'REDIS_CLUSTER_NODES in the environment' },
+      queue: { variable: 'QUEUE_REDIS_URL', from: 'QUEUE_REDIS_URL in .env' },
+    });
   });
 });
