@@ -6,7 +6,7 @@ import session from 'express-session';
 import { createClient } from 'redis';
 import { createSessionStore } from 'redisession';
 import { RedisessionStore } from 'redisession/express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, dropQueues, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { baseUrl, CookieJar, close, listen } from '../helpers/http.js';
 import { dropPrefix, keysUnder, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
@@ -208,13 +208,17 @@ describe('the bulk move for a web tier with idSecret', () => {
 
 describe('the bulk move from connect-redis leaves what is not a session alone', () => {
   const queue = `${queueName}-foreign`;
-  let w: WorkerProcess;
-  beforeAll(async () => {
-    w = startWorker({ REDIS_URL: redisUrl(), QUEUE_NAME: queue, CLEANUP_SCHEDULE: 'off' });
+  // a worker serves one store: each test starts the target store's own
+  let w: WorkerProcess | null = null;
+  const workerFor = async (prefix: string) => {
+    w = startWorker({ REDIS_URL: redisUrl(), QUEUE_NAME: queue, SESSION_PREFIX: prefix, CLEANUP_SCHEDULE: 'off' });
     await w.ready;
+  };
+  afterEach(async () => {
+    if (w) await killWorker(w);
+    w = null;
   });
   afterAll(async () => {
-    await killWorker(w);
     await dropQueues([queue]);
   });
   const migrate = (from: string, to: 'hash' | 'string', prefix: string) =>
@@ -249,6 +253,7 @@ describe('the bulk move from connect-redis leaves what is not a session alone', 
     await raw.set(`${from}config`, config); // the app's own key, no TTL
     await raw.set(`${from}counter`, '42');
     const store = createSessionStore({ redis: redisUrl(), prefix: to, buckets: 64 });
+    await workerFor(to);
     try {
       const run = await migrate(from, 'hash', to);
       expect(run.code, run.stderr).toBe(0);
@@ -278,6 +283,7 @@ describe('the bulk move from connect-redis leaves what is not a session alone', 
       await raw.set(`${prefix}${id}`, JSON.stringify({ cookie, user: `u${i}` }), 'EX', 600);
     }
     const store = createSessionStore({ redis: redisUrl(), mode: 'string', prefix });
+    await workerFor(prefix);
     try {
       const first = await migrate(prefix, 'string', prefix);
       expect(first.code, first.stderr).toBe(0);
