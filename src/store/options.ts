@@ -1,4 +1,5 @@
 import { compactSerializer } from '../codec/compact.js';
+import { compact2Serializer } from '../codec/compact2/index.js';
 import {
   BUILTIN_COMPRESSORS,
   type CompressionOption,
@@ -67,10 +68,11 @@ export interface SessionStoreOptions {
   /** Payloads shorter than this are never compressed (COMPRESS_MIN_LENGTH). @default 400 */
   compressMinLength?: number;
   /**
-   * Serializer for new writes: 'compact' (MessagePack with hex strings as bytes and
-   * express-session's cookie folded; reads back exactly what JSON would), or 'json' (plain JSON
-   * text, readable by anything). Values written with either stay readable whatever is configured
-   * later. @default 'compact'
+   * Serializer for new writes: 'compact' (a binary format made for sessions: ids and tokens as
+   * bytes, common key names as one byte, express-session's cookie folded; reads back exactly what
+   * JSON would), 'json' (plain JSON text, readable by anything), or 'compact-v1' (the compact
+   * format of earlier versions, for a rolling upgrade). Values written with any of them stay
+   * readable whatever is configured later. @default 'compact'
    */
   serializer?: SerializerOption;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
@@ -210,9 +212,14 @@ function assertCodecId(option: string, id: unknown): void {
 
 function resolveSerializer(value: unknown): Serializer {
   if (value === 'json') return jsonSerializer;
-  if (value === 'compact') return compactSerializer;
+  if (value === 'compact') return compact2Serializer;
+  if (value === 'compact-v1') return compactSerializer;
   if (!isCustomSerializer(value)) {
-    fail('serializer', value, "'json', 'compact', or { id, serialize, deserialize } or { id, stringify, parse }");
+    fail(
+      'serializer',
+      value,
+      "'compact', 'json', 'compact-v1', or { id, serialize, deserialize } or { id, stringify, parse }",
+    );
   }
   assertCodecId('serializer', value.id);
   return fromCustomSerializer(value);

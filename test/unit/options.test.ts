@@ -15,7 +15,7 @@ describe('resolveOptions', () => {
       serializer: 'compact',
     });
     expect(o.mode).toBe('hash');
-    expect(o.serializer.id).toBe(1); // 'compact' for new writes
+    expect(o.serializer.id).toBe(2); // 'compact' (format 2) for new writes
     expect(o.ttlMs).toBe(86_400_000);
     expect(o.compressor?.id).toBe(1);
     expect(o.logKeyErrors).toBe(false);
