@@ -34,6 +34,8 @@ const DATE_TO_JSON = Date.prototype.toJSON;
 const DATE_TO_ISO = Date.prototype.toISOString;
 /** Thrown past MAX_DEPTH: the session is written as JSON text instead. */
 const TOO_DEEP = Symbol('too deep');
+/** Largest magnitude whose zigzag (2n or -2n - 1) is still an exact double. */
+const ZIGZAG_MAX = 2 ** 52;
 
 type Obj = Record<string, unknown>;
 
@@ -65,7 +67,7 @@ export class Encoder extends Writer {
       const text = JSON.stringify(session); // throws on a cycle, as a set must
       this.pos = 0;
       this.byte(KEY_JSON_TEXT);
-      this.utf8(text);
+      this.raw(text);
     }
     return this.take();
   }
@@ -138,10 +140,12 @@ export class Encoder extends Writer {
     if (typeof toJSON !== 'function') return this.resolved(v, depth, cookie);
     if (toJSON === DATE_TO_JSON && isPlainDate(v)) {
       const ms = v.getTime();
-      if (Number.isFinite(ms)) {
+      if (!Number.isFinite(ms))
+        this.byte(T.null); // an invalid Date: toJSON gives null
+      else if (Math.abs(ms) <= ZIGZAG_MAX) {
         this.byte(T.date);
         this.zigzag(ms);
-      } else this.byte(T.null); // an invalid Date: toJSON gives null
+      } else this.string(isoString(ms)); // beyond year 142,000 or so: the zigzag would not be exact
       return true;
     }
     return this.resolved(toJSON.call(v, String(key)), depth, cookie);
@@ -246,7 +250,7 @@ export class Encoder extends Writer {
     // prices and ratios: a few decimal places as an integer, when dividing gives the very same double
     for (let places = 0, scale = 10; places < 4; places++, scale *= 10) {
       const m = Math.round(n * scale);
-      if (Number.isSafeInteger(m) && m / scale === n) {
+      if (Math.abs(m) <= ZIGZAG_MAX && m / scale === n) {
         this.byte(T.decimal + places);
         this.zigzag(m);
         return;

@@ -56,6 +56,14 @@ export class Writer {
     this.pos += bytes;
   }
 
+  /** UTF-8, no length: the rest of the payload. */
+  raw(s: string): void {
+    const bytes = Buffer.byteLength(s, 'utf8');
+    this.ensure(bytes);
+    this.buf.write(s, this.pos, bytes, 'utf8');
+    this.pos += bytes;
+  }
+
   /** Strings with lone surrogates, which UTF-8 cannot hold: tag, varint code units, UTF-16LE. */
   utf16(tag: number, s: string): void {
     this.byte(tag);
