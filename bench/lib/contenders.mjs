@@ -8,7 +8,7 @@ import { createSessionStore } from '../../dist/index.js';
 // node-redis always does; an experiment for the performance work, not the library's default yet.
 const clientOptions = process.argv.includes('--autopipeline') ? { enableAutoPipelining: true } : {};
 
-function redisession(name, options, extraClientOptions = {}) {
+export function redisession(name, options, extraClientOptions = {}) {
   return {
     name,
     async open(server) {

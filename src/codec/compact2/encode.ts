@@ -50,7 +50,24 @@ function isPlainObject(v: unknown): v is Obj {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * The size levers, each on by default; the benchmark turns one off at a time to measure what it
+ * saves (the output stays valid format 2 either way).
+ */
+export interface Levers {
+  /** Key names and small values from the built-in dictionary as one byte. */
+  dictionary: boolean;
+  /** UUIDs, hex, base64, digit strings and dates as their bytes. */
+  binaryStrings: boolean;
+  /** express-session's cookie folded, and cookie.expires taken from the envelope. */
+  cookie: boolean;
+}
+const ALL_LEVERS: Levers = { dictionary: true, binaryStrings: true, cookie: true };
+
 export class Encoder extends Writer {
+  constructor(private readonly levers: Levers = ALL_LEVERS) {
+    super();
+  }
   private expiresAt: number | null = null;
   private expiryIso: string | null = null;
   private readonly expiry = (v: unknown) => this.isExpiry(v);
@@ -86,7 +103,9 @@ export class Encoder extends Writer {
       this.key(key);
       const v = obj[key];
       const written =
-        key === 'cookie' && typeof v === 'object' && v !== null ? this.cookie(v) : this.value(v, key, 1, false);
+        key === 'cookie' && typeof v === 'object' && v !== null && this.levers.cookie
+          ? this.cookie(v)
+          : this.value(v, key, 1, false);
       if (!written) this.pos = start;
     }
   }
@@ -142,7 +161,7 @@ export class Encoder extends Writer {
       const ms = v.getTime();
       if (!Number.isFinite(ms))
         this.byte(T.null); // an invalid Date: toJSON gives null
-      else if (Math.abs(ms) <= ZIGZAG_MAX) {
+      else if (Math.abs(ms) <= ZIGZAG_MAX && this.levers.binaryStrings) {
         this.byte(T.date);
         this.zigzag(ms);
       } else this.string(isoString(ms)); // beyond year 142,000 or so: the zigzag would not be exact
@@ -231,7 +250,7 @@ export class Encoder extends Writer {
       if (n >= 0 && n <= INT_MAX_INLINE)
         this.byte(n); // -0 too: JSON writes it as 0
       else if (n > 0 && n <= Number.MAX_SAFE_INTEGER) {
-        const d = VALUE_INDEX.get(n);
+        const d = this.levers.dictionary ? VALUE_INDEX.get(n) : undefined;
         if (d !== undefined) this.byte(VALUE_DICT + d);
         else {
           this.byte(T.uint);
@@ -261,14 +280,14 @@ export class Encoder extends Writer {
 
   private string(s: string): void {
     const len = s.length;
-    if (len <= 20) {
+    if (len <= 20 && this.levers.dictionary) {
       const d = VALUE_INDEX.get(s);
       if (d !== undefined) {
         this.byte(VALUE_DICT + d);
         return;
       }
     }
-    if (len >= 3 && packString(this, s)) return;
+    if (len >= 3 && this.levers.binaryStrings && packString(this, s)) return;
     if (len <= FIXSTR_MAX && this.ascii(s, FIXSTR)) return;
     if (s.isWellFormed()) {
       this.byte(T.utf8);
@@ -277,7 +296,7 @@ export class Encoder extends Writer {
   }
 
   private key(k: string): void {
-    const d = KEY_INDEX.get(k);
+    const d = this.levers.dictionary ? KEY_INDEX.get(k) : undefined;
     if (d !== undefined) this.byte(d);
     else if (k.length <= KEY_ASCII_MAX && this.ascii(k, KEY_ASCII)) return;
     else if (k.isWellFormed()) {
