@@ -56,8 +56,8 @@ function valueFix(s: Measured, maxBytes: number): string {
 
 /** Long fields: ids the key scheme cannot shorten. */
 const fieldFix = (maxBytes: number) =>
-  `store a keyed hash of each id instead (option idSecret: every field becomes 25 bytes; use a new prefix with ` +
-  `legacy: { layout: 'hash', prefix: <the old one> } so nobody is logged out), or raise the limit: ${raiseLimit(maxBytes)}`;
+  `raise the limit: ${raiseLimit(maxBytes)}; or store a keyed hash of each id instead (option idSecret: every ` +
+  `field becomes 25 bytes, but turning it on logs everyone out once: their sessions are under the old keys)`;
 
 const entriesFix = (s: Measured, entries: number) =>
   `raise the buckets option to ${nextPowerOfTwo((s.sessions * 4) / entries)} (and SESSION_BUCKETS to match: ` +
