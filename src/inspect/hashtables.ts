@@ -109,7 +109,11 @@ export function valueMakeup(value: Buffer): ValueMakeup | null {
   const size = (s: object) => (compact.encode(s, decoded.expiresAt) as Buffer).length;
   const empty = size({});
   const largest = Object.keys(session)
-    .map((member) => ({ member, bytes: size({ [member]: session[member] }) - empty }))
+    // names only, cut short: a name is the app's own choice of key, never the data under it
+    .map((member) => ({
+      member: member.length > 40 ? `${member.slice(0, 40)}…` : member,
+      bytes: size({ [member]: session[member] }) - empty,
+    }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 3);
   return { bytes: value.length, compactBytes: size(session), largest };

@@ -84,10 +84,11 @@ export class Writer {
     if (this.pos + n > this.buf.length) this.grow(n);
   }
 
-  /** A copy of what was written. */
+  /** A copy of what was written; a buffer grown past 64 KiB by a big session is not kept. */
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
     this.buf.copy(out, 0, 0, this.pos);
+    if (this.buf.length > 65_536) this.buf = Buffer.allocUnsafe(1024);
     return out;
   }
 
