@@ -40,10 +40,13 @@ export class Decoder {
     this.end = bytes.length;
     this.expiresAt = expiresAt;
     this.expiryIso = null;
-    const root: Record<string, unknown> = {};
-    while (this.pos < this.end) set(root, this.key(), this.value(1));
-    this.buf = EMPTY; // do not keep the caller's bytes alive
-    return root;
+    try {
+      const root: Record<string, unknown> = {};
+      while (this.pos < this.end) set(root, this.key(), this.value(1));
+      return root;
+    } finally {
+      this.buf = EMPTY; // do not keep the caller's bytes alive
+    }
   }
 
   private key(): string {
