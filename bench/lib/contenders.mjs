@@ -5,7 +5,7 @@ import { createClient, RESP_TYPES } from 'redis';
 import { coalesceWrites, createSessionStore } from '../../dist/index.js';
 
 /** redisession as a user gets it from a URL: the client the library creates (coalesced writes, CLIENT_DEFAULTS). */
-function redisession(name, options) {
+export function redisession(name, options) {
   return {
     name,
     async open(server) {

@@ -1,6 +1,7 @@
 // A full sweep of a hash-mode population, half expired: redisession's Lua sweep against the seed's
 // approach (read each bucket into the client, then delete the expired fields), and the p99 of gets
 // from another client during the sweep against the same gets with no sweep running.
+import { readExpiry } from '../../dist/codec/envelope.js';
 import { createSessionStore, runSweep } from '../../dist/index.js';
 import { fill, getsDuring } from '../lib/measure.mjs';
 import { startRedis } from '../lib/server.mjs';
@@ -59,7 +60,8 @@ async function seedStyleSweep(client, prefix) {
       const dead = [];
       for (const [field, value] of Object.entries(fields)) {
         scanned++;
-        if (value[0] === 0xa3 && value.readUIntBE(2, 6) <= now) dead.push(Buffer.from(field, 'latin1'));
+        const expiry = readExpiry(value); // either envelope format
+        if (typeof expiry === 'number' && expiry <= now) dead.push(Buffer.from(field, 'latin1'));
       }
       if (dead.length) {
         deleted += dead.length;

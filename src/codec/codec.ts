@@ -1,5 +1,6 @@
 import { CorruptValueError, SessionEncodeError } from '../store/errors.js';
 import { compactSerializer } from './compact.js';
+import { compact2Serializer } from './compact2/index.js';
 import { BUILTIN_COMPRESSOR_IDS, BUILTIN_COMPRESSORS, type Compressor } from './compressors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { isThenable, jsonSerializer, type Serializer } from './serializers.js';
@@ -65,7 +66,13 @@ export function parseFailure(err: unknown): string {
 
 export function createCodec(setup: CodecSetup): Codec {
   const serializers = new Map<number | string, Serializer>();
-  for (const s of [jsonSerializer, compactSerializer, ...(setup.readable?.serializers ?? []), setup.serializer]) {
+  for (const s of [
+    jsonSerializer,
+    compactSerializer,
+    compact2Serializer,
+    ...(setup.readable?.serializers ?? []),
+    setup.serializer,
+  ]) {
     serializers.set(s.id, s);
   }
   const compressors = new Map<number | string, Compressor>();

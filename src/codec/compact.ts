@@ -2,7 +2,11 @@ import { Packr } from 'msgpackr';
 import type { Serializer } from './serializers.js';
 
 /*
- * The 'compact' serializer: what JSON would store, in far fewer bytes, so that a typical session
+ * The 'compact-v1' serializer (id 1): the compact format before format 2 (compact2/), which is
+ * what 'compact' writes now. Kept so that values it wrote stay readable forever, and so a rolling
+ * upgrade can keep writing it until every instance reads format 2. Frozen: never change its bytes.
+ *
+ * What JSON would store, in far fewer bytes, so that a typical session
  * stays under Redis's hash-max-listpack-value (64) and its bucket stays a listpack.
  *
  *   - the session is first normalised exactly as JSON would (toJSON, Dates as ISO strings,

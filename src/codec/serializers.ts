@@ -31,9 +31,10 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-export type SerializerOption = 'json' | 'compact' | CustomSerializer;
+/** 'compact' writes format 2; 'compact-v1' the format before it (for a rolling upgrade, see the README). */
+export type SerializerOption = 'json' | 'compact' | 'compact-v1' | CustomSerializer;
 
-export const BUILTIN_SERIALIZER_IDS = { json: 0, compact: 1 } as const;
+export const BUILTIN_SERIALIZER_IDS = { json: 0, 'compact-v1': 1, compact: 2 } as const;
 
 export const jsonSerializer: Serializer = {
   id: BUILTIN_SERIALIZER_IDS.json,

@@ -148,6 +148,9 @@ export async function storeFindings(target: StatsTarget, sample = 256): Promise<
     'listpack-value': stats.limits
       ? `largest stored session seen ${e.maxValueBytes} bytes, within hash-max-listpack-value ${stats.limits.value}`
       : 'hash-max-listpack-value unknown (CONFIG GET not allowed): see the encodings',
+    'listpack-field': stats.limits
+      ? `longest session key seen ${e.maxFieldBytes} bytes, within hash-max-listpack-value ${stats.limits.value}`
+      : 'hash-max-listpack-value unknown (CONFIG GET not allowed): see the encodings',
     'listpack-entries': stats.limits
       ? `at most ${e.maxFieldsPerBucket} sessions in a bucket, within hash-max-listpack-entries ${stats.limits.entries}`
       : 'hash-max-listpack-entries unknown (CONFIG GET not allowed): see the encodings',

@@ -29,31 +29,65 @@ export async function listpackLimits(client: RedisClient): Promise<ListpackLimit
 }
 
 const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+const pct = (part: number, whole: number) => `${Math.round((part / Math.max(whole, 1)) * 100)}%`;
 
 /** A listpack problem found in a hash-mode store, and what to change. */
 export interface ListpackIssue {
-  check: 'listpack-value' | 'listpack-entries' | 'encoding';
+  check: 'listpack-value' | 'listpack-field' | 'listpack-entries' | 'encoding';
   problem: string;
   fix: string;
 }
 
+type Measured = Pick<HashStats, 'encodings' | 'entries' | 'limits' | 'buckets' | 'bucketsInUse' | 'sessions'> &
+  Partial<Pick<HashStats, 'hashtables' | 'largestValue'>>;
+
+const raiseLimit = (bytes: number) =>
+  `CONFIG SET hash-max-listpack-value ${nextPowerOfTwo(bytes)} and the same in redis.conf`;
+
+/** What makes values smaller, or else the limit that fits them. */
+function valueFix(s: Measured, maxBytes: number): string {
+  const e = s.entries;
+  const compactAlready = Object.keys(e.serializers).every((name) => name === 'compact');
+  const compact = s.largestValue?.compactBytes;
+  if (compactAlready) return `raise the limit (values are already 'compact'): ${raiseLimit(maxBytes)}`;
+  const would = compact === undefined ? '' : ` (the largest would be ${compact} bytes)`;
+  return `store smaller values (serializer: 'compact'${would}), or raise the limit: ${raiseLimit(maxBytes)}`;
+}
+
+/** Long fields: ids the key scheme cannot shorten. */
+const fieldFix = (maxBytes: number) =>
+  `raise the limit: ${raiseLimit(maxBytes)}; or store a keyed hash of each id instead (option idSecret: every ` +
+  `field becomes 25 bytes, but turning it on logs everyone out once: their sessions are under the old keys)`;
+
+const entriesFix = (s: Measured, entries: number) =>
+  `raise the buckets option to ${nextPowerOfTwo((s.sessions * 4) / entries)} (and SESSION_BUCKETS to match: ` +
+  `about a quarter of hash-max-listpack-entries per bucket), or raise hash-max-listpack-entries`;
+
 /** What keeps buckets from being (or staying) listpacks, given what was measured. */
-export function listpackIssues(
-  s: Pick<HashStats, 'encodings' | 'entries' | 'limits' | 'buckets' | 'bucketsInUse' | 'sessions'>,
-): ListpackIssue[] {
+export function listpackIssues(s: Measured): ListpackIssue[] {
   const issues: ListpackIssue[] = [];
   const { entries: e, limits } = s;
   if (limits && e.maxValueBytes !== null && e.maxValueBytes > limits.value) {
-    const compactAlready = Object.keys(e.serializers).every((name) => name === 'compact');
-    const raise = `CONFIG SET hash-max-listpack-value ${nextPowerOfTwo(e.maxValueBytes)} and the same in redis.conf`;
+    const makeup = s.largestValue?.largest.map((m) => `${JSON.stringify(m.member)} ${m.bytes} B`).join(', ');
     issues.push({
       check: 'listpack-value',
       problem:
-        `stored sessions reach ${e.maxValueBytes} bytes (95% are at most ${e.p95ValueBytes}), over ` +
-        `hash-max-listpack-value ${limits.value}: a bucket holding one is a hashtable`,
-      fix: compactAlready
-        ? `raise the limit (values are already 'compact'): ${raise}`
-        : `store smaller values (serializer: 'compact'), or raise the limit: ${raise}`,
+        `${e.valuesOverLimit} of ${e.sampledFields} sampled sessions (${pct(e.valuesOverLimit, e.sampledFields)}) are ` +
+        `over hash-max-listpack-value ${limits.value} as stored: up to ${e.maxValueBytes} bytes (95% are at most ` +
+        `${e.p95ValueBytes}); a bucket holding one is a hashtable` +
+        (makeup ? `. The largest is mostly ${makeup} (members as 'compact' stores them)` : ''),
+      fix: valueFix(s, e.maxValueBytes),
+    });
+  }
+  if (limits && e.maxFieldBytes !== null && e.maxFieldBytes > limits.value) {
+    issues.push({
+      check: 'listpack-field',
+      problem:
+        `session keys (the hash fields) reach ${e.maxFieldBytes} bytes, over hash-max-listpack-value ${limits.value} ` +
+        `(${e.fieldsOverLimit} of ${e.sampledFields} sampled): a bucket holding one is a hashtable whatever its ` +
+        `values. Session ids the key scheme cannot shorten (not hex, base64url or a UUID) are stored as they ` +
+        `are, plus one byte`,
+      fix: fieldFix(e.maxFieldBytes),
     });
   }
   const perBucket = s.bucketsInUse > 0 ? s.sessions / s.buckets : 0;
@@ -63,18 +97,55 @@ export function listpackIssues(
       problem:
         `buckets hold up to ${e.maxFieldsPerBucket} sessions (about ${Math.round(perBucket)} on average), ` +
         `against hash-max-listpack-entries ${limits.entries}`,
-      fix: 'raise the buckets option (and SESSION_BUCKETS to match), or hash-max-listpack-entries',
+      fix: entriesFix(s, limits.entries),
     });
   }
-  if ((s.encodings.hashtable ?? 0) > 0) {
-    issues.push({
-      check: 'encoding',
-      problem: `${s.encodings.hashtable} of the buckets seen are hashtables, not listpacks: hash mode's memory saving is lost`,
-      fix:
-        "remove the cause (values over hash-max-listpack-value: serializer 'compact' or a higher limit; buckets " +
-        'over hash-max-listpack-entries: more buckets); a hashtable bucket turns back into a listpack only when ' +
-        'rewritten after a restart',
-    });
-  }
+  const hashtables = s.encodings.hashtable ?? 0;
+  if (hashtables > 0) issues.push(encodingIssue(s, hashtables));
   return issues;
+}
+
+/** Hashtable buckets: how many, why (each cause counted from the buckets looked at), and each cause's fix. */
+function encodingIssue(s: Measured, hashtables: number): ListpackIssue {
+  const seen = Object.values(s.encodings).reduce((a, b) => a + b, 0);
+  let problem = `${hashtables} of the ${seen} buckets seen (${pct(hashtables, seen)}) are hashtables, not listpacks: hash mode's memory saving is lost there`;
+  const c = s.hashtables;
+  if (!c) {
+    return {
+      check: 'encoding',
+      problem,
+      fix:
+        "remove the cause (values or fields over hash-max-listpack-value: serializer 'compact', idSecret or a higher " +
+        'limit; buckets over hash-max-listpack-entries: more buckets); a hashtable bucket turns back into a listpack ' +
+        'only when Redis rewrites it (a restart that loads the data)',
+    };
+  }
+  const lim = s.limits ?? { value: 64, entries: 512 };
+  const causes: string[] = [];
+  const fixes: string[] = [];
+  if (c.value > 0) {
+    causes.push(`${c.value} hold a value over ${lim.value} bytes (the largest ${c.maxValueBytes})`);
+    fixes.push(`values: ${valueFix(s, c.maxValueBytes)}`);
+  }
+  if (c.field > 0) {
+    causes.push(`${c.field} a field (session key) over ${lim.value} bytes (the largest ${c.maxFieldBytes})`);
+    fixes.push(`fields: ${fieldFix(c.maxFieldBytes)}`);
+  }
+  if (c.entries > 0) {
+    causes.push(`${c.entries} more than ${lim.entries} sessions`);
+    fixes.push(`entries: ${entriesFix(s, lim.entries)}`);
+  }
+  if (c.earlier > 0) {
+    causes.push(
+      `${c.earlier} none of these any more (converted by an entry since removed or rewritten, such as an OAuth state kept during a login)`,
+    );
+    fixes.push(
+      'those turn back into listpacks only when Redis rewrites them (a restart that loads the RDB or AOF); find what ' +
+        "converted them (a large member that comes and goes: see the largest values' members) and keep it under the limit, or raise the limit",
+    );
+  }
+  problem +=
+    `. Of ${c.examined} looked at entry by entry${c.limitsAssumed ? " (assuming Redis's default limits: CONFIG GET is not allowed)" : ''}: ` +
+    `${causes.join('; ')}`;
+  return { check: 'encoding', problem, fix: fixes.join(' | ') };
 }

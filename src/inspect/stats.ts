@@ -7,6 +7,7 @@ import { scanPrefixPages } from '../redis/scan.js';
 import { withScripts } from '../redis/scripts.js';
 import { scanBuckets } from '../sweep/bucket-scan.js';
 import { sampleIndexes } from '../sweep/plan.js';
+import { DEFAULT_LIMITS, type HashtableCauses, hashtableCauses, type ValueMakeup, valueMakeup } from './hashtables.js';
 import { type ListpackLimits, listpackIssues, listpackLimits } from './listpack.js';
 
 export interface StatsTarget {
@@ -30,6 +31,10 @@ export interface HashStats {
   entries: EntrySizes;
   /** The server's listpack thresholds, when CONFIG GET is allowed. */
   limits: ListpackLimits | null;
+  /** Why the hashtable buckets seen are hashtables (up to 32 of them looked at entry by entry). */
+  hashtables: HashtableCauses | null;
+  /** The largest sampled value when it is over hash-max-listpack-value: what it is made of. */
+  largestValue: ValueMakeup | null;
   /** What to change when buckets are not (or will not stay) listpacks: hash mode's memory advantage is lost. */
   advice: string[];
 }
@@ -39,7 +44,11 @@ export interface EntrySizes {
   /** Stored value bytes (envelope included): what hash-max-listpack-value is compared with. */
   maxValueBytes: number | null;
   p95ValueBytes: number | null;
+  /** Stored field bytes (the session's binary key): hash-max-listpack-value applies to them too. */
   maxFieldBytes: number | null;
+  /** Sampled values and fields longer than hash-max-listpack-value (Redis's 64 if CONFIG is not allowed). */
+  valuesOverLimit: number;
+  fieldsOverLimit: number;
   /** The most fields seen in one visited bucket: what hash-max-listpack-entries is compared with. */
   maxFieldsPerBucket: number;
   /** Serializers named by the sampled values' envelopes ('json', 'compact', a custom name; 'unreadable'). */
@@ -93,6 +102,12 @@ export async function hashStats(
     existing ??
     sampleIndexes(opts.sample, { from: 0, to: target.buckets }).map((b) => bucketKey(target.prefix, b, width));
   const exact = existing !== null;
+  const limits = await listpackLimits(target.client);
+  const limit = (limits ?? DEFAULT_LIMITS).value;
+  const hashtableKeys: Buffer[] = [];
+  let largest: Buffer | null = null;
+  let valuesOver = 0;
+  let fieldsOver = 0;
   let inUse = 0;
   let fields = 0;
   let expired = 0;
@@ -118,6 +133,7 @@ export async function hashStats(
       fields += n;
       const name = String(enc?.[1] ?? 'unknown');
       encodings[name] = (encodings[name] ?? 0) + 1;
+      if (name === 'hashtable' && hashtableKeys.length < 32) hashtableKeys.push(keys[j] as Buffer);
       bytes += Number(mem?.[1] ?? 0);
       maxFieldsPerBucket = Math.max(maxFieldsPerBucket, n);
       if (sizedBuckets < SIZE_BUCKETS) {
@@ -129,8 +145,13 @@ export async function hashStats(
     for (const [reply] of sizes) {
       const flat = (reply?.[1] ?? []) as Buffer[];
       for (let f = 0; f + 1 < flat.length; f += 2) {
-        maxField = Math.max(maxField ?? 0, (flat[f] as Buffer).length);
-        valueSizes.push((flat[f + 1] as Buffer).length);
+        const field = flat[f] as Buffer;
+        const value = flat[f + 1] as Buffer;
+        maxField = Math.max(maxField ?? 0, field.length);
+        valueSizes.push(value.length);
+        if (field.length > limit) fieldsOver++;
+        if (value.length > limit) valuesOver++;
+        if (value.length > limit && value.length > (largest?.length ?? 0)) largest = value;
         const name = serializerOf(flat[f + 1] as Buffer);
         serializers[name] = (serializers[name] ?? 0) + 1;
       }
@@ -155,10 +176,14 @@ export async function hashStats(
       maxValueBytes: valueSizes.at(-1) ?? null,
       p95ValueBytes: valueSizes[Math.min(valueSizes.length - 1, Math.floor(valueSizes.length * 0.95))] ?? null,
       maxFieldBytes: maxField,
+      valuesOverLimit: valuesOver,
+      fieldsOverLimit: fieldsOver,
       maxFieldsPerBucket,
       serializers,
     },
-    limits: await listpackLimits(target.client),
+    limits,
+    hashtables: await hashtableCauses(target.client, hashtableKeys, limits),
+    largestValue: largest ? valueMakeup(largest) : null,
   };
   return { ...stats, advice: listpackIssues(stats).map((i) => `${i.problem}; fix: ${i.fix}`) };
 }

@@ -56,18 +56,16 @@ for k = 1, #KEYS do
     local dead = {}
     local live = 0
     for i = 1, #entries, 2 do
-      -- 0xA3 / 0xA2: envelope v1 with an expiry at bytes 3..8 / without one (src/codec/envelope.ts)
-      local format, _, a, b, c, d, e, f = string.byte(entries[i + 1], 1, 8)
-      if format == 0xA3 then
-        if f then
-          if ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= cutoff then
-            dead[#dead + 1] = entries[i]
-          else
-            live = live + 1
-          end
-        end
-      elseif format == 0xA2 then
+      -- envelope_expiry: the prelude (src/lua/prelude.lua)
+      local expiry = envelope_expiry(entries[i + 1])
+      if expiry == false then
         live = live + 1
+      elseif expiry then
+        if expiry <= cutoff then
+          dead[#dead + 1] = entries[i]
+        else
+          live = live + 1
+        end
       end
     end
     if remove then

@@ -31,13 +31,10 @@ local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonum
 local pairs_ = redis.call('HRANDFIELD', KEYS[1], sample, 'WITHVALUES')
 local dead = {}
 for i = 1, #pairs_, 2 do
-  local v = pairs_[i + 1]
-  -- 0xA3: envelope v1 with an expiry at bytes 3..8 (src/codec/envelope.ts)
-  if string.byte(v, 1) == 0xA3 then
-    local a, b, c, d, e, f = string.byte(v, 3, 8)
-    if f and ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= cutoff then
-      dead[#dead + 1] = pairs_[i]
-    end
+  -- envelope_expiry: the prelude (src/lua/prelude.lua)
+  local expiry = envelope_expiry(pairs_[i + 1])
+  if expiry and expiry <= cutoff then
+    dead[#dead + 1] = pairs_[i]
   end
 end
 if #dead > 0 then

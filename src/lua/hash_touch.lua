@@ -17,15 +17,14 @@ local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then
   return 0
 end
-local format = string.byte(old, 1)
-local value
--- 0xA3 / 0xA2: envelope v1 with an expiry at bytes 3..8 / without one (src/codec/envelope.ts)
-if format == 0xA3 then
-  local a, b, c, d, e, f = string.byte(old, 3, 8)
-  if not f then
-    return 0
-  end
-  local expiry = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+-- envelope_expiry / envelope_with_expiry: the prelude (src/lua/prelude.lua)
+local expiry = envelope_expiry(old)
+local value = envelope_with_expiry(old, ARGV[2])
+if expiry == nil or value == nil then
+  -- not our envelope: leave it alone (get treats it as a miss)
+  return 0
+end
+if expiry then
   if expiry <= tonumber(ARGV[4]) then
     redis.call('HDEL', KEYS[1], ARGV[1])
     return 0
@@ -37,12 +36,6 @@ if format == 0xA3 then
   if ((((g * 256 + h) * 256 + i) * 256 + j) * 256 + k) * 256 + l <= expiry then
     return 1
   end
-  value = string.sub(old, 1, 2) .. ARGV[2] .. string.sub(old, 9)
-elseif format == 0xA2 then
-  value = string.char(0xA3) .. string.sub(old, 2, 2) .. ARGV[2] .. string.sub(old, 3)
-else
-  -- not our envelope: leave it alone (get treats it as a miss)
-  return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], value)
 local ttl = tonumber(ARGV[3])

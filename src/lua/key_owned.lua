@@ -20,9 +20,8 @@ end
 if not first then
   return 0
 end
--- 0xA2 / 0xA3: envelope v1 without / with expiry (src/codec/envelope.ts)
-local format = string.byte(first, 1)
-if format ~= 0xA2 and format ~= 0xA3 then
+-- envelope_is_ours: the prelude (src/lua/prelude.lua)
+if not envelope_is_ours(first) then
   return 0
 end
 if ARGV[1] == '1' then

@@ -40,12 +40,10 @@ else
   local v = redis.call('HGET', KEYS[2], ARGV[3])
   if v then
     live = true
-    -- 0xA3: envelope v1 with an expiry at bytes 3..8 (src/codec/envelope.ts)
-    if string.byte(v, 1) == 0xA3 then
-      local a, b, c, d, e, f = string.byte(v, 3, 8)
-      if f and ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= tonumber(ARGV[6]) then
-        live = false
-      end
+    -- envelope_expiry: the prelude (src/lua/prelude.lua)
+    local expiry = envelope_expiry(v)
+    if expiry and expiry <= tonumber(ARGV[6]) then
+      live = false
     end
   end
 end

@@ -36,13 +36,20 @@ export type ScriptedClient = RedisClient &
 export type ScriptedPipeline = ChainableCommander &
   Record<SingleKeyScript, PipelineScriptCall> & { rsBucketScanMany: ManyKeysCall<ChainableCommander> };
 
+/** Read once; src/lua next to src/redis when run from source, dist/lua next to dist/redis when built. */
+const read = (file: string) => readFileSync(new URL(`../lua/${file}`, import.meta.url), 'utf8');
+
 const sources = new Map<string, string>();
-/** A script's source, read once (also sent by fast-command.ts on the request path). */
+let prelude: string | undefined;
+/**
+ * A script's source with the shared prelude (src/lua/prelude.lua: the envelope's expiry) in front,
+ * read once (also sent by fast-command.ts on the request path).
+ */
 export function lua(file: string): string {
   let src = sources.get(file);
   if (src === undefined) {
-    // src/lua next to src/redis when run from source; dist/lua next to dist/redis when built.
-    src = readFileSync(new URL(`../lua/${file}`, import.meta.url), 'utf8');
+    prelude ??= read('prelude.lua');
+    src = `${prelude}\n${read(file)}`;
     sources.set(file, src);
   }
   return src;

@@ -1,4 +1,5 @@
 import { compactSerializer } from '../codec/compact.js';
+import { compact2Serializer } from '../codec/compact2/index.js';
 import {
   BUILTIN_COMPRESSORS,
   type CompressionOption,
@@ -97,10 +98,11 @@ export interface SessionStoreOptions {
   /** Payloads shorter than this are never compressed (COMPRESS_MIN_LENGTH). @default 400 */
   compressMinLength?: number;
   /**
-   * Serializer for new writes: 'compact' (MessagePack with hex strings as bytes and
-   * express-session's cookie folded; reads back exactly what JSON would), or 'json' (plain JSON
-   * text, readable by anything). Values written with either stay readable whatever is configured
-   * later. @default 'compact'
+   * Serializer for new writes: 'compact' (a binary format made for sessions: ids and tokens as
+   * bytes, common key names as one byte, express-session's cookie folded; reads back exactly what
+   * JSON would), 'json' (plain JSON text, readable by anything), or 'compact-v1' (the compact
+   * format of earlier versions, for a rolling upgrade). Values written with any of them stay
+   * readable whatever is configured later. @default 'compact'
    */
   serializer?: SerializerOption | IdlessSerializer;
   /** Custom serializers/compressors no longer used for writing, kept so old values stay readable. @default [] */
@@ -279,12 +281,13 @@ function withId(value: CustomSerializer | IdlessSerializer): CustomSerializer {
 function resolveSerializer(value: unknown): Serializer {
   // connect-redis's default, passed explicitly: the built-in JSON writes the same text
   if (value === 'json' || value === JSON) return jsonSerializer;
-  if (value === 'compact') return compactSerializer;
+  if (value === 'compact') return compact2Serializer;
+  if (value === 'compact-v1') return compactSerializer;
   if (!isCustomSerializer(value)) {
     fail(
       'serializer',
       value,
-      "'json', 'compact', a connect-redis serializer { stringify, parse }, or { id, serialize, deserialize }",
+      "'compact', 'json', 'compact-v1', a connect-redis serializer { stringify, parse }, or { id, serialize, deserialize }",
     );
   }
   const custom = withId(value);

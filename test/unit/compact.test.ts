@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createCodec } from '../../src/codec/codec.js';
 import { compactSerializer } from '../../src/codec/compact.js';
 import { BUILTIN_COMPRESSORS } from '../../src/codec/compressors.js';
+import { resolveOptions } from '../../src/store/options.js';
+import { V1_VALUES } from '../fixtures/compact-v1-values.js';
 
 /** The codec throws synchronously when its codecs are synchronous: as a promise, either way. */
 const settled = <T>(f: () => T | Promise<T>): Promise<T> => Promise.resolve().then(f);
@@ -150,5 +152,21 @@ describe("the 'compact' serializer and odd strings", () => {
     );
     const truncated = { name: '😀abc'.slice(0, 1), 'k\ud800': 1, 'k\udc00': 2 };
     expect((await codec.decode(await codec.encode(truncated, null))).session).toStrictEqual(jsonRoundTrip(truncated));
+  });
+});
+
+describe("values written by 0.1's 'compact' (id 1)", () => {
+  it('are read as they are by the default codec, whatever it writes now', async () => {
+    const defaults = resolveOptions({});
+    const reader = createCodec({
+      serializer: defaults.serializer,
+      compressor: defaults.compressor,
+      compressMinLength: defaults.compressMinLength,
+    });
+    expect(defaults.serializer.id).not.toBe(1);
+    for (const { name, base64, expiresAt, session } of V1_VALUES) {
+      const { session: got, expiresAt: exp } = await reader.decode(Buffer.from(base64, 'base64'));
+      expect({ name, got, exp }).toEqual({ name, got: session, exp: expiresAt });
+    }
   });
 });

@@ -15,7 +15,8 @@ describe('resolveOptions', () => {
       serializer: 'compact',
     });
     expect(o.mode).toBe('hash');
-    expect(o.serializer.id).toBe(1); // 'compact' for new writes
+    expect(o.serializer.id).toBe(2); // 'compact' (format 2) for new writes
+    expect(resolveOptions({ serializer: 'compact-v1' }).serializer.id).toBe(1); // for a rolling upgrade
     expect(o.ttlMs).toBe(86_400_000);
     expect(o.compressor?.id).toBe(1);
     expect(o.logKeyErrors).toBe(false);
@@ -30,7 +31,7 @@ describe('resolveOptions', () => {
     [{ prefix: '' }, /"prefix"/],
     [{ compression: 'lz4' }, /"compression".*'snappy', 'gzip', 'brotli', 'none'/],
     [{ compression: { id: -3, compress: (b: Buffer) => b, decompress: (b: Buffer) => b } }, /"compression.id"/],
-    [{ serializer: 'yaml' }, /"serializer"/],
+    [{ serializer: 'yaml' }, /"serializer".*'compact', 'json', 'compact-v1'/],
     [{ compressMinLength: -1 }, /"compressMinLength"/],
     [{ logKeyErrors: 'yes' }, /"logKeyErrors"/],
     [{ keyGenerator: 'md5' }, /"keyGenerator".*function/],

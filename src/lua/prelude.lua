@@ -1,0 +1,52 @@
+--[[
+  Prelude: src/redis/scripts.ts puts this in front of every script, so the value envelope
+  (src/codec/envelope.ts) is read in one place.
+
+  A stored value starts with its format byte:
+    0xA3 / 0xA2  format 1: a codec byte, then (0xA3 only) the expiry at bytes 3..8
+    0xB1 / 0xB0  format 2 ('compact', uncompressed): (0xB1 only) the expiry at bytes 2..7
+  The expiry is the absolute Unix time in ms, 6 bytes big-endian.
+]]
+
+-- The expiry of a stored value (Unix ms); false when it carries none; nil when it is not ours.
+local function envelope_expiry(v)
+  local format = string.byte(v, 1)
+  local at
+  if format == 0xA3 then
+    at = 3
+  elseif format == 0xB1 then
+    at = 2
+  elseif format == 0xA2 or format == 0xB0 then
+    return false
+  else
+    return nil
+  end
+  local a, b, c, d, e, f = string.byte(v, at, at + 5)
+  if not f then
+    return nil
+  end
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+end
+
+-- Whether a value (or only its first byte) starts like one of our envelopes.
+local function envelope_is_ours(v)
+  local format = string.byte(v, 1)
+  return format == 0xA3 or format == 0xA2 or format == 0xB1 or format == 0xB0
+end
+
+-- The value with its expiry set to `expiry6` (6 bytes, as the envelope stores it); nil when the
+-- value is not ours. A value without an expiry gets one; the payload is never touched.
+local function envelope_with_expiry(v, expiry6)
+  local format = string.byte(v, 1)
+  if format == 0xA3 then
+    return string.sub(v, 1, 2) .. expiry6 .. string.sub(v, 9)
+  elseif format == 0xA2 then
+    return string.char(0xA3) .. string.sub(v, 2, 2) .. expiry6 .. string.sub(v, 3)
+  elseif format == 0xB1 then
+    return string.char(0xB1) .. expiry6 .. string.sub(v, 8)
+  elseif format == 0xB0 then
+    return string.char(0xB1) .. expiry6 .. string.sub(v, 2)
+  end
+  return nil
+end
+
