@@ -8,6 +8,7 @@ export { closeRedisConnections, configureRedis, getRedis } from './redis/connect
 export {
   ConfigError,
   CorruptValueError,
+  DurabilityError,
   InvalidSessionIdError,
   RedisessionError,
   SessionEncodeError,

@@ -21,7 +21,8 @@
 
   Returns, for the first m >= 1 buckets (in KEYS order), 4 entries each:
   { next cursor, fields scanned, expired sessions, live sessions, ... }. Fields that are not our
-  envelope are neither (scanned - expired - live of them), and are never deleted.
+  envelope are neither (scanned - expired - live of them), and are never deleted; tombstones are
+  neither either, and are deleted (uncounted) once their time is past.
 ]]
 local cutoff = tonumber(ARGV[2])
 if not cutoff then
@@ -50,12 +51,21 @@ for k = 1, #KEYS do
     local reply = redis.call('HSCAN', key, ARGV[5 + k], 'COUNT', ARGV[1])
     local entries = reply[2]
     local dead = {}
+    local tombs = 0
     local live = 0
     for i = 1, #entries, 2 do
       local v = entries[i + 1]
       local format = string.byte(v, 1)
-      -- 0xA3 / 0xA2: envelope v1 with an expiry at bytes 3..8 / without one (src/codec/envelope.ts)
-      if format == 0xA3 then
+      -- 0xA3 / 0xA2: envelope v1 with an expiry at bytes 3..8 / without one (src/codec/envelope.ts);
+      -- 0xDE: a tombstone, "dead until" at bytes 3..8 (src/modes/tombstone.ts): removed once past,
+      -- never counted as a session
+      if format == 0xDE then
+        local a, b, c, d, e, f = string.byte(v, 3, 8)
+        if remove and f and ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= cutoff then
+          dead[#dead + 1] = entries[i]
+          tombs = tombs + 1
+        end
+      elseif format == 0xA3 then
         local a, b, c, d, e, f = string.byte(v, 3, 8)
         if f then
           if ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f <= cutoff then
@@ -76,7 +86,7 @@ for k = 1, #KEYS do
     end
     out[#out + 1] = reply[1]
     out[#out + 1] = #entries / 2
-    out[#out + 1] = #dead
+    out[#out + 1] = #dead - tombs
     out[#out + 1] = live
     spent = spent + 1 + #entries / 2
   end

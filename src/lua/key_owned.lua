@@ -7,7 +7,8 @@
   KEYS[1]  key found by SCAN under the store's prefix
   ARGV[1]  '1' to delete it when it is ours, '0' to only check
 
-  Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), else 0.
+  Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), 2 when it is a string-mode
+  tombstone (ours, deleted with ARGV[1] = '1', but no session: length() does not count it), else 0.
 ]]
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local first
@@ -20,12 +21,16 @@ end
 if not first then
   return 0
 end
--- 0xA2 / 0xA3: envelope v1 without / with expiry (src/codec/envelope.ts)
+-- 0xA2 / 0xA3: envelope v1 without / with expiry (src/codec/envelope.ts); 0xDE: a tombstone
+-- (src/modes/tombstone.ts), which a bucket may hold among its sessions
 local format = string.byte(first, 1)
-if format ~= 0xA2 and format ~= 0xA3 then
+if format ~= 0xA2 and format ~= 0xA3 and format ~= 0xDE then
   return 0
 end
 if ARGV[1] == '1' then
   redis.call('UNLINK', KEYS[1])
+end
+if format == 0xDE and kind == 'string' then
+  return 2
 end
 return 1

@@ -1,10 +1,10 @@
-import { encodeExpiry } from '../codec/envelope.js';
 import { bucketKey, bucketWidth, MAX_BUCKET_NAME, namedBucketKey, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
-import { DEFAULT_GRACE_MS, scanBuckets } from '../sweep/bucket-scan.js';
+import { scanBuckets } from '../sweep/bucket-scan.js';
 import type { StorageMode } from './mode.js';
+import { destroySession, shortenSession, touchSession, writeSession } from './session-scripts.js';
 
 export interface HashLocation {
   bucket: Buffer;
@@ -18,6 +18,8 @@ export interface HashModeSetup {
   bucketOf: (key: Buffer) => number | Buffer | Uint8Array | string;
   /** Share of writes (0..1) that also clean expired sessions out of the bucket written to. */
   inlineSweep: number;
+  /** The in-line sweep's (and the user index's) allowance for web servers' clocks running behind. */
+  graceMs: number;
 }
 
 /** Fields an in-line sweep checks: bounded, and about a whole listpack bucket at 1M sessions. */
@@ -29,7 +31,7 @@ export const INLINE_SWEEP_SAMPLE = 16;
  */
 export function hashMode(client: () => RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
   const redis = () => withScripts(client());
-  const { prefix, buckets, bucketOf, inlineSweep } = setup;
+  const { prefix, buckets, bucketOf, inlineSweep, graceMs } = setup;
   const width = bucketWidth(buckets);
 
   async function* ownBuckets(): AsyncGenerator<Buffer[]> {
@@ -40,6 +42,7 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
   }
 
   const inlineSample = () => (inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0);
+  const at = ({ bucket, field }: HashLocation) => ({ key: bucket, field });
 
   return {
     name: 'hash',
@@ -63,22 +66,15 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
       }
       return { bucket: namedBucketKey(prefix, bytes), field: key };
     },
+    keyOf: ({ bucket }) => bucket,
     read: ({ bucket, field }) => redis().hgetBuffer(bucket, field),
-    async write({ bucket, field }, value, ttlMs) {
-      await redis().rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
-    },
-    async refresh({ bucket, field }, expiresAt, ttlMs, now) {
-      return (await redis().rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now)) === 1;
-    },
-    queueWrite(tx, { bucket, field }, value, ttlMs) {
-      tx.rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
-    },
-    queueRefresh(tx, { bucket, field }, expiresAt, ttlMs, now) {
-      tx.rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now);
-    },
-    async remove({ bucket, field }) {
-      await redis().hdel(bucket, field);
-    },
+    write: (loc, value, ttlMs, now, index) =>
+      writeSession(redis(), at(loc), value, ttlMs, now, { sample: inlineSample(), graceMs }, index),
+    refresh: (loc, expiresAt, ttlMs, now, index) =>
+      touchSession(redis(), at(loc), expiresAt, ttlMs, now, graceMs, index),
+    shorten: (loc, expected, expiresAt, ttlMs, now, index) =>
+      shortenSession(redis(), at(loc), expected, expiresAt, ttlMs, now, graceMs, index),
+    destroy: (loc, options) => destroySession(redis(), at(loc), options),
     removeIfSame: async ({ bucket, field }, value) => (await redis().rsDeleteIfSame(bucket, value, field)) === 1,
     async count(now) {
       let live = 0;

@@ -2,17 +2,21 @@ import type { RedisClient } from '../redis/connections.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
+import { destroySession, shortenSession, touchSession, writeSession } from './session-scripts.js';
 
 /**
- * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
+ * One Redis string per session: `prefix+key` holding the value, with a TTL; Redis expires it.
  * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys.
+ * `graceMs` is the index's clean-up allowance for web servers' clocks.
  */
 export function stringMode(
   client: () => RedisClient,
   prefix: Buffer,
   isKey: (key: Buffer) => boolean,
+  graceMs: number,
 ): StorageMode<Buffer> {
   const redis = () => withScripts(client());
+  const noSweep = { sample: 0, graceMs };
 
   async function forEachOwned(remove: boolean): Promise<number> {
     let total = 0;
@@ -27,24 +31,19 @@ export function stringMode(
     name: 'string',
     storesExpiry: false,
     locate: (key) => Buffer.concat([prefix, key]),
+    keyOf: (redisKey) => redisKey,
     read: (redisKey) => redis().getBuffer(redisKey),
-    async write(redisKey, value, ttlMs) {
-      await redis().set(redisKey, value, 'PX', ttlMs);
+    write: (key, value, ttlMs, now, index) =>
+      writeSession(redis(), { key, field: '' }, value, ttlMs, now, noSweep, index),
+    async refresh(key, expiresAt, ttlMs, now, index) {
+      // The common case in one plain command: a later end (GT). A key that is gone stays gone, and
+      // a tombstone only lives longer. Anything else (gone, earlier, an index) goes to the script.
+      if (!index && (await redis().pexpire(key, ttlMs, 'GT')) === 1) return 'touched';
+      return touchSession(redis(), { key, field: '' }, expiresAt, ttlMs, now, graceMs, index);
     },
-    async refresh(redisKey, _expiresAt, ttlMs) {
-      // Only the TTL: the data stays as the last set wrote it, a key that is gone stays gone, and
-      // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
-      return (await redis().pexpire(redisKey, ttlMs, 'GT')) === 1;
-    },
-    queueWrite(tx, redisKey, value, ttlMs) {
-      tx.set(redisKey, value, 'PX', ttlMs);
-    },
-    queueRefresh(tx, redisKey, _expiresAt, ttlMs) {
-      tx.pexpire(redisKey, ttlMs, 'GT');
-    },
-    async remove(redisKey) {
-      await redis().unlink(redisKey);
-    },
+    shorten: (key, expected, expiresAt, ttlMs, now, index) =>
+      shortenSession(redis(), { key, field: '' }, expected, expiresAt, ttlMs, now, graceMs, index),
+    destroy: (key, options) => destroySession(redis(), { key, field: '' }, options),
     removeIfSame: async (redisKey, value) => (await redis().rsDeleteIfSame(redisKey, value)) === 1,
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),

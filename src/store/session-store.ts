@@ -3,10 +3,18 @@ import { isThenable } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
+import { userIndexKey } from '../keys/user-index-key.js';
 import { legacyFallback, registerLegacy } from '../migrate/legacy.js';
 import { hashMode } from '../modes/hash-mode.js';
-import type { StorageMode } from '../modes/mode.js';
+import type {
+  DestroyCondition,
+  IndexEntry as IndexEntryOf,
+  StorageMode,
+  TouchOutcome,
+  WriteOutcome,
+} from '../modes/mode.js';
 import { stringMode } from '../modes/string-mode.js';
+import { isTombstone, TOMBSTONE_MIN_MS } from '../modes/tombstone.js';
 import {
   assertUsableClient,
   createRedisClient,
@@ -18,13 +26,14 @@ import {
   type RedisClient,
   watchConnection,
 } from '../redis/connections.js';
-import { DEFAULT_GRACE_MS } from '../sweep/bucket-scan.js';
+import { confirmWrites } from '../redis/durability.js';
 import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
-import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
+import { type Decoded as IndexDecoded, type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
+import { sameData } from './same-data.js';
 import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
 
 /** A session as stored: any JSON-serialisable object (express-session, koa-session, fastify). */
@@ -48,22 +57,36 @@ export interface SessionStore {
   readonly logger?: Logger;
   /** The session, or null when it is missing, expired, undecodable, or its id is refused. */
   get(sid: string): Promise<SessionData | null>;
-  /** Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. */
+  /**
+   * Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. A save of a
+   * destroyed id, or of a user logged out everywhere since the save started, is dropped.
+   */
   set(sid: string, session: object, options?: WriteOptions): Promise<void>;
   /**
-   * Resets the session's lifetime (from its cookie, as set does) if it still exists. Only the
-   * expiry changes: the stored data stays as the last set wrote it, so a touch carrying an older
-   * copy never undoes a concurrent write, and a destroyed session is never brought back.
+   * Sets the session's end to what its cookie now says (as set does), if it still exists. Only the
+   * end changes: the stored data stays as the last set wrote it, so a touch carrying an older copy
+   * never undoes a concurrent write, and a destroyed session is never brought back. A later end
+   * always applies; an earlier one (or an expired cookie, which ends the session) only when the
+   * touch carries the data as stored, so a stale touch never cuts short what a concurrent save gave.
    */
   touch(sid: string, session: object, options?: WriteOptions): Promise<void>;
+  /**
+   * Ends the session, and its legacy copy. The id stays dead as long as the session could have
+   * lived (at least a minute): a save still in flight, from a request that loaded the session
+   * before, is dropped rather than bringing it back.
+   */
   destroy(sid: string): Promise<void>;
   /**
-   * Log out everywhere: deletes every session of this user (needs the userId option). Every
-   * session saved before the call is gone, and a request of that user still in flight cannot
-   * save it back; a login that starts during the call may survive. Returns sessions deleted.
+   * Log out everywhere: ends every session of this user (needs the userId option). Every session
+   * saved before the call is gone, a save of one of them still in flight is dropped, and so is a
+   * login that started before the call; a login that starts during the call may survive, and is
+   * then listed by sessionsOf (call again to end it). Returns sessions ended.
    */
   destroyUser(userId: string | number): Promise<number>;
-  /** The user's live sessions, oldest first (needs the userId option). */
+  /**
+   * The user's live sessions, oldest first (needs the userId option). Read only; lists too the
+   * sessions this instance cannot decode that the index holds for the user.
+   */
   sessionsOf(userId: string | number): Promise<UserSession[]>;
   /** Live sessions under this store's prefix (walks the keyspace: meant for admin use, not per request). */
   length(): Promise<number>;
@@ -101,8 +124,6 @@ function toKey(out: Buffer | Uint8Array | string): Buffer {
   return key;
 }
 
-const noop = async (): Promise<void> => {};
-
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
   const opts = resolveOptions(options);
   const { logger } = opts;
@@ -138,8 +159,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const mode: StorageMode<any> =
     opts.mode === 'string'
       ? // A custom keyGenerator makes keys of any shape: then only the prefix tells ours apart.
-        stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey)
-      : hashMode(client, { prefix: opts.prefix, buckets: opts.buckets, bucketOf, inlineSweep: opts.inlineSweep });
+        stringMode(client, opts.prefix, opts.keyGenerator ? () => true : isDefaultKey, opts.sweepGraceMs)
+      : hashMode(client, {
+          prefix: opts.prefix,
+          buckets: opts.buckets,
+          bucketOf,
+          inlineSweep: opts.inlineSweep,
+          graceMs: opts.sweepGraceMs,
+        });
 
   /** Where the session lives (its key, and its place in the mode's layout), or why its id is refused. */
   function locate(sid: unknown, op: string): { key: Buffer; loc: unknown } | { problem: string } {
@@ -199,13 +226,51 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
   }
 
-  const users = opts.userId ? userIndex(client, opts.prefix, opts.userId) : null;
+  /** What is stored at a location, a tombstone (a destroyed id) reading as nothing. */
+  const readLive = async (loc: Parameters<typeof mode.read>[0]): Promise<Buffer | null> => {
+    const raw = await mode.read(loc);
+    return raw !== null && isTombstone(raw) ? null : raw;
+  };
+
+  /** Stored bytes decoded without logging or deleting anything (for the index and touch). */
+  async function decodeQuietly(raw: Buffer): Promise<IndexDecoded> {
+    try {
+      const { session, expiresAt } = await codec.decode(raw);
+      return expiresAt !== null && expiresAt <= Date.now() ? 'expired' : { session: session as SessionData, expiresAt };
+    } catch {
+      return 'unreadable';
+    }
+  }
+
+  /** With the durability option: waits until enough replicas have the writes to these keys. */
+  async function durable(keys: Buffer[]): Promise<void> {
+    if (opts.durability) await confirmWrites(client(), keys, opts.durability);
+  }
+
+  const users = opts.userId
+    ? userIndex(client, opts.prefix, opts.userId, {
+        fenceMs: Math.max(TOMBSTONE_MIN_MS, opts.ttlMs),
+        graceMs: opts.sweepGraceMs,
+      })
+    : null;
+  const indexKeyOf = (owner: string | null) => (owner === null ? [] : [userIndexKey(opts.prefix, owner)]);
+  /** The owner of a stored session, if it can be told (for the index entry destroy removes). */
+  const ownerOfStored = async (raw: Buffer): Promise<string | null> => {
+    const decoded = await decodeQuietly(raw);
+    if (!users || typeof decoded !== 'object') return null;
+    try {
+      return users.ownerOf(decoded.session);
+    } catch {
+      return null;
+    }
+  };
+
   // biome-ignore lint/suspicious/noExplicitAny: the mode's location type, passed back to it
   const access: SessionAccess<any> = {
     locate: (key) => mode.locate(key),
-    read: (loc) => mode.read(loc),
-    remove: (loc) => mode.remove(loc),
-    decode: async (raw) => decodeLive(raw),
+    read: readLive,
+    destroy: (loc, condition) => mode.destroy(loc, { now: Date.now(), condition }),
+    decode: decodeQuietly,
   };
   const legacy = opts.legacy
     ? legacyFallback(opts.legacy, {
@@ -216,14 +281,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         keyOf: (sid) => (sessionIdProblem(sid) === null ? toKey(keyOf(sid)) : null),
         locate: (key) => mode.locate(key),
         where: (loc) => (Buffer.isBuffer(loc) ? { key: loc, field: '' } : { key: loc.bucket, field: loc.field }),
-        read: (loc) => mode.read(loc),
+        read: readLive,
         ...(users
           ? {
               beforeWrite: async (session: SessionData, key: Buffer, expiresAt: number, ttlMs: number) => {
                 const owner = users.ownerOf(session);
-                if (owner === null) return true;
-                // refused when the owner was logged out everywhere: the legacy copy must not revive it
-                return !(await users.write(owner, key, { expiresAt, ttlMs, now: Date.now() }, () => {}, noop)).revoked;
+                // refused when the owner was logged out everywhere: the legacy copy, of unknown age
+                // (writtenAt 0), must not revive it
+                return owner === null || users.add(owner, key, { expiresAt, ttlMs, now: Date.now(), writtenAt: 0 });
               },
             }
           : {}),
@@ -231,27 +296,42 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       })
     : null;
 
+  /**
+   * Ends a session (destroy, an expired cookie) if the condition holds: a tombstone replaces it,
+   * its legacy copy goes in the same step, and its owner's index entry after. True when ended.
+   */
+  async function end(sid: string, where: { key: Buffer; loc: unknown }, condition: DestroyCondition) {
+    const { done, value } = await mode.destroy(where.loc, {
+      now: Date.now(),
+      condition,
+      ...(legacy ? { legacy: legacy.copyOf(sid, where.key) } : {}),
+    });
+    // the tombstone keeps the entry from being written again: removing it now is safe
+    const owner = done && users && value ? await ownerOfStored(value) : null;
+    if (owner !== null) await users?.forget(owner, where.key);
+    await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
+    return done;
+  }
+
+  function dropped(op: string, sid: string, outcome: WriteOutcome | TouchOutcome): void {
+    if (outcome === 'dead' || outcome === 'revoked') {
+      const reason = outcome === 'dead' ? 'the session was destroyed' : 'its owner was logged out everywhere';
+      logger.debug({ op, id: idForLog(sid) }, `redisession: ${op} dropped: ${reason}`);
+    }
+  }
+
   async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
     const now = Date.now();
     const ttlMs = Math.min(Math.ceil(wo?.ttlMs ?? ttlMsFor(session, opts.ttlMs, now)), MAX_TTL_MS);
+    if (op === 'touch') return touch(sid, where, session, ttlMs, now);
     if (!(ttlMs > 0)) {
       // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
-      await mode.remove(where.loc);
+      await end(sid, where, { is: 'any' });
       return;
     }
     const owner = users?.ownerOf(session) ?? null;
-    if (op === 'touch') {
-      const refresh = async () =>
-        owner === null
-          ? mode.refresh(where.loc, now + ttlMs, ttlMs, now)
-          : (await indexed(owner, where, now, ttlMs, (tx) => mode.queueRefresh(tx, where.loc, now + ttlMs, ttlMs, now)))
-              .reply === 1;
-      // A session only the legacy layout holds is moved over first, then touched.
-      if (!(await refresh()) && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) await refresh();
-      return;
-    }
     const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
     // the built-in codecs answer synchronously: no extra await on the request path
     const value = isThenable(encoded) ? await encoded : encoded;
@@ -260,20 +340,56 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
       );
     }
-    if (owner === null) await mode.write(where.loc, value, ttlMs);
-    else await indexed(owner, where, now, ttlMs, (tx) => mode.queueWrite(tx, where.loc, value, ttlMs));
+    const outcome =
+      owner === null || !users
+        ? await mode.write(where.loc, value, ttlMs, now)
+        : await users.guard(
+            owner,
+            where.key,
+            { expiresAt: now + ttlMs, ttlMs, now },
+            (entry) => mode.write(where.loc, value, ttlMs, now, entry),
+            'revoked' as const,
+          );
+    dropped(op, sid, outcome);
+    if (outcome === 'stored') await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
   }
 
-  /** A write together with its user index entry (see UserIndex.write). */
-  function indexed(
-    owner: string,
-    where: { key: Buffer; loc: unknown },
-    now: number,
-    ttlMs: number,
-    queue: Parameters<NonNullable<typeof users>['write']>[3],
-  ) {
-    // biome-ignore lint/style/noNonNullAssertion: only called when there is an owner, so an index
-    return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () => mode.remove(where.loc));
+  /** See SessionStore.touch: a later end at once; an earlier one only from a copy holding the stored data. */
+  async function touch(sid: string, where: { key: Buffer; loc: unknown }, session: object, ttlMs: number, now: number) {
+    const owner = users?.ownerOf(session) ?? null;
+    const expiresAt = now + ttlMs;
+    const times = { expiresAt, ttlMs, now };
+    const guarded = <T>(run: (entry?: IndexEntryOf) => Promise<T>, refused: T) =>
+      owner === null || !users ? run() : users.guard(owner, where.key, times, run, refused);
+    let outcome: TouchOutcome;
+    if (ttlMs > 0) {
+      const refresh = () => guarded((entry) => mode.refresh(where.loc, expiresAt, ttlMs, now, entry), 'revoked');
+      outcome = await refresh();
+      // A session only the legacy layout holds is moved over first, then touched.
+      if (outcome === 'missing' && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) {
+        outcome = await refresh();
+      }
+    } else {
+      // an expired cookie ends the session, on the same terms as a shorter one
+      const raw = (await readLive(where.loc)) ?? (legacy ? await legacy.claim(sid, where.key, where.loc) : null);
+      outcome = raw === null ? 'missing' : { shorter: raw };
+    }
+    dropped('touch', sid, outcome);
+    if (typeof outcome !== 'object') {
+      if (outcome === 'touched') await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
+      return;
+    }
+    // Earlier than stored: a stale copy (its request loaded the session before another one saved
+    // it) leaves the stored life alone; the same data means the cookie itself was shortened.
+    const stored = await decodeQuietly(outcome.shorter);
+    if (typeof stored !== 'object' || !sameData(stored.session, session)) return;
+    if (!(ttlMs > 0)) {
+      await end(sid, where, { is: 'same', value: outcome.shorter });
+      return;
+    }
+    const shorter = outcome.shorter;
+    const done = await guarded((entry) => mode.shorten(where.loc, shorter, expiresAt, ttlMs, now, entry), false);
+    if (done) await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
   }
 
   function needUsers(op: string) {
@@ -297,6 +413,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         if (!legacy) return null;
         raw = await legacy.claim(sid, where.key, where.loc);
         if (raw === null) return null;
+        await durable([mode.keyOf(where.loc)]); // the move wrote it and deleted the legacy copy
+      }
+      if (isTombstone(raw)) {
+        // a destroyed id: a legacy copy an old web server wrote back since is dropped, never read
+        await legacy?.drop(sid, where.key);
+        return null;
       }
       return decodeLive(raw, sid, where.loc);
     },
@@ -307,29 +429,29 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async destroy(sid) {
       const where = locate(sid, 'destroy');
       if ('problem' in where) return;
-      if (users) {
-        // the owner's index entry goes too (a session saved with no owner has none)
-        const raw = await mode.read(where.loc);
-        const session = raw === null ? null : await decodeLive(raw, sid);
-        const owner = session === null ? null : users.ownerOf(session);
-        await mode.remove(where.loc);
-        if (owner !== null) await users.forget(owner, where.key);
-      } else {
-        await mode.remove(where.loc);
-      }
-      await legacy?.remove(sid, where.key);
+      await end(sid, where, { is: 'any' });
     },
 
-    destroyUser: async (userId) => needUsers('destroyUser').destroyUser(userId, access),
+    async destroyUser(userId) {
+      const { ended, revoked } = await needUsers('destroyUser').destroyUser(userId, access);
+      if (opts.durability) {
+        const owner = String(userId);
+        await durable([...indexKeyOf(owner), ...revoked.map((key) => mode.keyOf(mode.locate(key)))]);
+      }
+      return ended;
+    },
     sessionsOf: async (userId) => needUsers('sessionsOf').sessionsOf(userId, access),
 
     length: () => mode.count(Date.now()),
 
     async sweep(sweepOptions) {
       // checked and defaulted once, before anything is deleted (`dry`, `grace` in s are spellings too)
-      const resolved = resolveSweepOptions(sweepOptions);
+      const given = sweepOptions ?? {};
+      const resolved = resolveSweepOptions(
+        given.graceMs === undefined && given.grace === undefined ? { ...given, graceMs: opts.sweepGraceMs } : given,
+      );
       // user indexes shed entries whose sessions expired (both modes)
-      const pruned = users && !resolved.dryRun ? await users.prune(resolved.graceMs ?? DEFAULT_GRACE_MS) : null;
+      const pruned = users && !resolved.dryRun ? await users.prune(resolved.graceMs ?? opts.sweepGraceMs) : null;
       const userIndex = pruned ? { userIndex: pruned } : {};
       if (opts.mode === 'string') {
         const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };
