@@ -1,0 +1,128 @@
+import { Cluster } from 'ioredis';
+import { createSessionStore, type SessionStore, type SessionStoreOptions } from 'redisession';
+import { afterAll, describe, expect, it } from 'vitest';
+import { everySplit } from '../helpers/interleave.js';
+import { dropPrefix, sleep, testPrefix } from '../helpers/redis.js';
+import { startCluster } from '../helpers/redis-cluster.js';
+import { plantExpired, sid } from '../helpers/sessions.js';
+
+/*
+ * Log out on a Redis Cluster, where a session and its owner's index sit on different nodes and
+ * cannot be written in one step: the index entry is written first, then the session.
+ */
+
+const cluster = await startCluster(3);
+const opened: Array<{ store: SessionStore; prefix: string }> = [];
+const clients: Cluster[] = [];
+
+afterAll(async () => {
+  for (const { store, prefix } of opened) {
+    for (const n of cluster.nodes) await dropPrefix(n.admin, prefix);
+    await store.close();
+  }
+  for (const c of clients) c.disconnect();
+  await cluster.destroy();
+});
+
+const owner = (s: Record<string, unknown>) => s.user as string | undefined;
+
+function session(user: string | undefined, maxAgeMs = 60_000, extra: Record<string, unknown> = {}) {
+  return {
+    cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() },
+    ...(user ? { user } : {}),
+    ...extra,
+  };
+}
+
+async function clusterClient(): Promise<Cluster> {
+  const c = new Cluster(cluster.addresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })));
+  clients.push(c);
+  await c.ping();
+  return c;
+}
+
+async function makeStore(prefix: string, options: SessionStoreOptions = {}) {
+  const client = await clusterClient();
+  const store = createSessionStore({ redis: client, prefix, inlineSweep: 0, ...options });
+  opened.push({ store, prefix });
+  return { store, client };
+}
+
+describe.each(['hash', 'string'] as const)('log out on a 3-master cluster (%s mode)', (mode) => {
+  it('a save whose index entry landed before destroyUser and whose write landed after it stays out', async () => {
+    const prefix = testPrefix(`c-guard-${mode}`);
+    const a = await makeStore(prefix, { mode, userId: owner });
+    const b = await makeStore(prefix, { mode, userId: owner });
+    let points = 0;
+    points = await everySplit(a.client, {
+      setup: async () => sid(),
+      op: (id) => a.store.set(id, session('ann')), // a login that started before the log out
+      between: () => b.store.destroyUser('ann'),
+      check: async (id, at) => {
+        expect(await b.store.get(id), `split at ${at}`).toBeNull();
+        expect(await b.store.sessionsOf('ann'), `split at ${at}`).toEqual([]);
+      },
+    });
+    expect(points).toBeGreaterThan(1);
+  });
+
+  it('destroy racing a set from another tab: destroy wins', async () => {
+    const prefix = testPrefix(`c-destroy-${mode}`);
+    const a = await makeStore(prefix, { mode, userId: owner });
+    const b = await makeStore(prefix, { mode, userId: owner });
+    await everySplit(a.client, {
+      setup: async () => {
+        const id = sid();
+        await b.store.set(id, session('bob', 60_000, { v: 1 }));
+        return id;
+      },
+      op: (id) => a.store.destroy(id),
+      between: (id) => b.store.set(id, session('bob', 60_000, { v: 2 })),
+      check: async (id, at) => expect(await b.store.get(id), `split at ${at}`).toBeNull(),
+    });
+  });
+
+  it('a stale touch never hides a session from destroyUser', async () => {
+    const { store } = await makeStore(testPrefix(`c-touch-${mode}`), { mode, userId: owner });
+    const id = sid();
+    await store.set(id, session('cat', 30 * 86_400_000, { remember: true }));
+    await store.touch(id, session('cat', 300));
+    await sleep(500);
+    expect((await store.sessionsOf('cat')).map((s) => s.id)).toEqual([id]);
+    expect(await store.destroyUser('cat')).toBe(1);
+    expect(await store.get(id)).toBeNull();
+  });
+
+  it('every operation recovers from SCRIPT FLUSH on every node, with an owner too', async () => {
+    const prefix = testPrefix(`c-flush-${mode}`);
+    const { store, client } = await makeStore(prefix, { mode, userId: owner, buckets: 64 });
+    const ids = Array.from({ length: 30 }, sid);
+    const anon = sid();
+    await Promise.all(ids.map((id) => store.set(id, session('dan'))));
+    await store.set(anon, session(undefined));
+    const flush = () => Promise.all(cluster.nodes.map((n) => n.admin.script('FLUSH')));
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['set with an owner', () => Promise.all(ids.map((id, i) => store.set(id, session('dan', 60_000, { i }))))],
+      ['touch with an owner', () => Promise.all(ids.map((id, i) => store.touch(id, session('dan', 90_000, { i }))))],
+      ['set', () => store.set(anon, session(undefined, 60_000, { n: 1 }))],
+      ['touch', () => store.touch(anon, session(undefined, 90_000, { n: 1 }))],
+      ['sessionsOf', async () => expect(await store.sessionsOf('dan')).toHaveLength(30)],
+      [
+        'sweep',
+        async () => {
+          if (mode === 'hash') await plantExpired(client, prefix, 10, 64);
+          await store.sweep({ graceMs: 0 });
+        },
+      ],
+      ['length', async () => expect(await store.length()).toBe(31)],
+      ['destroy', () => store.destroy(anon)],
+      ['destroyUser', async () => expect(await store.destroyUser('dan')).toBe(30)],
+      ['clear', () => store.clear()],
+    ];
+    for (const [what, step] of steps) {
+      await flush();
+      await expect(step(), what).resolves.not.toThrow();
+    }
+    for (const id of ids) expect(await store.get(id)).toBeNull();
+  });
+});
