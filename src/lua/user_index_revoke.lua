@@ -1,6 +1,6 @@
 --[[
   destroyUser, step one: marks every live entry of a user's index as revoked, in one atomic step,
-  and returns their session keys so the caller ends those sessions. From this point on a write to
+  and returns the session keys of all revoked entries so the caller ends those sessions. From this point on a write to
   one of them (a request of that user still in flight) is refused (session_set.lua, user_index_add.lua);
   a revoked entry stays until its session's expiry, so the refusal lasts as long as the session
   could have. It also sets the index's fence to ARGV[1]: a write of this user that started at or
@@ -14,7 +14,8 @@
   ARGV[2]  the fence's shortest life, ms
   ARGV[3]  grace ms
 
-  Returns the session keys of the entries revoked now (live ones only).
+  Returns the session keys of every revoked entry still within its life: those revoked now, and
+  those an earlier call revoked (ending them again is harmless; returning before they are ended is not).
 ]]
 --- @include "value"
 --- @include "session"
@@ -40,8 +41,12 @@ for i = 1, #all, 2 do
     end
   elseif not expiry or expiry + grace <= now then
     dead[#dead + 1] = field
-  elseif string.sub(v, 1, 2) ~= 'r:' then
-    redis.call('HSET', KEYS[1], field, 'r:' .. expiry)
+  else
+    -- revoked earlier too: a destroyUser still running elsewhere may not have ended it yet, and
+    -- this one must not return before it is
+    if string.sub(v, 1, 2) ~= 'r:' then
+      redis.call('HSET', KEYS[1], field, 'r:' .. expiry)
+    end
     taken[#taken + 1] = field
     if expiry > until_ms then
       until_ms = expiry
