@@ -10,6 +10,9 @@ export function modelBudget(ciDefault = 1500): number {
 export interface ModelResult {
   runs: number;
   commands: number;
+  /** Scenarios with at least one violation. */
+  violating: number;
+  /** The first 20 of them, with their scenario and the oracle's findings. */
   violations: string[];
 }
 
@@ -25,6 +28,7 @@ export async function runModel(
   const seed = Number(process.env.LOGOUT_MODEL_SEED) || Math.floor(Math.random() * 2 ** 31);
   const all = fc.sample(scenarios(opts.withLegacy), { seed, numRuns: opts.runs });
   const violations: string[] = [];
+  let violating = 0;
   let commands = 0;
   let next = 0;
   const started = Date.now();
@@ -34,6 +38,7 @@ export async function runModel(
         const sc = all[i] as Scenario;
         const r = await lane.run(sc);
         commands += r.commands;
+        if (r.violations.length > 0) violating++;
         if (r.violations.length > 0 && violations.length < 20) {
           violations.push(`scenario ${i} of seed ${seed}: ${JSON.stringify(sc)}\n  ${r.violations.join('\n  ')}`);
         }
@@ -42,7 +47,7 @@ export async function runModel(
   );
   console.log(
     `[logout-model] ${opts.label}: ${all.length} interleavings (${commands} commands scheduled) in ` +
-      `${Date.now() - started} ms, ${violations.length} violating; seed ${seed}`,
+      `${Date.now() - started} ms, ${violating} violating; seed ${seed}`,
   );
-  return { runs: all.length, commands, violations };
+  return { runs: all.length, commands, violating, violations };
 }
