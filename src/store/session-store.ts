@@ -351,7 +351,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
             'revoked' as const,
           );
     dropped(op, sid, outcome);
-    if (outcome === 'stored') await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
+    if (outcome !== 'stored') return;
+    // a cluster writes the entry and the session in two steps: a destroyUser that revoked the
+    // entry in between may have looked at the session before this write landed
+    if (owner !== null && users && !(await users.stillIndexed(owner, where.key))) {
+      await mode.destroy(where.loc, { now: Date.now(), condition: { is: 'same', value } });
+      dropped(op, sid, 'revoked');
+      return;
+    }
+    await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
   }
 
   /** See SessionStore.touch: a later end at once; an earlier one only from a copy holding the stored data. */

@@ -60,6 +60,12 @@ export interface UserIndex {
     run: (entry?: IndexEntry) => Promise<T>,
     refused: T,
   ): Promise<T>;
+  /**
+   * On a cluster, after a guarded set stored the session: false when destroyUser revoked its entry
+   * meanwhile (the entry was added before the revoke, the session written after destroyUser looked
+   * at it): the caller then ends what it wrote. Always true on a single node (one atomic step).
+   */
+  stillIndexed(owner: string, key: Buffer): Promise<boolean>;
   /** Adds the entry on its own (a legacy copy moved over); false when the index refuses it. */
   add(owner: string, key: Buffer, times: WriteTimes): Promise<boolean>;
   /** Drops a session from its owner's index (destroy). */
@@ -84,6 +90,8 @@ function normalize(value: unknown, what: string): string | null {
   }
   return id;
 }
+
+const REVOKED = Buffer.from('r:');
 
 /** How often destroyUser looks again at a session that changed while it decided. */
 const END_ROUNDS = 5;
@@ -143,6 +151,12 @@ export function userIndex(
     async guard(owner, key, times, run, refused) {
       if (!client().isCluster) return run({ index: keyOf(owner), field: key });
       return (await add(owner, key, times)) ? run() : refused;
+    },
+
+    async stillIndexed(owner, key) {
+      if (!client().isCluster) return true;
+      const entry = await redis().hgetBuffer(keyOf(owner), key);
+      return entry !== null && !entry.subarray(0, 2).equals(REVOKED);
     },
 
     add,

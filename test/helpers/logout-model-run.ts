@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { type laneRunner, type Scenario, scenarios } from './logout-model.js';
 
 /** Interleavings per configuration: LOGOUT_MODEL_RUNS, else the CI default. */
-export function modelBudget(ciDefault = 1500): number {
+export function modelBudget(ciDefault = 3000): number {
   const n = Number(process.env.LOGOUT_MODEL_RUNS);
   return Number.isInteger(n) && n > 0 ? n : ciDefault;
 }

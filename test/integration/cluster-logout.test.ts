@@ -2,6 +2,9 @@ import { Cluster } from 'ioredis';
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { everySplit } from '../helpers/interleave.js';
+import { type Lane, laneRunner } from '../helpers/logout-model.js';
+import { modelBudget, runModel } from '../helpers/logout-model-run.js';
+import { forgetKeys } from '../helpers/model-keys.js';
 import { dropPrefix, sleep, testPrefix } from '../helpers/redis.js';
 import { startCluster } from '../helpers/redis-cluster.js';
 import { plantExpired, sid } from '../helpers/sessions.js';
@@ -66,6 +69,27 @@ describe.each(['hash', 'string'] as const)('log out on a 3-master cluster (%s mo
     expect(points).toBeGreaterThan(1);
   });
 
+  it('a save landing after destroyUser left the session to its new owner does not slip past it', async () => {
+    // found by the model check: the entry was added before the revoke, destroyUser then saw the
+    // session as someone else's and left it, and the save landed after that
+    const prefix = testPrefix(`c-hands-${mode}`);
+    const a = await makeStore(prefix, { mode, userId: owner });
+    const b = await makeStore(prefix, { mode, userId: owner });
+    await everySplit(a.client, {
+      setup: async () => {
+        const id = sid();
+        await b.store.set(id, session('gus'));
+        return id;
+      },
+      op: (id) => a.store.set(id, session('fay')), // a request of fay's, started before her log out
+      between: () => b.store.destroyUser('fay'),
+      check: async (id, at) => {
+        expect((await b.store.get(id))?.user, `split at ${at}`).not.toBe('fay');
+        expect(await b.store.sessionsOf('fay'), `split at ${at}`).toEqual([]);
+      },
+    });
+  });
+
   it('destroy racing a set from another tab: destroy wins', async () => {
     const prefix = testPrefix(`c-destroy-${mode}`);
     const a = await makeStore(prefix, { mode, userId: owner });
@@ -125,4 +149,33 @@ describe.each(['hash', 'string'] as const)('log out on a 3-master cluster (%s mo
     }
     for (const id of ids) expect(await store.get(id)).toBeNull();
   });
+});
+
+describe.each(['hash', 'string'] as const)('model check of log-outs on a 3-master cluster (%s mode)', (mode) => {
+  it('no interleaving lets a user observe a log-out undone, a lost or stale session, or an unindexed one', async () => {
+    const prefix = testPrefix(`c-model-${mode}`);
+    const options = {
+      mode,
+      buckets: 4,
+      inlineSweep: mode === 'hash' ? 1 : 0,
+      userId: owner,
+    };
+    const { store: direct, client: admin } = await makeStore(prefix, options);
+    const lanes: Lane[] = [];
+    for (let l = 0; l < 8; l++) {
+      const own = await Promise.all([0, 1, 2].map(() => makeStore(prefix, options)));
+      lanes.push({
+        stores: own.map((o) => o.store),
+        clients: own.map((o) => o.client),
+        direct,
+        forget: (sids, users) => forgetKeys(admin, { mode, prefix, buckets: 4 }, sids, users),
+      });
+    }
+    const result = await runModel(lanes.map(laneRunner), {
+      label: `${mode}, 3-master cluster`,
+      withLegacy: false,
+      runs: modelBudget(),
+    });
+    expect(result.violations).toEqual([]);
+  }, 600_000);
 });
