@@ -26,7 +26,7 @@ import {
   type RedisClient,
   watchConnection,
 } from '../redis/connections.js';
-import { confirmWrites } from '../redis/durability.js';
+import { confirmWrites, markWrites, type WriteMark } from '../redis/durability.js';
 import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type Decoded as IndexDecoded, type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
@@ -242,10 +242,22 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
   }
 
-  /** With the durability option: waits until enough replicas have the writes to these keys. */
-  async function durable(keys: Buffer[]): Promise<void> {
-    if (opts.durability) await confirmWrites(client(), keys, opts.durability);
+  /**
+   * With the durability option, what one operation wrote: `before(keys)` marks the connections a
+   * write to these keys is about to go through, `confirm()` waits for replicas on all of them.
+   */
+  function receipt() {
+    const marks: WriteMark[] = [];
+    return {
+      async before(keys: Buffer[]) {
+        if (opts.durability) marks.push(...(await markWrites(client(), keys)));
+      },
+      async confirm() {
+        if (opts.durability && marks.length > 0) await confirmWrites(marks, opts.durability);
+      },
+    };
   }
+  type Receipt = ReturnType<typeof receipt>;
 
   const users = opts.userId
     ? userIndex(client, opts.prefix, opts.userId, {
@@ -300,7 +312,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
    * Ends a session (destroy, an expired cookie) if the condition holds: a tombstone replaces it,
    * its legacy copy goes in the same step, and its owner's index entry after. True when ended.
    */
-  async function end(sid: string, where: { key: Buffer; loc: unknown }, condition: DestroyCondition) {
+  async function end(sid: string, where: { key: Buffer; loc: unknown }, condition: DestroyCondition, r: Receipt) {
+    await r.before([mode.keyOf(where.loc)]);
     const { done, value } = await mode.destroy(where.loc, {
       now: Date.now(),
       condition,
@@ -308,8 +321,10 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     });
     // the tombstone keeps the entry from being written again: removing it now is safe
     const owner = done && users && value ? await ownerOfStored(value) : null;
-    if (owner !== null) await users?.forget(owner, where.key);
-    await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
+    if (owner !== null) {
+      await r.before(indexKeyOf(owner));
+      await users?.forget(owner, where.key);
+    }
     return done;
   }
 
@@ -325,12 +340,23 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
     const now = Date.now();
     const ttlMs = Math.min(Math.ceil(wo?.ttlMs ?? ttlMsFor(session, opts.ttlMs, now)), MAX_TTL_MS);
-    if (op === 'touch') return touch(sid, where, session, ttlMs, now);
-    if (!(ttlMs > 0)) {
+    const r = receipt();
+    if (op === 'touch') await touch(sid, where, session, ttlMs, now, r);
+    else if (!(ttlMs > 0)) {
       // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
-      await end(sid, where, { is: 'any' });
-      return;
-    }
+      await end(sid, where, { is: 'any' }, r);
+    } else await set(sid, where, session, ttlMs, now, r);
+    await r.confirm();
+  }
+
+  async function set(
+    sid: string,
+    where: { key: Buffer; loc: unknown },
+    session: object,
+    ttlMs: number,
+    now: number,
+    r: Receipt,
+  ) {
     const owner = users?.ownerOf(session) ?? null;
     const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
     // the built-in codecs answer synchronously: no extra await on the request path
@@ -340,6 +366,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
       );
     }
+    await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
     const outcome =
       owner === null || !users
         ? await mode.write(where.loc, value, ttlMs, now)
@@ -350,21 +377,27 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
             (entry) => mode.write(where.loc, value, ttlMs, now, entry),
             'revoked' as const,
           );
-    dropped(op, sid, outcome);
+    dropped('set', sid, outcome);
     if (outcome !== 'stored') return;
     // a cluster writes the entry and the session in two steps: a destroyUser that revoked the
     // entry in between may have looked at the session before this write landed
-    if (owner !== null && users && !(await users.stillIndexed(owner, where.key))) {
+    if (owner !== null && users && !(await users.confirm(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }))) {
       await mode.destroy(where.loc, { now: Date.now(), condition: { is: 'same', value } });
-      dropped(op, sid, 'revoked');
-      return;
+      dropped('set', sid, 'revoked');
     }
-    await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
   }
 
   /** See SessionStore.touch: a later end at once; an earlier one only from a copy holding the stored data. */
-  async function touch(sid: string, where: { key: Buffer; loc: unknown }, session: object, ttlMs: number, now: number) {
+  async function touch(
+    sid: string,
+    where: { key: Buffer; loc: unknown },
+    session: object,
+    ttlMs: number,
+    now: number,
+    r: Receipt,
+  ) {
     const owner = users?.ownerOf(session) ?? null;
+    await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
     const expiresAt = now + ttlMs;
     const times = { expiresAt, ttlMs, now };
     const guarded = <T>(run: (entry?: IndexEntryOf) => Promise<T>, refused: T) =>
@@ -383,21 +416,17 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       outcome = raw === null ? 'missing' : { shorter: raw };
     }
     dropped('touch', sid, outcome);
-    if (typeof outcome !== 'object') {
-      if (outcome === 'touched') await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
-      return;
-    }
+    if (typeof outcome !== 'object') return;
     // Earlier than stored: a stale copy (its request loaded the session before another one saved
     // it) leaves the stored life alone; the same data means the cookie itself was shortened.
     const stored = await decodeQuietly(outcome.shorter);
     if (typeof stored !== 'object' || !sameData(stored.session, session)) return;
     if (!(ttlMs > 0)) {
-      await end(sid, where, { is: 'same', value: outcome.shorter });
+      await end(sid, where, { is: 'same', value: outcome.shorter }, r);
       return;
     }
     const shorter = outcome.shorter;
-    const done = await guarded((entry) => mode.shorten(where.loc, shorter, expiresAt, ttlMs, now, entry), false);
-    if (done) await durable([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
+    await guarded((entry) => mode.shorten(where.loc, shorter, expiresAt, ttlMs, now, entry), false);
   }
 
   function needUsers(op: string) {
@@ -419,9 +448,11 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       let raw = await mode.read(where.loc);
       if (raw === null) {
         if (!legacy) return null;
+        const r = receipt(); // the move writes the session and deletes the legacy copy
+        await r.before([mode.keyOf(where.loc)]);
         raw = await legacy.claim(sid, where.key, where.loc);
         if (raw === null) return null;
-        await durable([mode.keyOf(where.loc)]); // the move wrote it and deleted the legacy copy
+        await r.confirm();
       }
       if (isTombstone(raw)) {
         // a destroyed id: a legacy copy an old web server wrote back since is dropped, never read
@@ -437,15 +468,24 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async destroy(sid) {
       const where = locate(sid, 'destroy');
       if ('problem' in where) return;
-      await end(sid, where, { is: 'any' });
+      const r = receipt();
+      await end(sid, where, { is: 'any' }, r);
+      await r.confirm();
     },
 
     async destroyUser(userId) {
-      const { ended, revoked } = await needUsers('destroyUser').destroyUser(userId, access);
-      if (opts.durability) {
-        const owner = String(userId);
-        await durable([...indexKeyOf(owner), ...revoked.map((key) => mode.keyOf(mode.locate(key)))]);
-      }
+      const index = needUsers('destroyUser');
+      const r = receipt();
+      // (an id destroyUser refuses throws before anything is written)
+      if (typeof userId === 'string' || typeof userId === 'number') await r.before(indexKeyOf(String(userId)));
+      const ended = await index.destroyUser(userId, {
+        ...access,
+        destroy: async (loc, condition) => {
+          await r.before([mode.keyOf(loc)]);
+          return access.destroy(loc, condition);
+        },
+      });
+      await r.confirm();
       return ended;
     },
     sessionsOf: async (userId) => needUsers('sessionsOf').sessionsOf(userId, access),

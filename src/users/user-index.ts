@@ -63,15 +63,16 @@ export interface UserIndex {
   /**
    * On a cluster, after a guarded set stored the session: false when destroyUser revoked its entry
    * meanwhile (the entry was added before the revoke, the session written after destroyUser looked
-   * at it): the caller then ends what it wrote. Always true on a single node (one atomic step).
+   * at it): the caller then ends what it wrote. An entry that is gone (its node failed over before
+   * replicating it) is added again. Always true on a single node (one atomic step).
    */
-  stillIndexed(owner: string, key: Buffer): Promise<boolean>;
+  confirm(owner: string, key: Buffer, times: WriteTimes): Promise<boolean>;
   /** Adds the entry on its own (a legacy copy moved over); false when the index refuses it. */
   add(owner: string, key: Buffer, times: WriteTimes): Promise<boolean>;
   /** Drops a session from its owner's index (destroy). */
   forget(owner: string, key: Buffer): Promise<void>;
-  /** Sessions ended, and the keys of every session it wrote a tombstone for (revoked ones). */
-  destroyUser<L>(userId: string | number, access: SessionAccess<L>): Promise<{ ended: number; revoked: Buffer[] }>;
+  /** Returns the sessions it ended. */
+  destroyUser<L>(userId: string | number, access: SessionAccess<L>): Promise<number>;
   sessionsOf<L>(userId: string | number, access: SessionAccess<L>): Promise<UserSession[]>;
   /** Removes expired entries from every user index (the sweep); returns entries removed. */
   prune(graceMs: number): Promise<{ indexes: number; removed: number }>;
@@ -153,10 +154,11 @@ export function userIndex(
       return (await add(owner, key, times)) ? run() : refused;
     },
 
-    async stillIndexed(owner, key) {
+    async confirm(owner, key, times) {
       if (!client().isCluster) return true;
       const entry = await redis().hgetBuffer(keyOf(owner), key);
-      return entry !== null && !entry.subarray(0, 2).equals(REVOKED);
+      if (entry === null) return add(owner, key, times);
+      return !entry.subarray(0, 2).equals(REVOKED);
     },
 
     add,
@@ -167,10 +169,10 @@ export function userIndex(
 
     async destroyUser(user, access) {
       const owner = normalize(user, 'destroyUser: user id');
-      if (owner === null) return { ended: 0, revoked: [] };
+      if (owner === null) return 0;
       const taken = (await redis().rsUserIndexRevokeBuffer(keyOf(owner), Date.now(), fenceMs, graceMs)) as Buffer[];
       const ended = await Promise.all(taken.map((key) => endIfOwned(owner, key, access)));
-      return { ended: ended.filter(Boolean).length, revoked: taken };
+      return ended.filter(Boolean).length;
     },
 
     async sessionsOf(user, access) {
