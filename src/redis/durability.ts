@@ -64,7 +64,9 @@ function nodeOf(cluster: Cluster, key: Buffer): Redis {
   const pool = (cluster as unknown as { connectionPool: { getInstanceByKey(k: string): Redis | undefined } })
     .connectionPool;
   const node = address ? pool.getInstanceByKey(address) : undefined;
-  if (!node) throw new DurabilityError('cannot tell which node takes the write (no node serves its slot now)');
+  if (!node) {
+    throw new DurabilityError("no node serves the key's slot right now (a failover under way?): the write is not made");
+  }
   return node;
 }
 
