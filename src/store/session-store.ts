@@ -6,13 +6,7 @@ import { idForLog, sessionIdProblem } from '../keys/session-id.js';
 import { userIndexKey } from '../keys/user-index-key.js';
 import { legacyFallback, registerLegacy } from '../migrate/legacy.js';
 import { hashMode } from '../modes/hash-mode.js';
-import type {
-  DestroyCondition,
-  IndexEntry as IndexEntryOf,
-  StorageMode,
-  TouchOutcome,
-  WriteOutcome,
-} from '../modes/mode.js';
+import type { StorageMode } from '../modes/mode.js';
 import { stringMode } from '../modes/string-mode.js';
 import { isTombstone, TOMBSTONE_MIN_MS } from '../modes/tombstone.js';
 import {
@@ -26,15 +20,14 @@ import {
   type RedisClient,
   watchConnection,
 } from '../redis/connections.js';
-import { confirmWrites, markWrites, type WriteMark } from '../redis/durability.js';
 import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type Decoded as IndexDecoded, type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type ResolvedOptions, resolveOptions, type SessionStoreOptions, type StorageModeName } from './options.js';
-import { sameData } from './same-data.js';
 import { MAX_TTL_MS, ttlMsFor } from './ttl.js';
+import { sessionWrites } from './writes.js';
 
 /** A session as stored: any JSON-serialisable object (express-session, koa-session, fastify). */
 // biome-ignore lint/suspicious/noExplicitAny: session contents are the application's; `unknown` would force casts on every read
@@ -242,41 +235,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
   }
 
-  /**
-   * With the durability option, what one operation wrote: `before(keys)` marks the connections a
-   * write to these keys is about to go through, `confirm()` waits for replicas on all of them.
-   */
-  function receipt() {
-    const marks: WriteMark[] = [];
-    return {
-      async before(keys: Buffer[]) {
-        if (opts.durability) marks.push(...(await markWrites(client(), keys)));
-      },
-      async confirm() {
-        if (opts.durability && marks.length > 0) await confirmWrites(marks, opts.durability);
-      },
-    };
-  }
-  type Receipt = ReturnType<typeof receipt>;
-
   const users = opts.userId
     ? userIndex(client, opts.prefix, opts.userId, {
         fenceMs: Math.max(TOMBSTONE_MIN_MS, opts.ttlMs),
         graceMs: opts.sweepGraceMs,
       })
     : null;
-  const indexKeyOf = (owner: string | null) => (owner === null ? [] : [userIndexKey(opts.prefix, owner)]);
-  /** The owner of a stored session, if it can be told (for the index entry destroy removes). */
-  const ownerOfStored = async (raw: Buffer): Promise<string | null> => {
-    const decoded = await decodeQuietly(raw);
-    if (!users || typeof decoded !== 'object') return null;
-    try {
-      return users.ownerOf(decoded.session);
-    } catch {
-      return null;
-    }
-  };
-
   // biome-ignore lint/suspicious/noExplicitAny: the mode's location type, passed back to it
   const access: SessionAccess<any> = {
     locate: (key) => mode.locate(key),
@@ -308,125 +272,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       })
     : null;
 
-  /**
-   * Ends a session (destroy, an expired cookie) if the condition holds: a tombstone replaces it,
-   * its legacy copy goes in the same step, and its owner's index entry after. True when ended.
-   */
-  async function end(sid: string, where: { key: Buffer; loc: unknown }, condition: DestroyCondition, r: Receipt) {
-    await r.before([mode.keyOf(where.loc)]);
-    const { done, value } = await mode.destroy(where.loc, {
-      now: Date.now(),
-      condition,
-      ...(legacy ? { legacy: legacy.copyOf(sid, where.key) } : {}),
-    });
-    // the tombstone keeps the entry from being written again: removing it now is safe
-    const owner = done && users && value ? await ownerOfStored(value) : null;
-    if (owner !== null) {
-      await r.before(indexKeyOf(owner));
-      await users?.forget(owner, where.key);
-    }
-    return done;
-  }
-
-  function dropped(op: string, sid: string, outcome: WriteOutcome | TouchOutcome): void {
-    if (outcome === 'dead' || outcome === 'revoked') {
-      const reason = outcome === 'dead' ? 'the session was destroyed' : 'its owner was logged out everywhere';
-      logger.debug({ op, id: idForLog(sid) }, `redisession: ${op} dropped: ${reason}`);
-    }
-  }
+  const writes = sessionWrites({ mode, users, legacy, opts, client, logger, encode, readLive, decodeQuietly });
+  const indexKeyOf = (owner: string) => [userIndexKey(opts.prefix, owner)];
 
   async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
     const now = Date.now();
     const ttlMs = Math.min(Math.ceil(wo?.ttlMs ?? ttlMsFor(session, opts.ttlMs, now)), MAX_TTL_MS);
-    const r = receipt();
-    if (op === 'touch') await touch(sid, where, session, ttlMs, now, r);
-    else if (!(ttlMs > 0)) {
-      // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
-      await end(sid, where, { is: 'any' }, r);
-    } else await set(sid, where, session, ttlMs, now, r);
-    await r.confirm();
-  }
-
-  async function set(
-    sid: string,
-    where: { key: Buffer; loc: unknown },
-    session: object,
-    ttlMs: number,
-    now: number,
-    r: Receipt,
-  ) {
-    const owner = users?.ownerOf(session) ?? null;
-    const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
-    // the built-in codecs answer synchronously: no extra await on the request path
-    const value = isThenable(encoded) ? await encoded : encoded;
-    if (value.length > opts.maxSize) {
-      throw new SessionEncodeError(
-        `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
-      );
-    }
-    await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
-    const outcome =
-      owner === null || !users
-        ? await mode.write(where.loc, value, ttlMs, now)
-        : await users.guard(
-            owner,
-            where.key,
-            { expiresAt: now + ttlMs, ttlMs, now },
-            (entry) => mode.write(where.loc, value, ttlMs, now, entry),
-            'revoked' as const,
-          );
-    dropped('set', sid, outcome);
-    if (outcome !== 'stored') return;
-    // a cluster writes the entry and the session in two steps: a destroyUser that revoked the
-    // entry in between may have looked at the session before this write landed
-    if (owner !== null && users && !(await users.confirm(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }))) {
-      await mode.destroy(where.loc, { now: Date.now(), condition: { is: 'same', value } });
-      dropped('set', sid, 'revoked');
-    }
-  }
-
-  /** See SessionStore.touch: a later end at once; an earlier one only from a copy holding the stored data. */
-  async function touch(
-    sid: string,
-    where: { key: Buffer; loc: unknown },
-    session: object,
-    ttlMs: number,
-    now: number,
-    r: Receipt,
-  ) {
-    const owner = users?.ownerOf(session) ?? null;
-    await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
-    const expiresAt = now + ttlMs;
-    const times = { expiresAt, ttlMs, now };
-    const guarded = <T>(run: (entry?: IndexEntryOf) => Promise<T>, refused: T) =>
-      owner === null || !users ? run() : users.guard(owner, where.key, times, run, refused);
-    let outcome: TouchOutcome;
-    if (ttlMs > 0) {
-      const refresh = () => guarded((entry) => mode.refresh(where.loc, expiresAt, ttlMs, now, entry), 'revoked');
-      outcome = await refresh();
-      // A session only the legacy layout holds is moved over first, then touched.
-      if (outcome === 'missing' && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) {
-        outcome = await refresh();
-      }
-    } else {
-      // an expired cookie ends the session, on the same terms as a shorter one
-      const raw = (await readLive(where.loc)) ?? (legacy ? await legacy.claim(sid, where.key, where.loc) : null);
-      outcome = raw === null ? 'missing' : { shorter: raw };
-    }
-    dropped('touch', sid, outcome);
-    if (typeof outcome !== 'object') return;
-    // Earlier than stored: a stale copy (its request loaded the session before another one saved
-    // it) leaves the stored life alone; the same data means the cookie itself was shortened.
-    const stored = await decodeQuietly(outcome.shorter);
-    if (typeof stored !== 'object' || !sameData(stored.session, session)) return;
-    if (!(ttlMs > 0)) {
-      await end(sid, where, { is: 'same', value: outcome.shorter }, r);
-      return;
-    }
-    const shorter = outcome.shorter;
-    await guarded((entry) => mode.shorten(where.loc, shorter, expiresAt, ttlMs, now, entry), false);
+    await writes.write(sid, where, session, ttlMs, now, op);
   }
 
   function needUsers(op: string) {
@@ -448,7 +302,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       let raw = await mode.read(where.loc);
       if (raw === null) {
         if (!legacy) return null;
-        const r = receipt(); // the move writes the session and deletes the legacy copy
+        const r = writes.receipt(); // the move writes the session and deletes the legacy copy
         await r.before([mode.keyOf(where.loc)]);
         raw = await legacy.claim(sid, where.key, where.loc);
         if (raw === null) return null;
@@ -468,14 +322,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async destroy(sid) {
       const where = locate(sid, 'destroy');
       if ('problem' in where) return;
-      const r = receipt();
-      await end(sid, where, { is: 'any' }, r);
+      const r = writes.receipt();
+      await writes.end(sid, where, { is: 'any' }, r);
       await r.confirm();
     },
 
     async destroyUser(userId) {
       const index = needUsers('destroyUser');
-      const r = receipt();
+      const r = writes.receipt();
       // (an id destroyUser refuses throws before anything is written)
       if (typeof userId === 'string' || typeof userId === 'number') await r.before(indexKeyOf(String(userId)));
       const ended = await index.destroyUser(userId, {
