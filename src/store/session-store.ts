@@ -244,7 +244,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   // biome-ignore lint/suspicious/noExplicitAny: the mode's location type, passed back to it
   const access: SessionAccess<any> = {
     locate: (key) => mode.locate(key),
-    read: readLive,
+    read: (loc) => mode.read(loc),
     destroy: (loc, condition) => mode.destroy(loc, { now: Date.now(), condition }),
     decode: decodeQuietly,
   };

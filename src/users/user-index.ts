@@ -1,6 +1,7 @@
 import { idOfKey } from '../keys/key-scheme.js';
 import { MAX_USER_ID_LENGTH, userIndexKey, userIndexPrefix } from '../keys/user-index-key.js';
 import type { DestroyCondition, IndexEntry } from '../modes/mode.js';
+import { isTombstone } from '../modes/tombstone.js';
 import type { RedisClient } from '../redis/connections.js';
 import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefix } from '../redis/scan.js';
@@ -28,7 +29,7 @@ export type Decoded = { session: Record<string, unknown>; expiresAt: number | nu
 /** What the index needs from the store to check a session before reporting or ending it. */
 export interface SessionAccess<L> {
   locate(key: Buffer): L;
-  /** The stored bytes; null when absent or destroyed (a tombstone). */
+  /** The stored bytes (a session or a tombstone: see src/modes/tombstone.ts), or null. */
   read(loc: L): Promise<Buffer | null>;
   /** Ends the session when the condition still holds (see StorageMode.destroy). */
   destroy(loc: L, condition: DestroyCondition): Promise<{ done: boolean }>;
@@ -135,6 +136,8 @@ export function userIndex(
     const loc = access.locate(key);
     for (let round = 0; round < END_ROUNDS; round++) {
       const raw = await access.read(loc);
+      // ended already (an earlier call: revoked entries are taken again by every call)
+      if (raw !== null && isTombstone(raw)) return false;
       if (raw !== null) {
         const decoded = await access.decode(raw);
         if (typeof decoded === 'object' && !owns(owner, decoded.session)) return false;
@@ -192,7 +195,7 @@ export function userIndex(
       const listed = await Promise.all(
         entries.map(async (e) => {
           const raw = await access.read(access.locate(e.key));
-          if (raw === null) return null;
+          if (raw === null || isTombstone(raw)) return null;
           const decoded = await access.decode(raw);
           if (decoded === 'expired') return null;
           // unreadable here (a codec this instance lacks): it was indexed as this user's

@@ -171,12 +171,13 @@ describe.each(['hash', 'string'] as const)('suspected log-out holes (%s mode)', 
     await everySplit(a.client, {
       setup: async () => {
         const id = sid();
-        await b.set(id, session('fay'));
-        return id;
+        const fay = `fay-${sid()}`; // a user of this round only
+        await b.set(id, session(fay));
+        return { id, fay };
       },
-      op: () => a.store.destroyUser('fay'),
-      between: (id) => b.set(id, session('gus')), // logged in as someone else on the same session
-      check: async (id, at) => {
+      op: ({ fay }) => a.store.destroyUser(fay),
+      between: ({ id }) => b.set(id, session('gus')), // logged in as someone else on the same session
+      check: async ({ id }, at) => {
         const got = await b.get(id);
         if (got !== null) expect(got.user, `split at ${at}`).toBe('gus');
         // gus's session was either kept, or refused because it landed after fay's was ended (the
