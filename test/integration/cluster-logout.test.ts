@@ -169,6 +169,7 @@ describe.each(['hash', 'string'] as const)('model check of log-outs on a 3-maste
         clients: own.map((o) => o.client),
         direct,
         forget: (sids, users) => forgetKeys(admin, { mode, prefix, buckets: 4 }, sids, users),
+        twoStepSaves: true,
       });
     }
     const result = await runModel(lanes.map(laneRunner), {
