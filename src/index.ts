@@ -5,6 +5,7 @@ export { runMigration } from './migrate/bulk.js';
 export type { LegacyLayout, LegacyOptions } from './migrate/legacy.js';
 export type { ClusterConnection, ClusterNode, RedisClient, RedisConnection } from './redis/connections.js';
 export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
+export type { Durability } from './redis/durability.js';
 export {
   ConfigError,
   CorruptValueError,
