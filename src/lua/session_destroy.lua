@@ -16,8 +16,8 @@
   ARGV[2]  the legacy copy's field, '' for a string key (with KEYS[2])
   ARGV[3]  now, Unix ms
   ARGV[4]  the tombstone's shortest life, ms
-  ARGV[5]  condition: 'any', 'same' (only if the value is still ARGV[6]) or 'absent' (only if
-           there is no live session)
+  ARGV[5]  condition: 'any', 'same' (only if the value is still ARGV[6], a touch's new expiry
+           aside) or 'absent' (only if there is no live session)
   ARGV[6]  the expected value, for 'same'
 
   Returns { 1, value it held or false } when ended, { 0, current value or false } when the
@@ -30,7 +30,7 @@ local key, field = KEYS[1], ARGV[1]
 local now, life, condition = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local kind, v, left = state(key, field, now)
 local current = (kind == 'live') and v or false
-if condition == 'same' and current ~= ARGV[6] then
+if condition == 'same' and not same_session(current, ARGV[6]) then
   return { 0, current }
 end
 if condition == 'absent' and current then

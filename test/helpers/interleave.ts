@@ -107,6 +107,24 @@ export function splitter(client: Redis | Cluster, label = 'split') {
         onStop = resolve;
       });
     },
+    /**
+     * Lets `n` more units through (the held ones first), then holds again; resolves when the next
+     * unit is held (never, when the operation ends first: race it against the operation).
+     */
+    async more(n: number): Promise<void> {
+      const units = held.splice(0, n);
+      budget = n - units.length;
+      for (const u of units) {
+        passed.push(u.names);
+        chain = chain.then(() => u.send());
+      }
+      const stopped = new Promise<void>((resolve) => {
+        onStop = resolve;
+      });
+      await chain;
+      if (held.length > 0) return;
+      return stopped;
+    },
     /** Sends what was held, and everything after it. */
     async release(): Promise<void> {
       budget = Number.POSITIVE_INFINITY;

@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
-import { everySplit } from '../helpers/interleave.js';
+import { everySplit, splitter } from '../helpers/interleave.js';
 import { type Lane, laneRunner } from '../helpers/logout-model.js';
 import { modelBudget, runModel } from '../helpers/logout-model-run.js';
 import { forgetKeys } from '../helpers/model-keys.js';
@@ -88,6 +88,31 @@ describe.each(['hash', 'string'] as const)('log out on a 3-master cluster (%s mo
         expect(await b.store.sessionsOf('fay'), `split at ${at}`).toEqual([]);
       },
     });
+  });
+
+  it('a save undone after destroyUser is undone even if a touch moved its expiry meanwhile', async () => {
+    // found by the model check: the undo compared the exact bytes, which a touch changes in hash mode
+    const prefix = testPrefix(`c-undo-${mode}`);
+    const a = await makeStore(prefix, { mode, userId: owner });
+    const b = await makeStore(prefix, { mode, userId: owner });
+    const id = sid();
+    const fay = `fay-${sid()}`;
+    await b.store.set(id, session('gus'));
+    const gate = splitter(a.client);
+    try {
+      const stopped = gate.stopAfter(1); // fay's save: its index entry is in
+      const save = a.store.set(id, session(fay, 60_000, { v: 1 }));
+      await stopped;
+      await b.store.destroyUser(fay); // revokes it; the session is still gus's: left alone
+      await Promise.race([gate.more(1), save]); // the save's session write lands
+      await b.store.touch(id, session('gus', 120_000)); // a stale touch (gus's copy) moves its expiry
+      await gate.release();
+      await save;
+    } finally {
+      gate.restore();
+    }
+    expect((await b.store.get(id))?.user).not.toBe(fay);
+    expect(await b.store.sessionsOf(fay)).toEqual([]);
   });
 
   it('destroy racing a set from another tab: destroy wins', async () => {

@@ -33,3 +33,15 @@ end
 local function is_tombstone(v)
   return v ~= nil and v ~= false and string.byte(v, 1) == TOMBSTONE
 end
+
+-- Whether two stored values hold the same session, whatever their expiry says (a touch only ever
+-- rewrites the expiry bytes of a hash-mode value).
+local function same_session(a, b)
+  if a == b then
+    return true
+  end
+  if not a or not b or string.byte(a, 1) ~= 0xA3 or string.byte(b, 1) ~= 0xA3 then
+    return false
+  end
+  return string.sub(a, 2, 2) == string.sub(b, 2, 2) and string.sub(a, 9) == string.sub(b, 9)
+end
