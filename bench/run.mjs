@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { memoryChart } from './lib/chart.mjs';
 import { targetRows } from './lib/targets.mjs';
 import { codecRows } from './sections/codecs.mjs';
+import { durabilityRows } from './sections/durability.mjs';
 import { memoryRows } from './sections/memory.mjs';
 import { sweepRows } from './sections/sweep.mjs';
 import { throughputRows } from './sections/throughput.mjs';
@@ -21,7 +22,13 @@ const dir = new URL('./results/', import.meta.url);
 const sectionDir = new URL('sections/', dir);
 mkdirSync(sectionDir, { recursive: true });
 
-const sections = { memory: memoryRows, throughput: throughputRows, sweep: sweepRows, codecs: codecRows };
+const sections = {
+  memory: memoryRows,
+  throughput: throughputRows,
+  sweep: sweepRows,
+  codecs: codecRows,
+  durability: durabilityRows,
+};
 const started = Date.now();
 for (const [name, run] of Object.entries(sections)) {
   if (only && !only.includes(name)) continue;

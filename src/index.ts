@@ -6,9 +6,11 @@ export type { LegacyLayout, LegacyOptions } from './migrate/legacy.js';
 export { coalesceWrites } from './redis/coalesce.js';
 export type { ClusterConnection, ClusterNode, RedisClient, RedisConnection } from './redis/connections.js';
 export { closeRedisConnections, configureRedis, getRedis } from './redis/connections.js';
+export type { Durability } from './redis/durability.js';
 export {
   ConfigError,
   CorruptValueError,
+  DurabilityError,
   InvalidSessionIdError,
   RedisessionError,
   SessionEncodeError,

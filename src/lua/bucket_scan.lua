@@ -22,7 +22,8 @@
 
   Returns, for the first m >= 1 buckets (in KEYS order), 4 entries each, then the µs it ran:
   { next cursor, fields scanned, expired sessions, live sessions, ..., µs }. Fields that are not
-  our envelope are neither (scanned - expired - live of them), and are never deleted.
+  our envelope are neither (scanned - expired - live of them), and are never deleted; tombstones
+  are neither either, and are deleted (uncounted) once their time is past.
 ]]
 local started = redis.call('TIME')
 local cutoff = tonumber(ARGV[2])
@@ -54,11 +55,20 @@ for k = 1, #KEYS do
   else
     local entries = reply[2]
     local dead = {}
+    local tombs = 0
     local live = 0
     for i = 1, #entries, 2 do
-      -- envelope_expiry: the prelude (src/lua/prelude.lua)
-      local expiry = envelope_expiry(entries[i + 1])
-      if expiry == false then
+      local v = entries[i + 1]
+      -- tombstone_until / envelope_expiry: the prelude (src/lua/prelude.lua). A tombstone is
+      -- removed once past, never counted as a session
+      local until_ms = tombstone_until(v)
+      local expiry = until_ms == nil and envelope_expiry(v)
+      if until_ms then
+        if remove and until_ms <= cutoff then
+          dead[#dead + 1] = entries[i]
+          tombs = tombs + 1
+        end
+      elseif expiry == false then
         live = live + 1
       elseif expiry then
         if expiry <= cutoff then
@@ -76,7 +86,7 @@ for k = 1, #KEYS do
     end
     out[#out + 1] = reply[1]
     out[#out + 1] = #entries / 2
-    out[#out + 1] = #dead
+    out[#out + 1] = #dead - tombs
     out[#out + 1] = live
     spent = spent + 1 + #entries / 2
   end

@@ -7,7 +7,8 @@
   KEYS[1]  key found by SCAN under the store's prefix
   ARGV[1]  '1' to delete it when it is ours, '0' to only check
 
-  Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), else 0.
+  Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), 2 when it is a string-mode
+  tombstone (ours, deleted with ARGV[1] = '1', but no session: length() does not count it), else 0.
 ]]
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local first
@@ -20,11 +21,15 @@ end
 if not first then
   return 0
 end
--- envelope_is_ours: the prelude (src/lua/prelude.lua)
-if not envelope_is_ours(first) then
+-- envelope_is_ours: the prelude (src/lua/prelude.lua); a bucket may hold tombstones among its sessions
+local format = string.byte(first, 1)
+if not envelope_is_ours(first) and format ~= TOMBSTONE then
   return 0
 end
 if ARGV[1] == '1' then
   redis.call('UNLINK', KEYS[1])
+end
+if format == TOMBSTONE and kind == 'string' then
+  return 2
 end
 return 1

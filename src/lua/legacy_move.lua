@@ -3,7 +3,7 @@
   into the store's layout, atomically: the legacy value is compared with what the caller read and
   converted, so of two requests racing on one legacy session exactly one moves it and the other
   finds it in the new layout. A live session already in the new layout is never overwritten (it
-  is newer); the legacy copy is dropped either way. Both keys must be on one node (no cluster).
+  is newer), nor is a destroyed one (its tombstone); the legacy copy is dropped either way. Both keys must be on one node (no cluster).
 
   KEYS[1]  legacy key: a string (connect-redis, string mode) or a bucket hash (hash mode)
   KEYS[2]  target key: a string key (string mode) or a bucket hash (hash mode)
@@ -14,9 +14,11 @@
   ARGV[5]  TTL in ms (integer > 0): the legacy session's remaining life
   ARGV[6]  now, Unix ms: a hash-mode target whose expiry is at or below it counts as absent
 
-  Returns 1 when moved, 0 when the target already held a live session (legacy copy dropped),
-  -1 when the legacy value changed or went meanwhile (nothing done).
+  Returns 1 when moved, 0 when the target already held a live session or a tombstone (legacy copy
+  dropped), -1 when the legacy value changed or went meanwhile (nothing done).
 ]]
+--- @include "value"
+--- @include "session"
 local current
 if ARGV[1] == '' then
   if redis.call('TYPE', KEYS[1])['ok'] ~= 'string' then
@@ -33,31 +35,13 @@ if current ~= ARGV[2] then
   return -1
 end
 
-local live = false
-if ARGV[3] == '' then
-  live = redis.call('EXISTS', KEYS[2]) == 1
-else
-  local v = redis.call('HGET', KEYS[2], ARGV[3])
-  if v then
-    live = true
-    -- envelope_expiry: the prelude (src/lua/prelude.lua)
-    local expiry = envelope_expiry(v)
-    if expiry and expiry <= tonumber(ARGV[6]) then
-      live = false
-    end
-  end
-end
+-- a live session, or a tombstone in force (the id was destroyed: the legacy copy must not bring
+-- it back), both count as newer
+local live = state(KEYS[2], ARGV[3], tonumber(ARGV[6])) ~= 'absent'
 
 local ttl = tonumber(ARGV[5])
 if not live then
-  if ARGV[3] == '' then
-    redis.call('SET', KEYS[2], ARGV[4], 'PX', ttl)
-  else
-    redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-    if redis.call('PTTL', KEYS[2]) < ttl then
-      redis.call('PEXPIRE', KEYS[2], ttl)
-    end
-  end
+  store_value(KEYS[2], ARGV[3], ARGV[4], ttl)
 end
 if ARGV[1] == '' then
   redis.call('DEL', KEYS[1])

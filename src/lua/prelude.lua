@@ -5,8 +5,28 @@
   A stored value starts with its format byte:
     0xA3 / 0xA2  format 1: a codec byte, then (0xA3 only) the expiry at bytes 3..8
     0xB1 / 0xB0  format 2 ('compact', uncompressed): (0xB1 only) the expiry at bytes 2..7
+    0xDE         a tombstone (src/modes/tombstone.ts): 0x00, then "dead until" at bytes 3..8
   The expiry is the absolute Unix time in ms, 6 bytes big-endian.
 ]]
+
+local TOMBSTONE = 0xDE
+
+-- The 48-bit big-endian number at bytes at..at+5 of v, or nil when v is shorter.
+local function ms_from(v, at)
+  local a, b, c, d, e, f = string.byte(v, at, at + 5)
+  if not f then
+    return nil
+  end
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+end
+
+-- Until when a tombstone is in force (Unix ms); nil when v is not a tombstone.
+local function tombstone_until(v)
+  if string.byte(v, 1) ~= TOMBSTONE then
+    return nil
+  end
+  return ms_from(v, 3)
+end
 
 -- The expiry of a stored value (Unix ms); false when it carries none; nil when it is not ours.
 local function envelope_expiry(v)
@@ -21,11 +41,7 @@ local function envelope_expiry(v)
   else
     return nil
   end
-  local a, b, c, d, e, f = string.byte(v, at, at + 5)
-  if not f then
-    return nil
-  end
-  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+  return ms_from(v, at)
 end
 
 -- Whether a value (or only its first byte) starts like one of our envelopes.
@@ -50,3 +66,16 @@ local function envelope_with_expiry(v, expiry6)
   return nil
 end
 
+-- The value as it would be without an expiry (format 1: 0xA2, format 2: 0xB0), for comparing two
+-- copies of one session whatever their expiry says; nil when the value is not ours.
+local function envelope_without_expiry(v)
+  local format = string.byte(v, 1)
+  if format == 0xA3 then
+    return string.char(0xA2) .. string.sub(v, 2, 2) .. string.sub(v, 9)
+  elseif format == 0xB1 then
+    return string.char(0xB0) .. string.sub(v, 8)
+  elseif format == 0xA2 or format == 0xB0 then
+    return v
+  end
+  return nil
+end

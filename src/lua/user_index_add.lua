@@ -1,43 +1,31 @@
 --[[
-  Records that a user owns a session (set / touch with the userId option), before or in the same
-  transaction as the session write. A session that destroyUser revoked stays revoked: the write
-  that raced with destroyUser is refused here and the caller removes the session it just wrote.
-  The index lives as long as its longest-lived entry, and each call drops a few expired entries.
+  Records that a user owns a session, on a cluster, where the index and the session can sit on
+  different nodes: run before the session's own write (session_set.lua / session_touch.lua without
+  an index), which happens only if this accepts. (On a single node those scripts update the index
+  themselves, in the same atomic step.) A session destroyUser revoked stays revoked, and a write
+  that started at or before the fence of a destroyUser is refused. The entry's expiry only ever
+  goes up here: the session's own write comes later and separately, so the entry must never end
+  before the session it points to.
 
   KEYS[1]  user index hash (src/keys/user-index-key.ts)
   ARGV[1]  field: the session's binary key
   ARGV[2]  the session's absolute expiry, Unix ms
-  ARGV[3]  now, Unix ms (the web server's clock, which stamped the expiry)
+  ARGV[3]  now, Unix ms: when the write started (the web server's clock, which stamped the expiry)
   ARGV[4]  the session's TTL in ms (integer > 0), for the index's own TTL
+  ARGV[5]  grace ms: entries that expired longer ago than this are dropped on the way
+  ARGV[6]  optional: when the session was written, Unix ms, if earlier than now ('0': unknown, as
+           for a legacy copy moved over: any fence refuses it)
 
-  Values: "<created ms>:<expiry ms>" for a live entry, "r:<expiry ms>" once revoked.
-  Returns 1 when indexed, 0 when the session was revoked by destroyUser.
+  Returns 1 when indexed, 0 when refused (logged out everywhere meanwhile).
 ]]
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old and string.sub(old, 1, 2) == 'r:' then
+--- @include "value"
+--- @include "session"
+--- @include "user_entry"
+
+local now = tonumber(ARGV[3])
+local allowed, old = entry_allows(KEYS[1], ARGV[1], tonumber(ARGV[6] or ARGV[3]))
+if not allowed then
   return 0
 end
-local created = ARGV[3]
-if old then
-  created = string.match(old, '^(%d+):') or ARGV[3]
-end
-redis.call('HSET', KEYS[1], ARGV[1], created .. ':' .. ARGV[2])
-local ttl = tonumber(ARGV[4])
-if redis.call('PTTL', KEYS[1]) < ttl then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-
--- Bounded clean-up: a few random entries, judged on their recorded expiry.
-local now = tonumber(ARGV[3])
-local sample = redis.call('HRANDFIELD', KEYS[1], 8, 'WITHVALUES')
-local dead = {}
-for i = 1, #sample, 2 do
-  local expiry = tonumber(string.match(sample[i + 1], ':(%d+)$'))
-  if expiry and expiry <= now then
-    dead[#dead + 1] = sample[i]
-  end
-end
-if #dead > 0 then
-  redis.call('HDEL', KEYS[1], unpack(dead))
-end
+entry_put(KEYS[1], ARGV[1], old, now, tonumber(ARGV[2]), tonumber(ARGV[4]), false, tonumber(ARGV[5]))
 return 1

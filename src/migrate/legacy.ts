@@ -60,7 +60,8 @@ export interface MoveTarget<L> {
   read: (loc: L) => Promise<Buffer | null>;
   /**
    * Indexes the session's owner (userId option) before it lands in the new layout; false when the
-   * owner's index refuses it (the user was logged out everywhere meanwhile).
+   * owner's index refuses it (the user was logged out everywhere since: a legacy copy is older than
+   * any such logout, as the legacy layout records no write time).
    */
   beforeWrite?: (session: Record<string, unknown>, key: Buffer, expiresAt: number, ttlMs: number) => Promise<boolean>;
   logger: Logger;
@@ -112,8 +113,10 @@ export interface LegacyFallback<L> {
   claim(sid: string, key: Buffer, loc: L): Promise<Buffer | null>;
   /** Moves one legacy session found by the bulk move (its value already read); never overwrites a newer one. */
   move(address: LegacyAddress, raw: Buffer, pttl: number, key: Buffer, dryRun?: boolean): Promise<MoveOutcome>;
-  /** destroy: the legacy copy goes too. */
-  remove(sid: string, key: Buffer): Promise<void>;
+  /** Where destroy removes the legacy copy, in the same script as the session (a single node only: throws on a cluster). */
+  copyOf(sid: string, key: Buffer): LegacyAddress;
+  /** Deletes a legacy copy of a destroyed session (an old web server wrote it back). */
+  drop(sid: string, key: Buffer): Promise<void>;
 }
 
 export function legacyFallback<L>(source: LegacySource, target: MoveTarget<L>): LegacyFallback<L> {
@@ -229,7 +232,12 @@ export function legacyFallback<L>(source: LegacySource, target: MoveTarget<L>): 
       return null;
     },
 
-    remove: (sid, key) => dropAt(addressOf(sid, key)),
+    copyOf(sid, key) {
+      redis(); // the cluster check
+      return addressOf(sid, key);
+    },
+
+    drop: (sid, key) => dropAt(addressOf(sid, key)),
   };
 }
 

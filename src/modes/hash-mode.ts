@@ -1,11 +1,11 @@
-import { encodeExpiry } from '../codec/envelope.js';
 import { bucketKey, bucketWidth, MAX_BUCKET_NAME, namedBucketKey, shardIndexOf } from '../keys/buckets.js';
 import type { RedisClient } from '../redis/connections.js';
-import { requestScript, sendBuffer } from '../redis/fast-command.js';
+import { sendBuffer } from '../redis/fast-command.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
-import { DEFAULT_GRACE_MS, scanBuckets } from '../sweep/bucket-scan.js';
+import { scanBuckets } from '../sweep/bucket-scan.js';
 import type { StorageMode } from './mode.js';
+import { destroySession, shortenSession, touchSession, writeSession } from './session-scripts.js';
 import { walkBuckets } from './walk.js';
 
 export interface HashLocation {
@@ -20,6 +20,8 @@ export interface HashModeSetup {
   bucketOf: (key: Buffer) => number | Buffer | Uint8Array | string;
   /** Share of writes (0..1) that also clean expired sessions out of the bucket written to. */
   inlineSweep: number;
+  /** The in-line sweep's (and the user index's) allowance for web servers' clocks running behind. */
+  graceMs: number;
   /** SCAN / HSCAN COUNT of the walks (length, clear, entries). @default 1000 */
   scanCount?: number;
 }
@@ -33,9 +35,7 @@ export const INLINE_SWEEP_SAMPLE = 16;
  */
 export function hashMode(client: () => RedisClient, setup: HashModeSetup): StorageMode<HashLocation> {
   const redis = () => withScripts(client());
-  const hashSet = requestScript('rsHashSet');
-  const hashTouch = requestScript('rsHashTouch');
-  const { prefix, buckets, bucketOf, inlineSweep, scanCount = 1000 } = setup;
+  const { prefix, buckets, bucketOf, inlineSweep, graceMs, scanCount = 1000 } = setup;
   const width = bucketWidth(buckets);
 
   async function* ownBuckets(): AsyncGenerator<Buffer[]> {
@@ -46,6 +46,7 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
   }
 
   const inlineSample = () => (inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0);
+  const at = ({ bucket, field }: HashLocation) => ({ key: bucket, field });
 
   return {
     name: 'hash',
@@ -69,18 +70,15 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
       }
       return { bucket: namedBucketKey(prefix, bytes), field: key };
     },
+    keyOf: ({ bucket }) => bucket,
     read: ({ bucket, field }) => sendBuffer(client(), 'hget', [bucket, field]) as Promise<Buffer | null>,
-    write: ({ bucket, field }, value, ttlMs) =>
-      hashSet.run(client(), [bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS]),
-    refresh: ({ bucket, field }, expiresAt, ttlMs, now) =>
-      hashTouch.run(client(), [bucket, field, encodeExpiry(expiresAt), ttlMs, now]).then((n) => n === 1),
-    queueWrite(tx, { bucket, field }, value, ttlMs) {
-      tx.rsHashSet(bucket, field, value, ttlMs, inlineSample(), DEFAULT_GRACE_MS);
-    },
-    queueRefresh(tx, { bucket, field }, expiresAt, ttlMs, now) {
-      tx.rsHashTouch(bucket, field, encodeExpiry(expiresAt), ttlMs, now);
-    },
-    remove: ({ bucket, field }) => sendBuffer(client(), 'hdel', [bucket, field]),
+    write: (loc, value, ttlMs, now, index) =>
+      writeSession(client(), at(loc), value, ttlMs, now, { sample: inlineSample(), graceMs }, index),
+    refresh: (loc, expiresAt, ttlMs, now, index) =>
+      touchSession(client(), at(loc), expiresAt, ttlMs, now, graceMs, index),
+    shorten: (loc, expected, expiresAt, ttlMs, now, index) =>
+      shortenSession(client(), at(loc), expected, expiresAt, ttlMs, now, graceMs, index),
+    destroy: (loc, options) => destroySession(client(), at(loc), options),
     removeIfSame: async ({ bucket, field }, value) => (await redis().rsDeleteIfSame(bucket, value, field)) === 1,
     async count(now) {
       let live = 0;

@@ -3,23 +3,26 @@ import { sendBuffer } from '../redis/fast-command.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
+import { destroySession, shortenSession, touchSession, writeSession } from './session-scripts.js';
 import { walkStrings } from './walk.js';
 
-const PX = Buffer.from('PX');
 const GT = Buffer.from('GT');
 
 /**
- * One Redis string per session: `SET prefix+key value PX ttl`, and Redis expires it.
- * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys;
- * `scanCount` is the SCAN COUNT of the walks (length, clear, entries).
+ * One Redis string per session: `prefix+key` holding the value, with a TTL; Redis expires it.
+ * `isKey` tells whether what follows the prefix in a scanned key can be one of our session keys.
+ * `graceMs` is the index's clean-up allowance for web servers' clocks; `scanCount` the SCAN COUNT
+ * of the walks (length, clear, entries).
  */
 export function stringMode(
   client: () => RedisClient,
   prefix: Buffer,
   isKey: (key: Buffer) => boolean,
+  graceMs: number,
   scanCount = 1000,
 ): StorageMode<Buffer> {
   const redis = () => withScripts(client());
+  const noSweep = { sample: 0, graceMs };
 
   async function forEachOwned(remove: boolean): Promise<number> {
     let total = 0;
@@ -34,19 +37,19 @@ export function stringMode(
     name: 'string',
     storesExpiry: false,
     locate: (key) => Buffer.concat([prefix, key]),
+    keyOf: (redisKey) => redisKey,
     read: (redisKey) => sendBuffer(client(), 'get', [redisKey]) as Promise<Buffer | null>,
-    write: (redisKey, value, ttlMs) => sendBuffer(client(), 'set', [redisKey, value, PX, ttlMs]),
-    // Only the TTL: the data stays as the last set wrote it, a key that is gone stays gone, and
-    // GT never shortens, so a stale touch cannot cut short the life a concurrent set gave
-    refresh: (redisKey, _expiresAt, ttlMs) =>
-      sendBuffer(client(), 'pexpire', [redisKey, ttlMs, GT]).then((n) => n === 1),
-    queueWrite(tx, redisKey, value, ttlMs) {
-      tx.set(redisKey, value, 'PX', ttlMs);
+    write: (key, value, ttlMs, now, index) =>
+      writeSession(client(), { key, field: '' }, value, ttlMs, now, noSweep, index),
+    async refresh(key, expiresAt, ttlMs, now, index) {
+      // The common case in one plain command: a later end (GT). A key that is gone stays gone, and
+      // a tombstone only lives longer. Anything else (gone, earlier, an index) goes to the script.
+      if (!index && (await sendBuffer(client(), 'pexpire', [key, ttlMs, GT])) === 1) return 'touched';
+      return touchSession(client(), { key, field: '' }, expiresAt, ttlMs, now, graceMs, index);
     },
-    queueRefresh(tx, redisKey, _expiresAt, ttlMs) {
-      tx.pexpire(redisKey, ttlMs, 'GT');
-    },
-    remove: (redisKey) => sendBuffer(client(), 'unlink', [redisKey]),
+    shorten: (key, expected, expiresAt, ttlMs, now, index) =>
+      shortenSession(client(), { key, field: '' }, expected, expiresAt, ttlMs, now, graceMs, index),
+    destroy: (key, options) => destroySession(client(), { key, field: '' }, options),
     removeIfSame: async (redisKey, value) => (await redis().rsDeleteIfSame(redisKey, value)) === 1,
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),

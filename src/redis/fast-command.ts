@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Command } from 'ioredis';
 import type { RedisClient } from './connections.js';
-import { lua, SCRIPTS, type SingleKeyScript } from './scripts.js';
+import { lua, SCRIPTS, type ScriptName } from './scripts.js';
 
 /*
  * The request path's commands (GET/HGET, SET, PEXPIRE, UNLINK/HDEL, the hash-mode scripts, and the
@@ -181,7 +181,8 @@ export class FastScript {
 
   constructor(
     lua: string,
-    private readonly numberOfKeys: number,
+    /** undefined: a script taking any number of keys, given on each call */
+    private readonly numberOfKeys?: number,
   ) {
     this.luaBytes = Buffer.from(lua, 'utf8');
     this.shaBytes = Buffer.from(createHash('sha1').update(lua).digest('hex'), 'latin1');
@@ -192,16 +193,17 @@ export class FastScript {
    * many). The array becomes the command's: pass a fresh one.
    */
   run(client: RedisClient, keysThenArgs: Arg[], numberOfKeys = this.numberOfKeys): Promise<unknown> {
+    if (numberOfKeys === undefined) throw new TypeError('this script takes any number of keys: say how many');
     keysThenArgs.unshift(this.shaBytes, numberOfKeys);
     const command = new ScriptCommand(this, client, keysThenArgs);
     return client.sendCommand(command) as Promise<unknown>;
   }
 }
 
-const requestScripts = new Map<SingleKeyScript, FastScript>();
+const requestScripts = new Map<ScriptName, FastScript>();
 
 /** One of SCRIPTS (src/lua), for the request path; made once per process. */
-export function requestScript(name: SingleKeyScript): FastScript {
+export function requestScript(name: ScriptName): FastScript {
   let script = requestScripts.get(name);
   if (!script) {
     const { file, numberOfKeys } = SCRIPTS[name];

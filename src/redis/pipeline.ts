@@ -47,10 +47,12 @@ async function runPipeline(
 }
 
 /**
- * The redirections of a slot on the move (resharding) or a failover. The command did not run, so
- * sending it again on its own is safe, and ioredis follows the redirection for a one-key pipeline.
+ * The redirections of a slot on the move (resharding) or a failover, and a script the node does
+ * not have (NOSCRIPT: ioredis loads it again for a command of its own, but not for one it resends
+ * itself after a failover). The command did not run, so sending it again on its own is safe, and
+ * ioredis follows the redirection (or loads the script) for a one-key pipeline.
  */
-const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|NOSCRIPT) /;
 
 async function perNode(
   cluster: Cluster,

@@ -5,8 +5,12 @@ import { pipelinePerKey } from './pipeline.js';
 
 /** Every Lua script, in src/lua/ (one file each; KEYS/ARGV documented at the top of the file). */
 export const SCRIPTS = {
-  rsHashSet: { file: 'hash_set.lua', numberOfKeys: 1 },
-  rsHashTouch: { file: 'hash_touch.lua', numberOfKeys: 1 },
+  // one session, both modes; an optional second key (the owner's index, or a legacy copy): the
+  // first argument says how many keys
+  rsSessionSet: { file: 'session_set.lua', numberOfKeys: undefined },
+  rsSessionTouch: { file: 'session_touch.lua', numberOfKeys: undefined },
+  rsSessionShorten: { file: 'session_shorten.lua', numberOfKeys: undefined },
+  rsSessionDestroy: { file: 'session_destroy.lua', numberOfKeys: undefined },
   rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: 1 },
   /** The same script over several buckets per call (not on a cluster): first argument = how many. */
   rsBucketScanMany: { file: 'bucket_scan.lua', numberOfKeys: undefined },
@@ -20,8 +24,15 @@ export const SCRIPTS = {
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
+/** Scripts called as (numberOfKeys, ...keys, ...args). */
+export type ManyKeysScript =
+  | 'rsBucketScanMany'
+  | 'rsSessionSet'
+  | 'rsSessionTouch'
+  | 'rsSessionShorten'
+  | 'rsSessionDestroy';
 /** Scripts whose key count is fixed: called as (key, ...args) (rsLegacyMove: its second key first among args). */
-export type SingleKeyScript = Exclude<ScriptName, 'rsBucketScanMany'>;
+export type SingleKeyScript = Exclude<ScriptName, ManyKeysScript>;
 export type Arg = string | number | Buffer;
 type ScriptCall = (key: Buffer | string, ...args: Arg[]) => Promise<unknown>;
 type PipelineScriptCall = (key: Buffer | string, ...args: Arg[]) => ChainableCommander;
@@ -30,11 +41,14 @@ type ManyKeysCall<R> = (numberOfKeys: number, ...keysThenArgs: Arg[]) => R;
 
 /** Each script, and its `...Buffer` twin (ioredis defines both) whose replies stay Buffers. */
 export type ScriptedClient = RedisClient &
-  Record<SingleKeyScript | `${SingleKeyScript}Buffer`, ScriptCall> & {
-    rsBucketScanMany: ManyKeysCall<Promise<unknown>>;
-  };
+  Record<SingleKeyScript | `${SingleKeyScript}Buffer`, ScriptCall> &
+  Record<ManyKeysScript | `${ManyKeysScript}Buffer`, ManyKeysCall<Promise<unknown>>>;
 export type ScriptedPipeline = ChainableCommander &
-  Record<SingleKeyScript, PipelineScriptCall> & { rsBucketScanMany: ManyKeysCall<ChainableCommander> };
+  Record<SingleKeyScript, PipelineScriptCall> &
+  Record<ManyKeysScript, ManyKeysCall<ChainableCommander>>;
+
+/** `--- @include "name"` (as in BullMQ's scripts): the line becomes src/lua/includes/name.lua. */
+const INCLUDE = /^--- @include "([a-z_]+)"$/gm;
 
 /** Read once; src/lua next to src/redis when run from source, dist/lua next to dist/redis when built. */
 const read = (file: string) => readFileSync(new URL(`../lua/${file}`, import.meta.url), 'utf8');
@@ -49,7 +63,8 @@ export function lua(file: string): string {
   let src = sources.get(file);
   if (src === undefined) {
     prelude ??= read('prelude.lua');
-    src = `${prelude}\n${read(file)}`;
+    // the prelude in front of every script; `--- @include "name"` lines become src/lua/includes/name.lua
+    src = `${prelude}\n${read(file).replace(INCLUDE, (_, name: string) => read(`includes/${name}.lua`))}`;
     sources.set(file, src);
   }
   return src;

@@ -20,3 +20,10 @@ export class CorruptValueError extends RedisessionError {}
 
 /** getRedis was asked for a name that configureRedis never registered. */
 export class UnknownConnectionError extends RedisessionError {}
+
+/**
+ * With the `durability` option: Redis stored the write, but not enough replicas confirmed it in
+ * time. The write may be lost if the master fails before they catch up; the caller was not told
+ * it is safe.
+ */
+export class DurabilityError extends RedisessionError {}

@@ -19,6 +19,7 @@ import {
 import { MAX_BUCKETS } from '../keys/buckets.js';
 import { type LegacyOptions, type LegacySource, resolveLegacy } from '../migrate/legacy.js';
 import { assertConnection, type RedisConnection } from '../redis/connections.js';
+import type { Durability } from '../redis/durability.js';
 import type { UserIdOf } from '../users/user-index.js';
 import { ConfigError } from './errors.js';
 import { isLogger, type Logger, silentLogger, toLogger } from './logger.js';
@@ -142,6 +143,18 @@ export interface SessionStoreOptions {
    * in. Turns on the per-user index behind destroyUser and sessionsOf. @default none
    */
   userId?: UserIdOf;
+  /**
+   * Seconds a session is kept past its expiry by the sweeps this store runs (the in-line sweep,
+   * store.sweep(), the user index's clean-up): an allowance for web servers whose clocks run
+   * behind. Give the worker the same (CLEANUP_GRACE). @default 60
+   */
+  sweepGrace?: number;
+  /**
+   * Acknowledge a write (set, touch, destroy, destroyUser, a legacy move) only once `replicas`
+   * replicas have it (Redis WAIT), so a failover to one of them loses no acknowledged session; a
+   * write not confirmed within `timeoutMs` fails with DurabilityError. @default none
+   */
+  durability?: Durability;
 }
 
 export const DEFAULTS = {
@@ -160,6 +173,7 @@ export const DEFAULTS = {
   maxSize: 1024 * 1024,
   onCorrupt: 'ignore',
   logKeyErrors: false,
+  sweepGrace: 60,
 } as const satisfies SessionStoreOptions;
 
 export interface ResolvedOptions {
@@ -198,6 +212,8 @@ export interface ResolvedOptions {
   logKeyErrors: boolean;
   legacy: LegacySource | null;
   userId: UserIdOf | null;
+  sweepGraceMs: number;
+  durability: Durability | null;
 }
 
 // A record, not a list, so the compiler complains when an option is added to the interface only.
@@ -225,6 +241,8 @@ const OPTION_NAMES: Record<keyof SessionStoreOptions, true> = {
   logKeyErrors: true,
   legacy: true,
   userId: true,
+  sweepGrace: true,
+  durability: true,
 };
 const KNOWN_OPTIONS = Object.keys(OPTION_NAMES);
 
@@ -354,16 +372,24 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
       'a non-empty string of at most 128 characters (an empty prefix would let clear() reach foreign keys)',
     );
   }
-  if (typeof o.ttl !== 'function' && (typeof o.ttl !== 'number' || !(o.ttl > 0 && o.ttl * 1000 <= MAX_TTL_MS))) {
+  // at least 1 ms once rounded: a ttl of 0 ms would delete every session without cookie.expires
+  if (
+    typeof o.ttl !== 'function' &&
+    (typeof o.ttl !== 'number' || !(Math.round(o.ttl * 1000) >= 1 && o.ttl * 1000 <= MAX_TTL_MS))
+  ) {
     fail(
       'ttl',
       o.ttl,
-      `a number of seconds > 0 and at most ${MAX_TTL_MS / 1000} (100 years), or a function (session) => seconds`,
+      `a number of seconds from 0.001 to ${MAX_TTL_MS / 1000} (100 years), or a function (session) => seconds`,
     );
   }
   if (typeof o.disableTTL !== 'boolean') fail('disableTTL', o.disableTTL, 'true or false');
   if (typeof o.disableTouch !== 'boolean') fail('disableTouch', o.disableTouch, 'true or false');
   assertInteger('scanCount', o.scanCount, 1, 1_000_000);
+  if (typeof o.sweepGrace !== 'number' || !(o.sweepGrace >= 0 && o.sweepGrace <= 86_400)) {
+    fail('sweepGrace', o.sweepGrace, 'a number of seconds from 0 to 86400');
+  }
+  const durability = resolveDurability(o.durability);
   assertInteger('buckets', o.buckets, 1, MAX_BUCKETS);
   assertFunction('keyGenerator', o.keyGenerator);
   assertFunction('hashKeyGenerator', o.hashKeyGenerator);
@@ -444,7 +470,24 @@ export function resolveOptions(options: SessionStoreOptions = {}): ResolvedOptio
     logKeyErrors: o.logKeyErrors,
     legacy: resolveLegacy(o.legacy, { mode: o.mode, prefix: Buffer.from(o.prefix, 'utf8') }),
     userId: o.userId ?? null,
+    sweepGraceMs: Math.round(o.sweepGrace * 1000),
+    durability,
   };
+}
+
+function resolveDurability(value: unknown): Durability | null {
+  if (value === undefined) return null;
+  const accepted = '{ replicas: 1 to 16, timeoutMs: 1 to 60000 }';
+  if (typeof value !== 'object' || value === null) fail('durability', value, accepted);
+  const { replicas, timeoutMs, ...rest } = value as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) {
+    throw new ConfigError(`option "durability": unknown field "${extra[0]}"; expected ${accepted}`);
+  }
+  assertInteger('durability.replicas', replicas, 1, 16);
+  // WAIT with 0 blocks forever: a stuck replica would hang every request
+  assertInteger('durability.timeoutMs', timeoutMs, 1, 60_000);
+  return { replicas, timeoutMs };
 }
 
 /** Drops undefined values: an unset option or flag never overrides a default or the environment. */

@@ -4,10 +4,12 @@ import { defaultBucketOf } from '../keys/buckets.js';
 import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { isManifestSuffix } from '../keys/manifest-key.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
+import { userIndexKey } from '../keys/user-index-key.js';
 import { legacyFallback, registerLegacy } from '../migrate/legacy.js';
 import { hashMode } from '../modes/hash-mode.js';
 import type { StorageMode } from '../modes/mode.js';
 import { stringMode } from '../modes/string-mode.js';
+import { isTombstone, TOMBSTONE_MIN_MS } from '../modes/tombstone.js';
 import {
   assertUsableClient,
   createRedisClient,
@@ -19,10 +21,9 @@ import {
   type RedisClient,
   watchConnection,
 } from '../redis/connections.js';
-import { DEFAULT_GRACE_MS } from '../sweep/bucket-scan.js';
 import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
-import { type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
+import { type Decoded as IndexDecoded, type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
 import { guardStore, layoutGuard, storeLayout, storeOrigin } from './layout-guard.js';
 import { type ListedSession, sessionListing } from './listing.js';
@@ -37,6 +38,7 @@ import {
   type TtlFunction,
 } from './options.js';
 import { MAX_TTL_MS } from './ttl.js';
+import { sessionWrites } from './writes.js';
 
 /** A session as stored: any JSON-serialisable object (express-session, koa-session, fastify). */
 // biome-ignore lint/suspicious/noExplicitAny: session contents are the application's; `unknown` would force casts on every read
@@ -67,22 +69,36 @@ export interface SessionStore {
   readonly logger?: Logger;
   /** The session, or null when it is missing, expired, undecodable, or its id is refused. */
   get(sid: string): Promise<SessionData | null>;
-  /** Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. */
+  /**
+   * Stores the session; a TTL <= 0 (cookie already expired) destroys it instead. A save of a
+   * destroyed id, or of a user logged out everywhere since the save started, is dropped.
+   */
   set(sid: string, session: object, options?: WriteOptions): Promise<void>;
   /**
-   * Resets the session's lifetime (from its cookie, as set does) if it still exists. Only the
-   * expiry changes: the stored data stays as the last set wrote it, so a touch carrying an older
-   * copy never undoes a concurrent write, and a destroyed session is never brought back.
+   * Sets the session's end to what its cookie now says (as set does), if it still exists. Only the
+   * end changes: the stored data stays as the last set wrote it, so a touch carrying an older copy
+   * never undoes a concurrent write, and a destroyed session is never brought back. A later end
+   * always applies; an earlier one (or an expired cookie, which ends the session) only when the
+   * touch carries the data as stored, so a stale touch never cuts short what a concurrent save gave.
    */
   touch(sid: string, session: object, options?: WriteOptions): Promise<void>;
+  /**
+   * Ends the session, and its legacy copy. The id stays dead as long as the session could have
+   * lived (at least a minute): a save still in flight, from a request that loaded the session
+   * before, is dropped rather than bringing it back.
+   */
   destroy(sid: string): Promise<void>;
   /**
-   * Log out everywhere: deletes every session of this user (needs the userId option). Every
-   * session saved before the call is gone, and a request of that user still in flight cannot
-   * save it back; a login that starts during the call may survive. Returns sessions deleted.
+   * Log out everywhere: ends every session of this user (needs the userId option). Every session
+   * saved before the call is gone, a save of one of them still in flight is dropped, and so is a
+   * login that started before the call; a login that starts during the call may survive, and is
+   * then listed by sessionsOf (call again to end it). Returns sessions ended.
    */
   destroyUser(userId: string | number): Promise<number>;
-  /** The user's live sessions, oldest first (needs the userId option). */
+  /**
+   * The user's live sessions, oldest first (needs the userId option). Read only; lists too the
+   * sessions this instance cannot decode that the index holds for the user.
+   */
   sessionsOf(userId: string | number): Promise<UserSession[]>;
   /** Live sessions under this store's prefix (walks the keyspace: meant for admin use, not per request). */
   length(): Promise<number>;
@@ -183,6 +199,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           client,
           opts.prefix,
           opts.keyGenerator ? (rest) => !isManifestSuffix(rest) : isDefaultKey,
+          opts.sweepGraceMs,
           opts.scanCount,
         )
       : hashMode(client, {
@@ -190,6 +207,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           buckets: opts.buckets,
           bucketOf,
           inlineSweep: opts.inlineSweep,
+          graceMs: opts.sweepGraceMs,
           scanCount: opts.scanCount,
         });
   const touches = !opts.disableTouch && !opts.disableTTL;
@@ -255,13 +273,34 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       .then(report);
   }
 
-  const users = opts.userId ? userIndex(client, opts.prefix, opts.userId) : null;
+  /** What is stored at a location, a tombstone (a destroyed id) reading as nothing. */
+  const readLive = async (loc: Parameters<typeof mode.read>[0]): Promise<Buffer | null> => {
+    const raw = await mode.read(loc);
+    return raw !== null && isTombstone(raw) ? null : raw;
+  };
+
+  /** Stored bytes decoded without logging or deleting anything (for the index and touch). */
+  async function decodeQuietly(raw: Buffer): Promise<IndexDecoded> {
+    try {
+      const { session, expiresAt } = await codec.decode(raw);
+      return expiresAt !== null && expiresAt <= Date.now() ? 'expired' : { session: session as SessionData, expiresAt };
+    } catch {
+      return 'unreadable';
+    }
+  }
+
+  const users = opts.userId
+    ? userIndex(client, opts.prefix, opts.userId, {
+        fenceMs: Math.max(TOMBSTONE_MIN_MS, opts.ttlMs),
+        graceMs: opts.sweepGraceMs,
+      })
+    : null;
   // biome-ignore lint/suspicious/noExplicitAny: the mode's location type, passed back to it
   const access: SessionAccess<any> = {
     locate: (key) => mode.locate(key),
     read: (loc) => mode.read(loc),
-    remove: (loc) => mode.remove(loc).then(noop),
-    decode: async (raw) => decodeLive(raw),
+    destroy: (loc, condition) => mode.destroy(loc, { now: Date.now(), condition }),
+    decode: decodeQuietly,
   };
   const legacy = opts.legacy
     ? legacyFallback(opts.legacy, {
@@ -272,14 +311,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         keyOf: (sid) => (sessionIdProblem(sid) === null ? toKey(keyOf(sid)) : null),
         locate: (key) => mode.locate(key),
         where: (loc) => (Buffer.isBuffer(loc) ? { key: loc, field: '' } : { key: loc.bucket, field: loc.field }),
-        read: (loc) => mode.read(loc),
+        read: readLive,
         ...(users
           ? {
               beforeWrite: async (session: SessionData, key: Buffer, expiresAt: number, ttlMs: number) => {
                 const owner = users.ownerOf(session);
-                if (owner === null) return true;
-                // refused when the owner was logged out everywhere: the legacy copy must not revive it
-                return !(await users.write(owner, key, { expiresAt, ttlMs, now: Date.now() }, () => {}, noop)).revoked;
+                // refused when the owner was logged out everywhere: the legacy copy, of unknown age
+                // (writtenAt 0), must not revive it
+                return owner === null || users.add(owner, key, { expiresAt, ttlMs, now: Date.now(), writtenAt: 0 });
               },
             }
           : {}),
@@ -287,53 +326,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       })
     : null;
 
+  const writes = sessionWrites({ mode, users, legacy, opts, client, logger, encode, readLive, decodeQuietly });
+  const indexKeyOf = (owner: string) => [userIndexKey(opts.prefix, owner)];
+
   async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
     const now = Date.now();
     const ttlMs = Math.min(Math.ceil(opts.ttlMsOf(session, now, wo?.ttlMs)), MAX_TTL_MS);
-    if (!(ttlMs > 0)) {
-      // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
-      await mode.remove(where.loc);
-      return;
-    }
-    const owner = users?.ownerOf(session) ?? null;
-    if (op === 'touch') {
-      // not async: a promise returned from an async function costs two more turns of the microtask queue
-      const refresh = (): Promise<boolean> =>
-        owner === null
-          ? mode.refresh(where.loc, now + ttlMs, ttlMs, now)
-          : indexed(owner, where, now, ttlMs, (tx) => mode.queueRefresh(tx, where.loc, now + ttlMs, ttlMs, now)).then(
-              (r) => r.reply === 1,
-            );
-      // A session only the legacy layout holds is moved over first, then touched.
-      if (!(await refresh()) && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) await refresh();
-      return;
-    }
-    const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
-    // the built-in codecs answer synchronously: no extra await on the request path
-    const value = isThenable(encoded) ? await encoded : encoded;
-    if (value.length > opts.maxSize) {
-      throw new SessionEncodeError(
-        `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
-      );
-    }
-    if (owner === null) await mode.write(where.loc, value, ttlMs);
-    else await indexed(owner, where, now, ttlMs, (tx) => mode.queueWrite(tx, where.loc, value, ttlMs));
-  }
-
-  /** A write together with its user index entry (see UserIndex.write). */
-  function indexed(
-    owner: string,
-    where: { key: Buffer; loc: unknown },
-    now: number,
-    ttlMs: number,
-    queue: Parameters<NonNullable<typeof users>['write']>[3],
-  ) {
-    // biome-ignore lint/style/noNonNullAssertion: only called when there is an owner, so an index
-    return users!.write(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, queue, () =>
-      mode.remove(where.loc).then(noop),
-    );
+    await writes.write(sid, where, session, ttlMs, now, op);
   }
 
   const listing = sessionListing({
@@ -370,8 +371,16 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       let raw = await mode.read(where.loc);
       if (raw === null) {
         if (!legacy) return null;
+        const r = writes.receipt(); // the move writes the session and deletes the legacy copy
+        await r.before([mode.keyOf(where.loc)]);
         raw = await legacy.claim(sid, where.key, where.loc);
         if (raw === null) return null;
+        await r.confirm();
+      }
+      if (isTombstone(raw)) {
+        // a destroyed id: a legacy copy an old web server wrote back since is dropped, never read
+        await legacy?.drop(sid, where.key);
+        return null;
       }
       return decodeLive(raw, sid, where.loc);
     },
@@ -383,29 +392,38 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async destroy(sid) {
       const where = locate(sid, 'destroy');
       if ('problem' in where) return;
-      if (users) {
-        // the owner's index entry goes too (a session saved with no owner has none)
-        const raw = await mode.read(where.loc);
-        const session = raw === null ? null : await decodeLive(raw, sid);
-        const owner = session === null ? null : users.ownerOf(session);
-        await mode.remove(where.loc);
-        if (owner !== null) await users.forget(owner, where.key);
-      } else {
-        await mode.remove(where.loc);
-      }
-      await legacy?.remove(sid, where.key);
+      const r = writes.receipt();
+      await writes.end(sid, where, { is: 'any' }, r);
+      await r.confirm();
     },
 
-    destroyUser: async (userId) => needUsers('destroyUser').destroyUser(userId, access),
+    async destroyUser(userId) {
+      const index = needUsers('destroyUser');
+      const r = writes.receipt();
+      // (an id destroyUser refuses throws before anything is written)
+      if (typeof userId === 'string' || typeof userId === 'number') await r.before(indexKeyOf(String(userId)));
+      const ended = await index.destroyUser(userId, {
+        ...access,
+        destroy: async (loc, condition) => {
+          await r.before([mode.keyOf(loc)]);
+          return access.destroy(loc, condition);
+        },
+      });
+      await r.confirm();
+      return ended;
+    },
     sessionsOf: async (userId) => needUsers('sessionsOf').sessionsOf(userId, access),
 
     length: () => mode.count(Date.now()),
 
     async sweep(sweepOptions) {
       // checked and defaulted once, before anything is deleted (`dry`, `grace` in s are spellings too)
-      const resolved = resolveSweepOptions(sweepOptions);
+      const given = sweepOptions ?? {};
+      const resolved = resolveSweepOptions(
+        given.graceMs === undefined && given.grace === undefined ? { ...given, graceMs: opts.sweepGraceMs } : given,
+      );
       // user indexes shed entries whose sessions expired (both modes)
-      const pruned = users && !resolved.dryRun ? await users.prune(resolved.graceMs ?? DEFAULT_GRACE_MS) : null;
+      const pruned = users && !resolved.dryRun ? await users.prune(resolved.graceMs ?? opts.sweepGraceMs) : null;
       const userIndex = pruned ? { userIndex: pruned } : {};
       if (opts.mode === 'string') {
         const none = { position: null, bucketsDone: 0, scanned: 0, deleted: 0 };

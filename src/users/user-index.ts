@@ -1,9 +1,11 @@
 import { idOfKey } from '../keys/key-scheme.js';
 import { MAX_USER_ID_LENGTH, userIndexKey, userIndexPrefix } from '../keys/user-index-key.js';
+import type { DestroyCondition, IndexEntry } from '../modes/mode.js';
+import { isTombstone } from '../modes/tombstone.js';
 import type { RedisClient } from '../redis/connections.js';
 import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefix } from '../redis/scan.js';
-import { type ScriptedClient, type ScriptedPipeline, scriptPerKey, withScripts } from '../redis/scripts.js';
+import { type ScriptedClient, scriptPerKey, withScripts } from '../redis/scripts.js';
 import { ConfigError } from '../store/errors.js';
 
 /** What the store's userId option returns: the owner of a session, or nothing (not logged in). */
@@ -21,46 +23,62 @@ export interface UserSession {
   expiresAt: number;
 }
 
-/** What the index needs from the store to check a session before reporting or deleting it. */
+/** A stored session as the index sees it: live with its owner's data, expired, or unreadable here. */
+export type Decoded = { session: Record<string, unknown>; expiresAt: number | null } | 'expired' | 'unreadable';
+
+/** What the index needs from the store to check a session before reporting or ending it. */
 export interface SessionAccess<L> {
   locate(key: Buffer): L;
+  /** The stored bytes (a session or a tombstone: see src/modes/tombstone.ts), or null. */
   read(loc: L): Promise<Buffer | null>;
-  remove(loc: L): Promise<void>;
-  /** The session, or null when it is gone, expired or unreadable. */
-  decode(raw: Buffer): Promise<Record<string, unknown> | null>;
+  /** Ends the session when the condition still holds (see StorageMode.destroy). */
+  destroy(loc: L, condition: DestroyCondition): Promise<{ done: boolean }>;
+  decode(raw: Buffer): Promise<Decoded>;
+}
+
+/** When a write started and what it stores: for the index entry and the fence. */
+export interface WriteTimes {
+  expiresAt: number;
+  ttlMs: number;
+  now: number;
+  /** When the session was written, if earlier than now; 0 when unknown (a legacy copy). */
+  writtenAt?: number;
 }
 
 export interface UserIndex {
   /** The session's owner, validated; null when there is none. Throws ConfigError for a bad return value. */
   ownerOf(session: object): string | null;
   /**
-   * Runs a session write (queued by `queue`) together with the index update: in one MULTI on a
-   * single node, index first then write on a cluster (the two keys may sit on different slots).
-   * When destroyUser revoked this session meanwhile, the session is removed instead (undoes the
-   * write) and `revoked` is true. `reply` is the write's own reply.
+   * Runs a write of an owned session with its index entry. On a single node `run` gets the entry
+   * and updates it in its own script, in the same atomic step as the session. On a cluster (the
+   * index may sit on another node) the entry is added first and `run` gets none: when the index
+   * refuses (destroyUser revoked or fenced it) `run` is not called and `refused` is returned.
    */
-  write(
+  guard<T>(
     owner: string,
     key: Buffer,
-    times: { expiresAt: number; ttlMs: number; now: number },
-    queue: (tx: ScriptedPipeline) => void,
-    undo: () => Promise<void>,
-  ): Promise<{ reply: unknown; revoked: boolean }>;
+    times: WriteTimes,
+    run: (entry?: IndexEntry) => Promise<T>,
+    refused: T,
+  ): Promise<T>;
+  /**
+   * On a cluster, after a guarded set stored the session: false when destroyUser revoked its entry
+   * meanwhile (the entry was added before the revoke, the session written after destroyUser looked
+   * at it): the caller then ends what it wrote. An entry that is gone (its node failed over before
+   * replicating it) is added again. Always true on a single node (one atomic step).
+   */
+  confirm(owner: string, key: Buffer, times: WriteTimes): Promise<boolean>;
+  /** Adds the entry on its own (a legacy copy moved over); false when the index refuses it. */
+  add(owner: string, key: Buffer, times: WriteTimes): Promise<boolean>;
   /** Drops a session from its owner's index (destroy). */
   forget(owner: string, key: Buffer): Promise<void>;
+  /** Returns the sessions it ended. */
   destroyUser<L>(userId: string | number, access: SessionAccess<L>): Promise<number>;
   sessionsOf<L>(userId: string | number, access: SessionAccess<L>): Promise<UserSession[]>;
   /** Removes expired entries from every user index (the sweep); returns entries removed. */
   prune(graceMs: number): Promise<{ indexes: number; removed: number }>;
   /** Deletes every user index (clear). */
   clear(): Promise<number>;
-}
-
-function replies(out: Array<[Error | null, unknown]> | null): unknown[] {
-  return (out ?? []).map(([err, reply]) => {
-    if (err) throw err;
-    return reply;
-  });
 }
 
 function normalize(value: unknown, what: string): string | null {
@@ -75,59 +93,78 @@ function normalize(value: unknown, what: string): string | null {
   return id;
 }
 
+const REVOKED = Buffer.from('r:');
+
+/** How often destroyUser looks again at a session that changed while it decided. */
+const END_ROUNDS = 5;
+
 /**
  * The per-user index behind destroyUser ("log out everywhere") and sessionsOf: one small hash per
- * user under the store's prefix, field = session key, value = created and expiry times. Each
- * index expires with its longest-lived session and sheds expired entries on writes and sweeps.
+ * user under the store's prefix, field = session key, value = created and expiry times, plus the
+ * fence of the user's last destroyUser. Each index expires with its longest-lived entry and sheds
+ * expired entries on writes and sweeps. `fenceMs`: how long destroyUser's fence lasts at least;
+ * `graceMs`: how long past its expiry an entry is kept (web servers' clocks may be behind).
  */
-export function userIndex(client: () => RedisClient, prefix: Buffer, userId: UserIdOf): UserIndex {
+export function userIndex(
+  client: () => RedisClient,
+  prefix: Buffer,
+  userId: UserIdOf,
+  { fenceMs, graceMs }: { fenceMs: number; graceMs: number },
+): UserIndex {
   const redis = (): ScriptedClient => withScripts(client());
   const keyOf = (owner: string) => userIndexKey(prefix, owner);
+  const owns = (owner: string, session: Record<string, unknown>): boolean => {
+    try {
+      return normalize(userId(session), 'userId') === owner;
+    } catch {
+      return false;
+    }
+  };
 
-  /** Sessions in a user's index that still belong to that user (a session may since have changed hands). */
-  async function owned<L>(owner: string, keys: Buffer[], access: SessionAccess<L>) {
-    return Promise.all(
-      keys.map(async (key) => {
-        const loc = access.locate(key);
-        const raw = await access.read(loc);
-        const session = raw === null ? null : await access.decode(raw);
-        let mine = false;
-        try {
-          mine = session !== null && normalize(userId(session), 'userId') === owner;
-        } catch {
-          mine = false;
-        }
-        return { key, loc, present: raw !== null, mine, unreadable: raw !== null && session === null };
-      }),
-    );
+  async function add(owner: string, key: Buffer, { expiresAt, ttlMs, now, writtenAt }: WriteTimes): Promise<boolean> {
+    const extra = writtenAt === undefined ? [] : [writtenAt];
+    return (await redis().rsUserIndexAdd(keyOf(owner), key, expiresAt, now, ttlMs, graceMs, ...extra)) === 1;
+  }
+
+  /**
+   * Ends one revoked session if it is still this owner's (or unreadable here: it was indexed as
+   * theirs, and a logout must not depend on which instance runs it); leaves it when it changed
+   * hands. Decided, then ended only if still the same (compare-and-destroy), else decided again.
+   * True when a session was ended.
+   */
+  async function endIfOwned<L>(owner: string, key: Buffer, access: SessionAccess<L>): Promise<boolean> {
+    const loc = access.locate(key);
+    for (let round = 0; round < END_ROUNDS; round++) {
+      const raw = await access.read(loc);
+      // ended already (an earlier call: revoked entries are taken again by every call)
+      if (raw !== null && isTombstone(raw)) return false;
+      if (raw !== null) {
+        const decoded = await access.decode(raw);
+        if (typeof decoded === 'object' && !owns(owner, decoded.session)) return false;
+      }
+      // an absent one gets a tombstone too: a write still in flight must not create it after this
+      const { done } = await access.destroy(loc, raw === null ? { is: 'absent' } : { is: 'same', value: raw });
+      if (done) return raw !== null;
+    }
+    return false;
   }
 
   return {
     ownerOf: (session) => normalize(userId(session as Record<string, unknown>), 'option "userId" returned a bad value'),
 
-    async write(owner, key, { expiresAt, ttlMs, now }, queue, undo) {
-      const c = redis();
-      const indexKey = keyOf(owner);
-      if (c.isCluster) {
-        const indexed = await c.rsUserIndexAdd(indexKey, key, expiresAt, now, ttlMs);
-        if (indexed !== 1) {
-          await undo();
-          return { reply: 0, revoked: true };
-        }
-        const pipe = c.pipeline() as ScriptedPipeline;
-        queue(pipe);
-        return { reply: replies(await pipe.exec())[0], revoked: false };
-      }
-      const tx = c.multi() as ScriptedPipeline;
-      tx.rsUserIndexAdd(indexKey, key, expiresAt, now, ttlMs);
-      queue(tx);
-      const [indexed, reply] = replies(await tx.exec());
-      if (indexed !== 1) {
-        await undo();
-        return { reply: 0, revoked: true };
-      }
-      return { reply, revoked: false };
+    async guard(owner, key, times, run, refused) {
+      if (!client().isCluster) return run({ index: keyOf(owner), field: key });
+      return (await add(owner, key, times)) ? run() : refused;
     },
+
+    async confirm(owner, key, times) {
+      if (!client().isCluster) return true;
+      const entry = await redis().hgetBuffer(keyOf(owner), key);
+      if (entry === null) return add(owner, key, times);
+      return !entry.subarray(0, 2).equals(REVOKED);
+    },
+
+    add,
 
     async forget(owner, key) {
       await redis().hdel(keyOf(owner), key);
@@ -136,12 +173,9 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
     async destroyUser(user, access) {
       const owner = normalize(user, 'destroyUser: user id');
       if (owner === null) return 0;
-      const taken = (await redis().rsUserIndexRevokeBuffer(keyOf(owner), Date.now())) as Buffer[];
-      const found = await owned(owner, taken, access);
-      // A session that now belongs to someone else stays; one nobody can read goes (it is dead anyway).
-      const doomed = found.filter((s) => s.mine || s.unreadable);
-      await Promise.all(doomed.map((s) => access.remove(s.loc)));
-      return doomed.filter((s) => s.mine).length;
+      const taken = (await redis().rsUserIndexRevokeBuffer(keyOf(owner), Date.now(), fenceMs, graceMs)) as Buffer[];
+      const ended = await Promise.all(taken.map((key) => endIfOwned(owner, key, access)));
+      return ended.filter(Boolean).length;
     },
 
     async sessionsOf(user, access) {
@@ -153,21 +187,25 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
       const entries: Array<{ key: Buffer; createdAt: number; expiresAt: number }> = [];
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const m = /^(\d+):(\d+)$/.exec((flat[i + 1] as Buffer).toString('latin1'));
-        if (!m || Number(m[2]) <= now) continue; // revoked or expired
+        if (!m || Number(m[2]) + graceMs <= now) continue; // the fence, revoked, or long expired
         entries.push({ key: flat[i] as Buffer, createdAt: Number(m[1]), expiresAt: Number(m[2]) });
       }
-      const checked = await owned(
-        owner,
-        entries.map((e) => e.key),
-        access,
+      // Read only: an entry whose session is gone, expired or someone else's now is left to the
+      // expiry prune. Deleting it here could race with a write that makes it this user's again.
+      const listed = await Promise.all(
+        entries.map(async (e) => {
+          const raw = await access.read(access.locate(e.key));
+          if (raw === null || isTombstone(raw)) return null;
+          const decoded = await access.decode(raw);
+          if (decoded === 'expired') return null;
+          // unreadable here (a codec this instance lacks): it was indexed as this user's
+          if (decoded === 'unreadable') return e;
+          if (!owns(owner, decoded.session)) return null;
+          return decoded.expiresAt === null ? e : { ...e, expiresAt: decoded.expiresAt };
+        }),
       );
-      // Only entries whose session now holds another owner (or cannot be read) go. An absent one may
-      // be a write under way (on a cluster, or a legacy move, the entry comes first): the expiry
-      // prune removes it if no session arrives.
-      const stale = checked.filter((s) => s.present && !s.mine).map((s) => s.key);
-      if (stale.length > 0) await redis().hdel(keyOf(owner), ...stale);
-      return entries
-        .filter((_, i) => checked[i]?.mine)
+      return listed
+        .filter((e) => e !== null)
         .map((e) => ({
           id: idOfKey(e.key),
           key: e.key.toString('hex'),
@@ -177,7 +215,7 @@ export function userIndex(client: () => RedisClient, prefix: Buffer, userId: Use
         .sort((a, b) => a.createdAt - b.createdAt);
     },
 
-    prune: (graceMs) => pruneUserIndexes(client(), prefix, graceMs),
+    prune: (grace) => pruneUserIndexes(client(), prefix, grace),
 
     async clear() {
       let removed = 0;

@@ -38,15 +38,18 @@ export interface ClusterNodeInfo {
 }
 
 export interface TestCluster {
+  /** The masters it started with (a failover may change that: ask CLUSTER NODES). */
   nodes: ClusterNodeInfo[];
+  /** Replicas (startCluster's `replicas` per master), the i-th of master i % masters. */
+  replicas: ClusterNodeInfo[];
   /** "127.0.0.1:port" of every node, for { cluster: [...] } and REDIS_CLUSTER_NODES. */
   addresses: string[];
   /** The node serving a slot, by the first node's view of the slot map. */
   ownerOf(slot: number): Promise<ClusterNodeInfo>;
   /** The id of the node serving each of the 16384 slots, by the first node's view. */
   slotOwners(): Promise<string[]>;
-  /** Waits until every node reports cluster_state:ok and the same slot owners. */
-  waitStable(): Promise<void>;
+  /** Waits until every node (or every node given) reports cluster_state:ok and the same slot owners. */
+  waitStable(nodes?: ClusterNodeInfo[]): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -68,35 +71,58 @@ async function clusterOk(nodes: ClusterNodeInfo[]): Promise<boolean> {
 
 /**
  * Starts `masters` cluster-enabled redis-servers and joins them into one cluster with every slot
- * assigned; with a password, every node requires it (requirepass + masterauth).
+ * assigned, then `replicas` replicas per master; with a password, every node requires it
+ * (requirepass + masterauth).
  */
-export async function startCluster(masters = 3, opts: { password?: string } = {}): Promise<TestCluster> {
+export async function startCluster(
+  masters = 3,
+  opts: { password?: string; replicas?: number } = {},
+): Promise<TestCluster> {
   const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
   assertRedisServerInstalled();
   const nodes: ClusterNodeInfo[] = [];
+  const replicas: ClusterNodeInfo[] = [];
+  const startNode = async (): Promise<ClusterNodeInfo> => {
+    const server = await startRedisServer([
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      '2000',
+      ...auth,
+    ]);
+    const admin = new Redis(server.port, '127.0.0.1', {
+      maxRetriesPerRequest: 1,
+      ...(opts.password ? { password: opts.password } : {}),
+    });
+    admin.on('error', () => {}); // a node a test kills
+    return { server, admin, id: await admin.cluster('MYID') };
+  };
   try {
-    for (let i = 0; i < masters; i++) {
-      const server = await startRedisServer([
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        'nodes.conf',
-        '--cluster-node-timeout',
-        '2000',
-        ...auth,
-      ]);
-      const admin = new Redis(server.port, '127.0.0.1', {
-        maxRetriesPerRequest: 1,
-        ...(opts.password ? { password: opts.password } : {}),
-      });
-      nodes.push({ server, admin, id: await admin.cluster('MYID') });
-    }
+    for (let i = 0; i < masters; i++) nodes.push(await startNode());
     const addresses = nodes.map((n) => `127.0.0.1:${n.server.port}`);
     await createCluster(nodes);
-    const waitStable = () => until('cluster_state:ok on every node, one slot map', () => clusterOk(nodes));
+    const waitStable = (among: ClusterNodeInfo[] = [...nodes, ...replicas]) =>
+      until('cluster_state:ok on every node, one slot map', () => clusterOk(among));
+    await waitStable();
+    for (let i = 0; i < masters * (opts.replicas ?? 0); i++) {
+      const replica = await startNode();
+      replicas.push(replica);
+      const master = nodes[i % masters] as ClusterNodeInfo;
+      await replica.admin.cluster('MEET', '127.0.0.1', master.server.port);
+      await until('the replica knows its master', async () =>
+        String(await replica.admin.cluster('NODES')).includes(master.id),
+      );
+      await replica.admin.cluster('REPLICATE', master.id);
+    }
+    for (const r of replicas) {
+      await until('replica in sync', async () => /master_link_status:up/.test(await r.admin.info('replication')));
+    }
     await waitStable();
     return {
       nodes,
+      replicas,
       addresses,
       waitStable,
       async ownerOf(slot) {
@@ -116,10 +142,10 @@ export async function startCluster(masters = 3, opts: { password?: string } = {}
         for (const [a, b, [, , id]] of slots) owners.fill(id, a, b + 1);
         return owners;
       },
-      destroy: () => destroyAll(nodes),
+      destroy: () => destroyAll([...nodes, ...replicas]),
     };
   } catch (err) {
-    await destroyAll(nodes);
+    await destroyAll([...nodes, ...replicas]);
     throw err;
   }
 }

@@ -60,29 +60,37 @@ export async function countFields(client: Redis, prefix: string): Promise<number
   return n;
 }
 
-/** Writes bytes exactly where a store with default keys and 65536 buckets looks for this id. */
+/** Where a store with default keys puts this id: a string key, or a bucket hash and its field. */
+function locationOf(prefix: string, mode: 'hash' | 'string', id: string, buckets: number) {
+  const key = defaultKeyGenerator(id);
+  if (mode === 'string') return { key: Buffer.concat([Buffer.from(prefix), key]), field: null };
+  return { key: bucketKey(Buffer.from(prefix), defaultBucketOf(key, buckets), bucketWidth(buckets)), field: key };
+}
+
+/** Writes bytes exactly where a store with default keys (65536 buckets unless said) looks for this id. */
 export async function plantValue(
   client: Redis,
   prefix: string,
   mode: 'hash' | 'string',
   id: string,
   value: Buffer,
+  buckets = 65536,
 ): Promise<void> {
-  const key = defaultKeyGenerator(id);
-  if (mode === 'string') await client.set(Buffer.concat([Buffer.from(prefix), key]), value, 'PX', 60_000);
-  else await client.hset(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key, value);
+  const at = locationOf(prefix, mode, id, buckets);
+  if (at.field === null) await client.set(at.key, value, 'PX', 60_000);
+  else await client.hset(at.key, at.field, value);
 }
 
-/** The bytes stored for this id (default keys, 65536 buckets), or null. */
+/** The bytes stored for this id (default keys, 65536 buckets unless said), or null. */
 export function storedValue(
   client: Redis,
   prefix: string,
   mode: 'hash' | 'string',
   id: string,
+  buckets = 65536,
 ): Promise<Buffer | null> {
-  const key = defaultKeyGenerator(id);
-  if (mode === 'string') return client.getBuffer(Buffer.concat([Buffer.from(prefix), key]));
-  return client.hgetBuffer(bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), 2), key);
+  const at = locationOf(prefix, mode, id, buckets);
+  return at.field === null ? client.getBuffer(at.key) : client.hgetBuffer(at.key, at.field);
 }
 
 /**

@@ -33,6 +33,14 @@ export function session(extra: Record<string, unknown> = {}, maxAgeMs = 60_000) 
   };
 }
 
+/** The same session with a cookie that now ends in `maxAgeMs`. */
+function withCookie<T extends { cookie: object }>(s: T, maxAgeMs: number): T {
+  return {
+    ...s,
+    cookie: { ...s.cookie, originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() },
+  };
+}
+
 const bigCart = {
   cart: Array.from({ length: 40 }, (_, i) => ({ sku: `SKU-${i}`, qty: i % 3, title: 'A product title' })),
 };
@@ -182,6 +190,56 @@ export function storeConformance(label: string, redis: () => RedisConnection, no
         await store.touch(id, session({}, 400)); // a stale touch with the short cookie
         await sleep(550);
         expect(await store.get(id)).toMatchObject({ remember: true });
+      });
+
+      it('touch follows a shorter cookie when it carries the session as stored', async () => {
+        const id = sid();
+        const stored = session({ cart: ['a'] }, 60_000);
+        await store.set(id, stored);
+        await store.touch(id, withCookie(stored, 400)); // the app shortened the cookie, data unchanged
+        expect(await store.get(id)).not.toBeNull();
+        await sleep(550);
+        expect(await store.get(id)).toBeNull();
+      });
+
+      it('a touch with an expired cookie ends the session, unless its copy is older than the stored one', async () => {
+        const id = sid();
+        const stored = session({ cart: [] });
+        await store.set(id, stored);
+        await store.touch(id, withCookie({ ...stored, cart: ['old'] }, -1000)); // a stale copy
+        expect(await store.get(id)).toMatchObject({ cart: [] });
+        await store.touch(id, withCookie(stored, -1000));
+        expect(await store.get(id)).toBeNull();
+      });
+
+      it('a destroyed id stays destroyed: a save still in flight is dropped', async () => {
+        const id = sid();
+        await store.set(id, session({ n: 1 }));
+        await store.destroy(id);
+        await store.set(id, session({ n: 2 })); // a request that loaded it before the logout ends
+        expect(await store.get(id)).toBeNull();
+      });
+
+      // The limits of the touch rule (README, "touch"): the store only has the data to tell a
+      // stale touch from a deliberate change of the cookie.
+      it('limit: a save that changes only the cookie is cut short by a stale touch', async () => {
+        const id = sid();
+        const data = session({ cart: ['a'] });
+        await store.set(id, data);
+        await store.set(id, withCookie(data, 30 * 86_400_000)); // "remember me", nothing else changed
+        await store.touch(id, withCookie(data, 400)); // an older request ends, with the old short cookie
+        await sleep(550);
+        expect(await store.get(id)).toBeNull();
+      });
+
+      it('limit: a stale touch extends again a life that a newer save shortened', async () => {
+        const id = sid();
+        const before = session({ remember: true }, 60_000);
+        await store.set(id, before);
+        await store.set(id, withCookie({ ...before, remember: false }, 400)); // "forget me"
+        await store.touch(id, before); // an older request ends, with the old long cookie
+        await sleep(550);
+        expect(await store.get(id)).toMatchObject({ remember: false });
       });
 
       it('touch never creates a session that was destroyed', async () => {

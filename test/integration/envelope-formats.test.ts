@@ -81,10 +81,9 @@ describe('values of both envelope formats', () => {
       await raw.hset(bucket, key, v2(key === live2 ? now + 3_600_000 : null));
     }
     const touch = withScripts(raw);
-    const expiry6 = Buffer.alloc(6);
-    expiry6.writeUIntBE(later, 0, 6);
     for (const key of [live1, live2, noExpiry]) {
-      expect(await touch.rsHashTouch(bucket, key, expiry6, 7_200_000, now)).toBe(1);
+      // session_touch.lua: one key; field, new end, ttl, now, slack, grace
+      expect(await touch.rsSessionTouch(1, bucket, key, later, 7_200_000, now, 1000, 60_000)).toBe(1);
       const value = (await raw.hgetBuffer(bucket, key)) as Buffer;
       expect(readExpiry(value)).toBe(later);
       expect(value[0]).toBe(key === live1 ? 0xa3 : 0xb1);

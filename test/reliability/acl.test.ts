@@ -37,10 +37,10 @@ const STORE_COMMANDS = [
   'scan',
 ];
 
-/** What the `legacy` option adds (inside legacy_move.lua), on top of the old prefix's keys. */
-const LEGACY_COMMANDS = ['del', 'exists'];
-/** What the `userId` option adds: the index and the session are written in one MULTI; sessionsOf reads the index. */
-const USER_INDEX_COMMANDS = ['multi', 'exec', 'hgetall'];
+/** What the `legacy` option adds (destroy removes the legacy copy in session_destroy.lua), on top of the old prefix's keys. */
+const LEGACY_COMMANDS = ['del'];
+/** What the `userId` option adds: sessionsOf and destroyUser read the whole index. */
+const USER_INDEX_COMMANDS = ['hgetall'];
 
 /** Every command BullMQ 6's Lua scripts call (any script may run: all are needed). */
 // biome-ignore format: a table

@@ -37,9 +37,26 @@ describe('resolveOptions', () => {
     [{ keyGenerator: 'md5' }, /"keyGenerator".*function/],
     [{ redis: 'nosuchname' }, /"redis".*default/],
     [{ ttll: 5 }, /unknown option "ttll"; known options: redis, client, mode/],
+    // rounds to 0 ms: every session without cookie.expires would be deleted instead of stored
+    [{ ttl: 0.0004 }, /"ttl": got 0.0004; expected a number of seconds from 0.001/],
+    [{ sweepGrace: -1 }, /"sweepGrace"/],
+    [{ durability: { replicas: 0, timeoutMs: 100 } }, /"durability.replicas"/],
+    [{ durability: { replicas: 1, timeoutMs: 0 } }, /"durability.timeoutMs".*1 to 60000/],
+    [{ durability: { replicas: 1 } }, /"durability.timeoutMs"/],
+    [{ durability: { replicas: 1, timeoutMs: 100, wait: true } }, /"durability": unknown field "wait"/],
   ])('rejects %o with a message naming it', (bad, message) => {
     expect(() => resolveOptions(bad as never)).toThrow(ConfigError);
     expect(() => resolveOptions(bad as never)).toThrow(message);
+  });
+
+  it('sweepGrace and durability', () => {
+    expect(resolveOptions({}).sweepGraceMs).toBe(60_000);
+    expect(resolveOptions({}).durability).toBeNull();
+    expect(resolveOptions({ sweepGrace: 300, durability: { replicas: 1, timeoutMs: 250 } })).toMatchObject({
+      sweepGraceMs: 300_000,
+      durability: { replicas: 1, timeoutMs: 250 },
+    });
+    expect(resolveOptions({ ttl: 0.001 }).ttlMs).toBe(1);
   });
 
   it('treats undefined as "use the default", never as a value', () => {

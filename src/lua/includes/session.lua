@@ -1,0 +1,90 @@
+--[[
+  One session's place in Redis, for both storage modes: `key` is the string key (string mode,
+  `field` = '') or the bucket hash (hash mode, `field` = the session's binary key).
+  Needs includes/value.lua (and the prelude, which every script has).
+]]
+
+local function read(key, field)
+  if field == '' then
+    return redis.call('GET', key)
+  end
+  return redis.call('HGET', key, field)
+end
+
+-- Keeps a bucket alive at least `ms` (PEXPIRE GT alone cannot: a key without a TTL counts as
+-- infinite for GT), so a bucket never outlives its longest-lived entry and vanishes once all are stale.
+local function keep_bucket(key, ms)
+  if redis.call('PTTL', key) < ms then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+--[[
+  What is stored for a session, judged at `now` (the web server's clock, which stamps expiries):
+  'absent', 'dead' (a tombstone still in force), or 'live', with the value and, for a live one,
+  how long it has left in ms (nil: no end known). An expired hash-mode session or tombstone counts
+  as absent (the sweep removes it).
+]]
+local function state(key, field, now)
+  local v = read(key, field)
+  if not v then
+    return 'absent'
+  end
+  local kind = string.byte(v, 1)
+  if kind == TOMBSTONE then
+    -- string mode: the key's own TTL ends a tombstone
+    if field == '' or (tombstone_until(v) or 0) > now then
+      return 'dead', v
+    end
+    return 'absent'
+  end
+  if field == '' then
+    return 'live', v, redis.call('PTTL', key)
+  end
+  -- envelope_expiry: nil for a value that is not ours, false for one without an expiry
+  local expiry = envelope_expiry(v)
+  if expiry and expiry <= now then
+    return 'absent'
+  end
+  return 'live', v, expiry and (expiry - now) or nil
+end
+
+-- Writes a session value that lives ttl ms.
+local function store_value(key, field, value, ttl)
+  if field == '' then
+    redis.call('SET', key, value, 'PX', ttl)
+  else
+    redis.call('HSET', key, field, value)
+    keep_bucket(key, ttl)
+  end
+end
+
+--[[
+  Replaces the session by a tombstone that lives `life` ms: every later write of this id is
+  refused while it lasts, and reads find nothing.
+]]
+local function bury(key, field, now, life)
+  if field == '' then
+    redis.call('SET', key, tombstone(now + life), 'PX', life)
+  else
+    redis.call('HSET', key, field, tombstone(now + life))
+    keep_bucket(key, life)
+  end
+end
+
+--[[
+  Moves a live session's end to `expiry` (Unix ms; `ttl` ms from now), data untouched: the key's
+  TTL in string mode, the 6 expiry bytes of the value in hash mode.
+]]
+local function set_end(key, field, v, expiry, ttl)
+  if field == '' then
+    redis.call('PEXPIRE', key, ttl)
+    return
+  end
+  local value = envelope_with_expiry(v, ms_bytes(expiry))
+  if value == nil then
+    return -- not our envelope: left alone (get treats it as a miss)
+  end
+  redis.call('HSET', key, field, value)
+  keep_bucket(key, ttl)
+end

@@ -1,0 +1,35 @@
+--[[
+  Stored values, as the scripts see them, beyond what the prelude (src/lua/prelude.lua) reads of
+  the envelope: writing tombstones (src/modes/tombstone.ts), and comparing two copies of a session.
+]]
+
+-- ms as 6 bytes, big-endian (exact: Lua numbers are doubles, and these fit in 48 bits).
+local function ms_bytes(ms)
+  local out = {}
+  for i = 6, 1, -1 do
+    out[i] = ms % 256
+    ms = math.floor(ms / 256)
+  end
+  return string.char(unpack(out))
+end
+
+local function tombstone(until_ms)
+  return string.char(TOMBSTONE, 0) .. ms_bytes(until_ms)
+end
+
+local function is_tombstone(v)
+  return v ~= nil and v ~= false and string.byte(v, 1) == TOMBSTONE
+end
+
+-- Whether two stored values hold the same session, whatever their expiry says (a touch only ever
+-- rewrites the expiry bytes of a hash-mode value).
+local function same_session(a, b)
+  if a == b then
+    return true
+  end
+  if not a or not b then
+    return false
+  end
+  local bare = envelope_without_expiry(a)
+  return bare ~= nil and bare == envelope_without_expiry(b)
+end

@@ -1,0 +1,98 @@
+import type { RedisClient } from '../redis/connections.js';
+import { type Arg, requestScript } from '../redis/fast-command.js';
+import type { DestroyOptions, IndexEntry, TouchOutcome, WriteOutcome } from './mode.js';
+import { TOMBSTONE_MIN_MS } from './tombstone.js';
+
+/*
+ * The session scripts (src/lua/session_*.lua), shared by both modes: a session is `key` plus
+ * `field` (its field in a bucket hash; '' for a string key). An index entry, when given, is the
+ * script's second key and its last argument.
+ */
+
+/** A touch ending a session earlier than stored by at most this much changes nothing (see session_touch.lua). */
+export const TOUCH_SLACK_MS = 1000;
+
+export interface SessionAt {
+  key: Buffer;
+  field: Buffer | '';
+}
+
+const SET = requestScript('rsSessionSet');
+const TOUCH = requestScript('rsSessionTouch');
+const SHORTEN = requestScript('rsSessionShorten');
+const DESTROY = requestScript('rsSessionDestroy');
+
+/** Runs one of the session scripts on the session's key (and the index's), sent in one pass (fast-command.ts). */
+function run(
+  script: typeof SET,
+  client: RedisClient,
+  at: SessionAt,
+  args: Arg[],
+  index: IndexEntry | undefined,
+): Promise<unknown> {
+  return index
+    ? script.run(client, [at.key, index.index, at.field, ...args, index.field], 2)
+    : script.run(client, [at.key, at.field, ...args], 1);
+}
+
+const WRITE: Record<number, WriteOutcome> = { 1: 'stored', 0: 'dead', [-1]: 'revoked' };
+
+export async function writeSession(
+  client: RedisClient,
+  at: SessionAt,
+  value: Buffer,
+  ttlMs: number,
+  now: number,
+  sweep: { sample: number; graceMs: number },
+  index?: IndexEntry,
+): Promise<WriteOutcome> {
+  const reply = await run(SET, client, at, [value, ttlMs, now, sweep.sample, sweep.graceMs], index);
+  return WRITE[reply as number] ?? 'stored';
+}
+
+export async function touchSession(
+  client: RedisClient,
+  at: SessionAt,
+  expiresAt: number,
+  ttlMs: number,
+  now: number,
+  graceMs: number,
+  index?: IndexEntry,
+): Promise<TouchOutcome> {
+  const reply = await run(TOUCH, client, at, [expiresAt, ttlMs, now, TOUCH_SLACK_MS, graceMs], index);
+  if (Array.isArray(reply)) return { shorter: reply[1] as Buffer };
+  return reply === 1 ? 'touched' : reply === -1 ? 'revoked' : 'missing';
+}
+
+export async function shortenSession(
+  client: RedisClient,
+  at: SessionAt,
+  expected: Buffer,
+  expiresAt: number,
+  ttlMs: number,
+  now: number,
+  graceMs: number,
+  index?: IndexEntry,
+): Promise<boolean> {
+  const reply = await run(SHORTEN, client, at, [expected, expiresAt, ttlMs, now, graceMs], index);
+  return reply === 1;
+}
+
+export async function destroySession(
+  client: RedisClient,
+  at: SessionAt,
+  { now, condition, legacy }: DestroyOptions,
+): Promise<{ done: boolean; value: Buffer | null }> {
+  const args: Arg[] = [
+    at.field,
+    legacy?.field ?? '',
+    now,
+    TOMBSTONE_MIN_MS,
+    condition.is,
+    condition.is === 'same' ? condition.value : '',
+  ];
+  const [done, value] = (await (legacy
+    ? DESTROY.run(client, [at.key, legacy.key, ...args], 2)
+    : DESTROY.run(client, [at.key, ...args], 1))) as [number, Buffer | null];
+  return { done: done === 1, value: value ?? null };
+}
