@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { decodeEnvelope, encodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
+import { isTombstone } from '../../src/modes/tombstone.js';
 import { keysUnder } from './redis.js';
 
 export const sid = (): string => randomBytes(24).toString('base64url');
@@ -96,7 +97,8 @@ export function storedValue(
 /**
  * What a store with this prefix and mode holds for a session id (default key scheme, 65536
  * buckets): the stored value and the milliseconds it has left in Redis (the key's PTTL in string
- * mode, -1 when it has none; the expiry in the value in hash mode), or null when nothing is stored.
+ * mode, -1 when it has none; the expiry in the value in hash mode), or null when no session is
+ * stored (nothing, or the tombstone a destroy leaves).
  */
 export async function storedLife(
   client: Redis,
@@ -108,11 +110,11 @@ export async function storedLife(
   if (mode === 'string') {
     const redisKey = Buffer.concat([Buffer.from(prefix), key]);
     const value = await client.getBuffer(redisKey);
-    return value === null ? null : { value, lifeMs: await client.pttl(redisKey) };
+    return value === null || isTombstone(value) ? null : { value, lifeMs: await client.pttl(redisKey) };
   }
   const bucket = bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), bucketWidth(65536));
   const value = await client.hgetBuffer(bucket, key);
-  if (value === null) return null;
+  if (value === null || isTombstone(value)) return null;
   const { expiresAt } = decodeEnvelope(value);
   return { value, lifeMs: expiresAt === null ? -1 : expiresAt - Date.now() };
 }

@@ -48,6 +48,9 @@ async function makeStore(prefix: string, options: SessionStoreOptions = {}) {
   const client = await clusterClient();
   const store = createSessionStore({ redis: client, prefix, inlineSweep: 0, ...options });
   opened.push({ store, prefix });
+  // the store's first call checks its layout (the manifest) first: done here, so that the splits
+  // below fall between the commands of the operation itself
+  await store.checkLayout?.();
   return { store, client };
 }
 

@@ -111,10 +111,12 @@ describe('transactions', () => {
       names.push(...unit.names);
       void unit.send();
     });
-    const prefix = testPrefix('no-multi');
     const old = testPrefix('no-multi-old');
-    prefixes.push(prefix, old);
+    prefixes.push(old);
     for (const mode of ['hash', 'string'] as const) {
+      // a prefix per mode: the store's manifest records its mode
+      const prefix = testPrefix(`no-multi-${mode}`);
+      prefixes.push(prefix);
       const store = createSessionStore({
         redis: client,
         mode,
