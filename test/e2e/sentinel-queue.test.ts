@@ -73,10 +73,13 @@ describe('the queue on Sentinel, through a master failover', () => {
       expect(JSON.parse(after.stdout)).toMatchObject({ buckets });
       expect((await store.sweep({ graceMs: 0, dry: true })).deleted).toBe(0);
       // ...and the schedule still runs
-      await w.waitForLog(
-        (l) => l.msg === 'sweep finished' && Number(l.time) > killedAt && l.sweepId !== undefined,
-        30_000,
+      // (a scheduled one: the requested sweep above also logs "sweep finished", so wait for the
+      // schedule's own start and for that sweep to finish)
+      const next = await w.waitForLog(
+        (l) => l.msg === 'sweep started' && l.origin === 'schedule' && Number(l.time) > killedAt,
+        45_000,
       );
+      await w.waitForLog((l) => l.msg === 'sweep finished' && l.sweepId === next.sweepId, 30_000);
       const scheduled = w.logs.filter(
         (l) => l.msg === 'sweep started' && l.origin === 'schedule' && Number(l.time) > killedAt,
       );
