@@ -1,5 +1,4 @@
 import cliProgress from 'cli-progress';
-import type { ShardProgress } from '../worker/processors.js';
 
 export interface Totals {
   bucketsDone: number;
@@ -8,13 +7,18 @@ export interface Totals {
   deleted: number;
 }
 
-/** Sums the latest progress of every shard. */
-export function sumShards(latest: Map<string, ShardProgress>, expectedTotal: number | null): Totals {
+/** Sums the latest progress of every shard, each read by `of` (a migration counts moves as `deleted`). */
+export function sumShards<P>(
+  latest: P[],
+  expectedTotal: number | null,
+  of: (p: P) => Omit<Totals, 'bucketsTotal'>,
+): Totals {
   const t: Totals = { bucketsDone: 0, bucketsTotal: expectedTotal, scanned: 0, deleted: 0 };
-  for (const p of latest.values()) {
-    t.bucketsDone += p.bucketsDone;
-    t.scanned += p.scanned;
-    t.deleted += p.deleted;
+  for (const p of latest) {
+    const s = of(p);
+    t.bucketsDone += s.bucketsDone;
+    t.scanned += s.scanned;
+    t.deleted += s.deleted;
   }
   return t;
 }
