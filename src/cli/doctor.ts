@@ -47,9 +47,9 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
       served = layout.served;
       if (served?.layout.mode === 'hash') {
         const buckets = served.layout.buckets as number;
-        findings.push(
-          ...(await storeFindings({ client: sessions, prefix: Buffer.from(config.session.prefix), buckets })),
-        );
+        const target = { client: sessions, prefix: Buffer.from(config.session.prefix), buckets };
+        // the buckets the layout check's walk found: the prefix is walked once
+        findings.push(...(await storeFindings(target, undefined, layout.survey?.found ?? undefined)));
       } else if (served) {
         findings.push({
           check: 'store.mode',

@@ -2,11 +2,11 @@ import type { CommandModule } from 'yargs';
 import { hashStats } from '../inspect/stats.js';
 import { quietQuit, type RedisClient } from '../redis/connections.js';
 import { withOrigin } from '../store/layout-guard.js';
-import { LayoutMismatchError, readManifest } from '../store/manifest.js';
+import { LayoutMismatchError } from '../store/manifest.js';
 import { createSessionStore } from '../store/session-store.js';
 import { LIMITS, type WorkerConfig } from '../worker/config.js';
 import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
-import { differenceMessage, servedStore } from '../worker/served-store.js';
+import { differenceMessage, resolveStore } from '../worker/served-store.js';
 import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag } from './config.js';
 
 interface StatsArgs {
@@ -22,8 +22,9 @@ interface StatsArgs {
 class StatsArgumentError extends Error {}
 
 /**
- * The layout to measure: the store's manifest, or the flags and SESSION_* when it has none. A flag
- * that contradicts the manifest is refused; SESSION_* that differs is noted on stderr.
+ * The layout to measure: the store's manifest, or the flags and SESSION_* when it has none (as the
+ * worker and the doctor resolve it: resolveStore). A flag that contradicts the manifest is refused;
+ * SESSION_* that differs is noted on stderr.
  */
 async function statsLayout(
   config: WorkerConfig,
@@ -31,7 +32,8 @@ async function statsLayout(
   client: RedisClient,
   args: StatsArgs,
 ): Promise<{ mode: 'hash' | 'string'; buckets: number; customKeys: boolean; source: string; manifest: string | null }> {
-  const manifest = await readManifest(client, Buffer.from(prefix));
+  const served = await resolveStore(config, client, prefix);
+  const manifest = served.manifest;
   if (!manifest) {
     const mode = args.mode ?? config.session.mode;
     return {
@@ -54,7 +56,7 @@ async function statsLayout(
     );
   }
   if (args.prefix === undefined && args.mode === undefined && args.buckets === undefined) {
-    for (const d of servedStore(config, manifest).differences) process.stderr.write(`note: ${differenceMessage(d)}\n`);
+    for (const d of served.differences) process.stderr.write(`note: ${differenceMessage(d)}\n`);
   }
   return {
     mode: manifest.mode,
