@@ -1,11 +1,8 @@
 import cliProgress from 'cli-progress';
+import type { SweepProgress } from '../sweep/runner.js';
 
-export interface Totals {
-  bucketsDone: number;
-  bucketsTotal: number | null;
-  scanned: number;
-  deleted: number;
-}
+/** What a progress line shows: a sweep's counts (a migration's are put in the same words). */
+export type Totals = Omit<SweepProgress, 'checkpoint'>;
 
 /** Sums the latest progress of every shard, each read by `of` (a migration counts moves as `deleted`). */
 export function sumShards<P>(

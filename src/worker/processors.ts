@@ -2,7 +2,7 @@ import { type FlowProducer, type Job, type Processor, type Queue, UnrecoverableE
 import type { RedisClient } from '../redis/connections.js';
 import { readManifest } from '../store/manifest.js';
 import { definedOnly } from '../store/options.js';
-import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
+import { runSweep, type SweepProgress } from '../sweep/runner.js';
 import { pruneUserIndexes } from '../users/user-index.js';
 import type { WorkerConfig } from './config.js';
 import { parkShard, savedProgress, sumShards } from './flows.js';
@@ -23,15 +23,10 @@ import {
 import { type StoreSummary, servedFor, storeSummary } from './served-store.js';
 
 /** What a shard reports with job.updateProgress after every batch; the checkpoint resumes a retry. */
-export interface ShardProgress {
+export interface ShardProgress extends SweepProgress {
   /** The sweep (parent job) this shard belongs to: lets a follower pick its shards' events. */
   sweepId: string | null;
-  bucketsDone: number;
-  bucketsTotal: number | null;
-  scanned: number;
-  deleted: number;
   elapsedMs: number;
-  checkpoint: SweepCheckpoint;
 }
 
 export interface ShardResult {
