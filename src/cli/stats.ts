@@ -5,9 +5,9 @@ import { withOrigin } from '../store/layout-guard.js';
 import { LayoutMismatchError } from '../store/manifest.js';
 import { createSessionStore } from '../store/session-store.js';
 import { LIMITS, type WorkerConfig } from '../worker/config.js';
-import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
+import { describeTarget, type RedisTarget } from '../worker/redis-target.js';
 import { differenceMessage, resolveStore } from '../worker/served-store.js';
-import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag } from './config.js';
+import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag, watchedSessionClient } from './config.js';
 
 interface StatsArgs {
   redis?: string;
@@ -97,11 +97,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
     const config = configFromEnv();
     const prefix = args.prefix ?? config.session.prefix;
     const target: RedisTarget = args.redis ? { kind: 'url', url: args.redis } : config.redis;
-    const client = sessionClient(target);
-    let lastError: Error | null = null;
-    client.on('error', (err: Error) => {
-      lastError = err;
-    });
+    const { client, lastError } = watchedSessionClient(target);
     try {
       const s = await statsLayout(config, prefix, client, args);
       let report: object;
@@ -134,7 +130,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       }
     } catch (err) {
       if (err instanceof StatsArgumentError || err instanceof LayoutMismatchError) throw err;
-      const cause = (lastError as Error | null)?.message ?? (err as Error).message;
+      const cause = lastError()?.message ?? (err as Error).message;
       throw new Error(`cannot read stats from Redis at ${describeTarget(target)}: ${cause}`);
     } finally {
       await quietQuit(client);
