@@ -2,7 +2,7 @@ import { type FlowProducer, type Job, type Processor, type Queue, UnrecoverableE
 import type { RedisClient } from '../redis/connections.js';
 import { readManifest } from '../store/manifest.js';
 import { definedOnly } from '../store/options.js';
-import { runSweep, type SweepProgress } from '../sweep/runner.js';
+import { runSweep, type SweepCounts, type SweepProgress } from '../sweep/runner.js';
 import { pruneUserIndexes } from '../users/user-index.js';
 import type { WorkerConfig } from './config.js';
 import { parkShard, savedProgress, sumShards } from './flows.js';
@@ -29,12 +29,7 @@ export interface ShardProgress extends SweepProgress {
   elapsedMs: number;
 }
 
-export interface ShardResult {
-  buckets: number;
-  scanned: number;
-  deleted: number;
-  durationMs: number;
-}
+export type ShardResult = SweepCounts;
 
 interface Deps {
   config: WorkerConfig;

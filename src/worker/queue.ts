@@ -2,6 +2,7 @@ import { FlowProducer, type JobNode, Queue, QueueEvents } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/connections.js';
 import { type SweepStrategy, sampleIndexes, shardRanges } from '../sweep/plan.js';
+import type { SweepCounts } from '../sweep/runner.js';
 import type { WorkerConfig } from './config.js';
 import { addFlow } from './flows.js';
 import { describeTarget, queueClient } from './redis-target.js';
@@ -72,13 +73,9 @@ export interface TriggerResult {
 }
 
 /** The sums a sweep reports: the parent job's return value and the CLI's --json output. */
-export interface SweepSummary {
+export interface SweepSummary extends SweepCounts {
   /** The store swept: prefix, mode, bucket count, and whether the layout came from its manifest. */
   store: StoreSummary;
-  buckets: number;
-  scanned: number;
-  deleted: number;
-  durationMs: number;
   shards: number;
   dryRun: boolean;
   strategy: SweepStrategy;
