@@ -1,26 +1,17 @@
-import { Job, type Queue, type QueueEvents } from 'bullmq';
+import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { CommandModule } from 'yargs';
-import { quietQuit } from '../redis/connections.js';
 import { readManifest } from '../store/manifest.js';
 import { definedOnly } from '../store/options.js';
 import { SWEEP_STRATEGIES, type SweepStrategy } from '../sweep/plan.js';
 import { LIMITS } from '../worker/config.js';
+import { KEPT } from '../worker/flows.js';
 import type { ShardProgress } from '../worker/processors.js';
-import {
-  connectQueue,
-  JOB,
-  KEEP,
-  openQueue,
-  openQueueEvents,
-  type SweepOverrides,
-  type SweepSummary,
-  type TriggerData,
-  type TriggerResult,
-} from '../worker/queue.js';
-import { describeStore, type StoreRef, storeOfWorker } from '../worker/served-store.js';
+import { JOB, type SweepOverrides, type SweepSummary, type TriggerData, type TriggerResult } from '../worker/queue.js';
+import { describeStore, type StoreRef } from '../worker/served-store.js';
 import { boundedInt, configFromEnv, withSessions } from './config.js';
+import { flowResult, reportFailure, showShardProgress, withQueue } from './follow.js';
 import { progressView, sumShards } from './progress.js';
-import { closeEvents, failureReason, finished, lastEventId, noticeWhileWaiting, quietErrors } from './wait.js';
+import { finished, noticeWhileWaiting, noWorkerFor } from './wait.js';
 
 interface CleanupArgs {
   strategy?: SweepStrategy;
@@ -43,66 +34,27 @@ async function follow(
   json: boolean,
   store: StoreRef,
 ): Promise<SweepSummary | TriggerResult> {
-  const bySweep = new Map<string, Map<string, ShardProgress>>();
-  let sweepId: string | null = null;
   let total: number | null = null;
   const view = progressView();
   const taken = noticeWhileWaiting(queue, `sweep request ${trigger.id}`, 'request', store.prefix);
-  events.on('progress', ({ jobId, data }) => {
-    const p = data as unknown as ShardProgress;
-    if (typeof p !== 'object' || p === null || typeof p.sweepId !== 'string') return;
-    const shards = bySweep.get(p.sweepId) ?? new Map<string, ShardProgress>();
-    shards.set(jobId, p);
-    bySweep.set(p.sweepId, shards);
-    if (p.sweepId === sweepId) view.update(sumShards(shards, total));
+  const shown = showShardProgress<ShardProgress>(events, view, {
+    flowOf: (p) => p.sweepId,
+    totals: (latest) => sumShards(latest, total, (p) => p),
   });
   try {
     const started = (await finished(queue, events, trigger, 'sweep request')) as TriggerResult;
     taken();
     if (!started.sweepJobId) return started;
-    sweepId = started.sweepJobId;
+    const sweepId = started.sweepJobId;
     total = started.bucketsTotal;
+    shown.follow(sweepId);
     if (!json)
       process.stderr.write(`sweep ${sweepId} started: ${started.shards} shard${started.shards === 1 ? '' : 's'}\n`);
-    const parent = await Job.fromId(queue, sweepId);
-    if (!parent) throw new Error(`sweep ${sweepId} disappeared from the queue`);
-    try {
-      return { ...((await finished(queue, events, parent, 'sweep')) as SweepSummary), jobId: sweepId } as SweepSummary;
-    } catch (err) {
-      if (/disappeared from the queue/.test((err as Error).message)) throw err;
-      throw new Error(await failureReason(queue, err));
-    }
+    return { ...((await flowResult(queue, events, sweepId, 'sweep')) as SweepSummary), jobId: sweepId } as SweepSummary;
   } finally {
     taken();
     view.stop();
   }
-}
-
-/**
- * Why nobody will take a request for this store now, or null: no worker on the queue at all, or only
- * workers of other stores (they refuse it). Unknown when CLIENT LIST is not allowed.
- */
-export async function noWorkerFor(queue: Queue, store: StoreRef): Promise<string | null> {
-  let workers: Array<{ rawname?: string }>;
-  try {
-    workers = (await queue.getWorkers()) as Array<{ rawname?: string }>;
-  } catch {
-    return null;
-  }
-  const wanted = `SESSION_PREFIX=${JSON.stringify(store.prefix)}`;
-  if (workers.length === 0) {
-    return (
-      `waiting: no worker is connected to queue ${queue.name}: the request for store ${JSON.stringify(store.prefix)} waits ` +
-      `until one starts (\`redisession worker\` with ${wanted} and the same QUEUE_NAME/QUEUE_PREFIX); Ctrl-C ` +
-      'stops waiting, the request stays queued'
-    );
-  }
-  const stores = workers.map((w) => storeOfWorker(w.rawname));
-  if (stores.every((s) => s !== null && s.prefix !== store.prefix)) {
-    const theirs = [...new Set(stores.map((s) => JSON.stringify(s?.prefix)))].join(', ');
-    return `note: the workers on queue ${queue.name} serve store ${theirs}, not ${JSON.stringify(store.prefix)}: they will refuse the request`;
-  }
-  return null;
 }
 
 /** `redisession cleanup`: ask the workers for a sweep, and with --wait follow it to its summary. */
@@ -151,18 +103,9 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
       sample: args.sample as number | undefined,
       dryRun: args.dryRun,
     });
-    const connection = await connectQueue(config);
-    const queue = openQueue(config, connection);
-    // listen from the newest event before asking, so that none about this request is missed
-    const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
-    quietErrors(queue, events);
-    try {
-      await events?.waitUntilReady(); // listen before asking, or early events are missed
+    await withQueue(config, { follow: args.wait ?? false }, async ({ queue, events }) => {
       const data: TriggerData = { origin: 'cli', store, ...overrides };
-      const trigger = await queue.add(JOB.trigger, data, {
-        removeOnComplete: KEEP.completed,
-        removeOnFail: KEEP.failed,
-      });
+      const trigger = await queue.add(JOB.trigger, data, KEPT);
       if (!events) {
         const queued = { requestId: trigger.id, queued: true, store, queue: queue.name, ...overrides };
         process.stdout.write(
@@ -179,10 +122,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
       try {
         result = await follow(queue, events, trigger, args.json ?? false, store);
       } catch (err) {
-        const error = (err as Error).message;
-        if (args.json) process.stdout.write(`${JSON.stringify({ failed: true, error })}\n`);
-        process.stderr.write(`redisession: sweep failed: ${error}\n`);
-        process.exitCode = 1;
+        reportFailure('sweep', err, args.json ?? false);
         return;
       }
       if ('skipped' in result && result.skipped) {
@@ -209,10 +149,6 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
             `${summary.dryRun ? 'found' : 'deleted'} (${summary.shards} shard${summary.shards === 1 ? '' : 's'})\n`,
         );
       }
-    } finally {
-      if (events) await closeEvents(events);
-      await queue.close();
-      await quietQuit(connection);
-    }
+    });
   },
 };

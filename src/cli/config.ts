@@ -10,7 +10,7 @@ import {
 } from '../worker/config.js';
 import { EnvFileError, loadEnvFile } from '../worker/env-file.js';
 import { redactUrl } from '../worker/redact.js';
-import { describeTarget, sessionClient } from '../worker/redis-target.js';
+import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
 
 /** The variables configFromEnv took from .env (the others came from the environment, or are unset). */
 export const fromEnvFile = new Set<string>();
@@ -78,21 +78,31 @@ export const prefixFlagNamed =
 export const prefixFlag = prefixFlagNamed('prefix');
 
 /**
+ * A client for the sessions' Redis, and the last connection error it reported: the real cause
+ * (ECONNREFUSED, WRONGPASS) behind a command's bare "max retries" or "connection is closed".
+ */
+export function watchedSessionClient(target: RedisTarget): { client: RedisClient; lastError: () => Error | null } {
+  const client = sessionClient(target);
+  let last: Error | null = null;
+  client.on('error', (err: Error) => {
+    last = err;
+  });
+  return { client, lastError: () => last };
+}
+
+/**
  * Runs `fn` with a client for the sessions' Redis (REDIS_URL, ...), closed afterwards; a Redis that
  * cannot be reached is an error naming it (password hidden), not ioredis's bare "max retries".
  */
 export async function withSessions<T>(config: WorkerConfig, fn: (sessions: RedisClient) => Promise<T>): Promise<T> {
-  const sessions = sessionClient(config.redis);
-  let lastError: Error | null = null;
-  sessions.on('error', (err: Error) => {
-    lastError = err;
-  });
+  const { client: sessions, lastError } = watchedSessionClient(config.redis);
   try {
     return await fn(sessions);
   } catch (err) {
     const unreachable = /max retries|connection is closed|timed out/i.test((err as Error).message);
-    if (lastError === null || !unreachable) throw err;
-    throw new Error(`cannot reach Redis at ${describeTarget(config.redis)}: ${(lastError as Error).message}`);
+    const cause = lastError();
+    if (cause === null || !unreachable) throw err;
+    throw new Error(`cannot reach Redis at ${describeTarget(config.redis)}: ${cause.message}`);
   } finally {
     await quietQuit(sessions);
   }

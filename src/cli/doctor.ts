@@ -3,10 +3,10 @@ import { type Finding, type Severity, serverFindings, storeFindings } from '../i
 import { quietQuit } from '../redis/connections.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
 import { queueFindings } from '../worker/queue-findings.js';
-import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
+import { describeTarget, type RedisTarget } from '../worker/redis-target.js';
 import { describeStore, type ServedStore, storeSummary } from '../worker/served-store.js';
 import { storeLayoutFindings } from '../worker/store-findings.js';
-import { configFromEnv } from './config.js';
+import { configFromEnv, watchedSessionClient } from './config.js';
 
 interface DoctorArgs {
   json?: boolean;
@@ -33,11 +33,7 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
     const shared = JSON.stringify(config.redis) === JSON.stringify(config.queueRedis);
     const findings: Finding[] = [];
 
-    const sessions = sessionClient(config.redis);
-    let lastError: Error | null = null;
-    sessions.on('error', (err: Error) => {
-      lastError = err;
-    });
+    const { client: sessions, lastError } = watchedSessionClient(config.redis);
     const sessionsLabel = shared ? 'redis' : 'sessions-redis';
     let served: ServedStore | null = null;
     try {
@@ -47,9 +43,9 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
       served = layout.served;
       if (served?.layout.mode === 'hash') {
         const buckets = served.layout.buckets as number;
-        findings.push(
-          ...(await storeFindings({ client: sessions, prefix: Buffer.from(config.session.prefix), buckets })),
-        );
+        const target = { client: sessions, prefix: Buffer.from(config.session.prefix), buckets };
+        // the buckets the layout check's walk found: the prefix is walked once
+        findings.push(...(await storeFindings(target, undefined, layout.survey?.found ?? undefined)));
       } else if (served) {
         findings.push({
           check: 'store.mode',
@@ -58,7 +54,7 @@ export const doctorCommand: CommandModule<object, DoctorArgs> = {
         });
       }
     } catch (err) {
-      findings.push(unreachable(`${sessionsLabel}.connect`, config.redis, lastError ?? err));
+      findings.push(unreachable(`${sessionsLabel}.connect`, config.redis, lastError() ?? err));
     } finally {
       await quietQuit(sessions);
     }

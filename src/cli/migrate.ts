@@ -1,7 +1,6 @@
-import { Job } from 'bullmq';
+import type { FlowProducer } from 'bullmq';
 import type { CommandModule } from 'yargs';
 import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
-import { quietQuit } from '../redis/connections.js';
 import { ConfigError } from '../store/errors.js';
 import { definedOnly, resolveOptions } from '../store/options.js';
 import { LIMITS } from '../worker/config.js';
@@ -11,13 +10,12 @@ import {
   type MigrateRequest,
   type MigrateSummary,
 } from '../worker/migrate-jobs.js';
-import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
 import { describeStore } from '../worker/served-store.js';
-import { noWorkerFor } from './cleanup.js';
 import { boundedInt, configFromEnv, prefixFlag, prefixFlagNamed, UsageError, withSessions } from './config.js';
+import { flowResult, reportFailure, showShardProgress, withQueue } from './follow.js';
 import { type MigrateLayoutArgs, migrateTarget } from './migrate-layout.js';
-import { progressView } from './progress.js';
-import { closeEvents, failureReason, finished, lastEventId, noticeWhileWaiting, quietErrors } from './wait.js';
+import { progressView, sumShards } from './progress.js';
+import { noticeWhileWaiting, noWorkerFor } from './wait.js';
 
 interface MigrateArgs {
   from: LegacyLayout;
@@ -131,15 +129,8 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
     } catch (err) {
       throw err instanceof ConfigError ? new UsageError(err.message) : err;
     }
-    const connection = await connectQueue(config);
-    const queue = openQueue(config, connection);
-    const flows = openFlowProducer(config, connection);
-    // listen from the newest event before adding, so that none about this migration is missed
-    const events = args.wait ? openQueueEvents(config, connection, await lastEventId(queue)) : null;
-    quietErrors(queue, flows, events);
-    try {
-      await events?.waitUntilReady();
-      const node = await enqueueMigration(config, flows, req);
+    await withQueue(config, { follow: args.wait ?? false, flows: true }, async ({ queue, flows, events }) => {
+      const node = await enqueueMigration(config, flows as FlowProducer, req);
       const id = node.job.id as string;
       if (!events) {
         const queued = { migrationId: id, queued: true, store: req.store, shards: node.children?.length ?? 0 };
@@ -156,36 +147,22 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
         unit: req.from === 'hash' ? 'buckets' : 'legacy keys',
         counted: 'moved',
       });
-      const latest = new Map<string, MigrateProgress>();
       const started = noticeWhileWaiting(queue, `migration ${id}`, 'migration', req.prefix);
-      events.on('progress', ({ jobId, data }) => {
-        const p = data as unknown as MigrateProgress;
-        if (typeof p !== 'object' || p === null || p.migrationId !== id) return;
-        started();
-        latest.set(jobId, p);
-        const t = {
-          bucketsDone: 0,
-          bucketsTotal: req.from === 'hash' ? req.fromBuckets : null,
-          scanned: 0,
-          deleted: 0,
-        };
-        for (const v of latest.values()) {
-          t.bucketsDone += v.checkpoint.done;
-          t.scanned += v.checkpoint.scanned;
-          t.deleted += v.checkpoint.moved;
-        }
-        view.update(t);
-      });
+      showShardProgress<MigrateProgress>(events, view, {
+        flowOf: (p) => p.migrationId,
+        totals: (latest) =>
+          sumShards(latest, req.from === 'hash' ? req.fromBuckets : null, ({ checkpoint: c }) => ({
+            bucketsDone: c.done,
+            scanned: c.scanned,
+            deleted: c.moved,
+          })),
+        onEvent: started,
+      }).follow(id);
       let summary: MigrateSummary;
       try {
-        const parent = await Job.fromId(queue, id);
-        if (!parent) throw new Error(`migration ${id} disappeared from the queue`);
-        summary = (await finished(queue, events, parent, 'migration')) as MigrateSummary;
+        summary = (await flowResult(queue, events, id, 'migration')) as MigrateSummary;
       } catch (err) {
-        const error = await failureReason(queue, err);
-        if (args.json) process.stdout.write(`${JSON.stringify({ failed: true, error })}\n`);
-        process.stderr.write(`redisession: migration failed: ${error}\n`);
-        process.exitCode = 1;
+        reportFailure('migration', err, args.json ?? false);
         return;
       } finally {
         started();
@@ -206,10 +183,6 @@ export const migrateCommand: CommandModule<object, MigrateArgs> = {
             `${left}\n`,
         );
       }
-    } finally {
-      if (events) await closeEvents(events);
-      await Promise.all([queue.close(), flows.close()]);
-      await quietQuit(connection);
-    }
+    });
   },
 };

@@ -1,20 +1,21 @@
 import cliProgress from 'cli-progress';
-import type { ShardProgress } from '../worker/processors.js';
+import type { SweepProgress } from '../sweep/runner.js';
 
-export interface Totals {
-  bucketsDone: number;
-  bucketsTotal: number | null;
-  scanned: number;
-  deleted: number;
-}
+/** What a progress line shows: a sweep's counts (a migration's are put in the same words). */
+export type Totals = Omit<SweepProgress, 'checkpoint'>;
 
-/** Sums the latest progress of every shard. */
-export function sumShards(latest: Map<string, ShardProgress>, expectedTotal: number | null): Totals {
+/** Sums the latest progress of every shard, each read by `of` (a migration counts moves as `deleted`). */
+export function sumShards<P>(
+  latest: P[],
+  expectedTotal: number | null,
+  of: (p: P) => Omit<Totals, 'bucketsTotal'>,
+): Totals {
   const t: Totals = { bucketsDone: 0, bucketsTotal: expectedTotal, scanned: 0, deleted: 0 };
-  for (const p of latest.values()) {
-    t.bucketsDone += p.bucketsDone;
-    t.scanned += p.scanned;
-    t.deleted += p.deleted;
+  for (const p of latest) {
+    const s = of(p);
+    t.bucketsDone += s.bucketsDone;
+    t.scanned += s.scanned;
+    t.deleted += s.deleted;
   }
   return t;
 }

@@ -2,12 +2,12 @@ import type { CommandModule } from 'yargs';
 import { hashStats } from '../inspect/stats.js';
 import { quietQuit, type RedisClient } from '../redis/connections.js';
 import { withOrigin } from '../store/layout-guard.js';
-import { LayoutMismatchError, readManifest } from '../store/manifest.js';
+import { LayoutMismatchError } from '../store/manifest.js';
 import { createSessionStore } from '../store/session-store.js';
 import { LIMITS, type WorkerConfig } from '../worker/config.js';
-import { describeTarget, type RedisTarget, sessionClient } from '../worker/redis-target.js';
-import { differenceMessage, servedStore } from '../worker/served-store.js';
-import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag } from './config.js';
+import { describeTarget, type RedisTarget } from '../worker/redis-target.js';
+import { differenceMessage, resolveStore } from '../worker/served-store.js';
+import { boundedInt, configFromEnv, prefixFlag, redisUrlFlag, watchedSessionClient } from './config.js';
 
 interface StatsArgs {
   redis?: string;
@@ -22,8 +22,9 @@ interface StatsArgs {
 class StatsArgumentError extends Error {}
 
 /**
- * The layout to measure: the store's manifest, or the flags and SESSION_* when it has none. A flag
- * that contradicts the manifest is refused; SESSION_* that differs is noted on stderr.
+ * The layout to measure: the store's manifest, or the flags and SESSION_* when it has none (as the
+ * worker and the doctor resolve it: resolveStore). A flag that contradicts the manifest is refused;
+ * SESSION_* that differs is noted on stderr.
  */
 async function statsLayout(
   config: WorkerConfig,
@@ -31,7 +32,8 @@ async function statsLayout(
   client: RedisClient,
   args: StatsArgs,
 ): Promise<{ mode: 'hash' | 'string'; buckets: number; customKeys: boolean; source: string; manifest: string | null }> {
-  const manifest = await readManifest(client, Buffer.from(prefix));
+  const served = await resolveStore(config, client, prefix);
+  const manifest = served.manifest;
   if (!manifest) {
     const mode = args.mode ?? config.session.mode;
     return {
@@ -54,7 +56,7 @@ async function statsLayout(
     );
   }
   if (args.prefix === undefined && args.mode === undefined && args.buckets === undefined) {
-    for (const d of servedStore(config, manifest).differences) process.stderr.write(`note: ${differenceMessage(d)}\n`);
+    for (const d of served.differences) process.stderr.write(`note: ${differenceMessage(d)}\n`);
   }
   return {
     mode: manifest.mode,
@@ -95,11 +97,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
     const config = configFromEnv();
     const prefix = args.prefix ?? config.session.prefix;
     const target: RedisTarget = args.redis ? { kind: 'url', url: args.redis } : config.redis;
-    const client = sessionClient(target);
-    let lastError: Error | null = null;
-    client.on('error', (err: Error) => {
-      lastError = err;
-    });
+    const { client, lastError } = watchedSessionClient(target);
     try {
       const s = await statsLayout(config, prefix, client, args);
       let report: object;
@@ -132,7 +130,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       }
     } catch (err) {
       if (err instanceof StatsArgumentError || err instanceof LayoutMismatchError) throw err;
-      const cause = (lastError as Error | null)?.message ?? (err as Error).message;
+      const cause = lastError()?.message ?? (err as Error).message;
       throw new Error(`cannot read stats from Redis at ${describeTarget(target)}: ${cause}`);
     } finally {
       await quietQuit(client);

@@ -1,6 +1,7 @@
 // Waiting on BullMQ jobs from the CLI (`cleanup --wait`, `migrate --wait`).
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
+import { type StoreRef, storeOfWorker } from '../worker/served-store.js';
 import { withTimeout } from '../worker/timeout.js';
 
 /** The real reason a flow (sweep, migration) failed: the failing shard's error rather than "child ... failed". */
@@ -139,4 +140,31 @@ export function noticeWhileWaiting(queue: Queue, request: string, what: string, 
     cancelled = true;
     clearTimeout(timer);
   };
+}
+
+/**
+ * Why nobody will take a request for this store now, or null: no worker on the queue at all, or only
+ * workers of other stores (they refuse it). Unknown when CLIENT LIST is not allowed.
+ */
+export async function noWorkerFor(queue: Queue, store: StoreRef): Promise<string | null> {
+  let workers: Array<{ rawname?: string }>;
+  try {
+    workers = (await queue.getWorkers()) as Array<{ rawname?: string }>;
+  } catch {
+    return null;
+  }
+  const wanted = `SESSION_PREFIX=${JSON.stringify(store.prefix)}`;
+  if (workers.length === 0) {
+    return (
+      `waiting: no worker is connected to queue ${queue.name}: the request for store ${JSON.stringify(store.prefix)} waits ` +
+      `until one starts (\`redisession worker\` with ${wanted} and the same QUEUE_NAME/QUEUE_PREFIX); Ctrl-C ` +
+      'stops waiting, the request stays queued'
+    );
+  }
+  const stores = workers.map((w) => storeOfWorker(w.rawname));
+  if (stores.every((s) => s !== null && s.prefix !== store.prefix)) {
+    const theirs = [...new Set(stores.map((s) => JSON.stringify(s?.prefix)))].join(', ');
+    return `note: the workers on queue ${queue.name} serve store ${theirs}, not ${JSON.stringify(store.prefix)}: they will refuse the request`;
+  }
+  return null;
 }

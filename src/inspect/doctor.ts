@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/connections.js';
 import { listpackIssues } from './listpack.js';
-import { hashStats, type StatsTarget } from './stats.js';
+import { type BucketsFound, measureHash, type StatsTarget } from './stats.js';
 
 /**
  * error: something is broken or will lose data the code relies on (the doctor exits 1);
@@ -115,10 +115,11 @@ async function oneServer(client: Redis, role: { label: string; holdsQueue: boole
 
 /**
  * A hash-mode store as it is: entry sizes and bucket fill against the listpack limits, and bucket
- * encodings (hashStats on a sample of buckets).
+ * encodings (what `redisession stats` measures, on a sample of buckets). `found`: the buckets a whole walk of the prefix
+ * found (the layout check's), so that hashStats does not walk it again.
  */
-export async function storeFindings(target: StatsTarget, sample = 256): Promise<Finding[]> {
-  const stats = await hashStats(target, { sample, exact: false });
+export async function storeFindings(target: StatsTarget, sample = 256, found?: BucketsFound): Promise<Finding[]> {
+  const stats = await measureHash(target, { sample, exact: false, ...(found ? { found } : {}) });
   const prefix = target.prefix.toString();
   if (stats.bucketsInUse === 0) {
     return [

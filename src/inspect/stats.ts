@@ -71,33 +71,71 @@ function serializerOf(value: Buffer): string {
 const SIZE_SAMPLE = 8;
 const SIZE_BUCKETS = 512;
 
-/** Bucket keys SCAN finds under the prefix, or null once there are more than `budget`. */
-async function existingBuckets(target: StatsTarget, budget: number): Promise<Buffer[] | null> {
-  const width = bucketWidth(target.buckets);
-  const found: Buffer[] = [];
-  for await (const page of scanPrefixPages(target.client, target.prefix, 'hash', 1000)) {
-    for (const k of page.keys) if (shardIndexOf(k, target.prefix, width, target.buckets) !== null) found.push(k);
-    if (found.length > budget) return null;
-  }
-  return found;
-}
-
 /** Up to this many existing buckets, the default stats are exact: counting them is cheap. */
 export const EXACT_BUDGET = 20_000;
 
 /**
+ * Collects the bucket keys of a walk of the prefix's hashes (SCAN pages, in order), up to a
+ * budget: what the stats count when there are few enough. The doctor's layout check feeds its own
+ * walk in, so the prefix is walked once.
+ */
+export class BucketsFound {
+  private found: Buffer[] | null = [];
+  private readonly width: number;
+
+  constructor(
+    private readonly target: Omit<StatsTarget, 'client'>,
+    private readonly budget = EXACT_BUDGET,
+  ) {
+    this.width = bucketWidth(target.buckets);
+  }
+
+  add(key: Buffer): void {
+    if (this.found === null || shardIndexOf(key, this.target.prefix, this.width, this.target.buckets) === null) return;
+    this.found.push(key);
+    if (this.found.length > this.budget) this.found = null;
+  }
+
+  /** The bucket keys, or null once there were more than the budget. */
+  get keys(): Buffer[] | null {
+    return this.found;
+  }
+}
+
+/** Bucket keys SCAN finds under the prefix, or null once there are more than `budget`. */
+async function existingBuckets(target: StatsTarget, budget: number): Promise<Buffer[] | null> {
+  const found = new BucketsFound(target, budget);
+  for await (const page of scanPrefixPages(target.client, target.prefix, 'hash', 1000)) {
+    for (const k of page.keys) found.add(k);
+    if (found.keys === null) return null;
+  }
+  return found.keys;
+}
+
+/**
  * Counts every bucket that exists when there are few enough (or with exact); otherwise looks at
  * `sample` random buckets and extrapolates: existence, fields, expired fields (bucket_scan.lua
- * without deleting), encoding and MEMORY USAGE.
+ * without deleting), encoding and MEMORY USAGE. `found`: the buckets a whole walk of the prefix
+ * found (see BucketsFound), instead of walking it again.
  */
-export async function hashStats(
-  target: StatsTarget,
-  opts: { sample: number; exact: boolean; exactBudget?: number },
-): Promise<HashStats> {
+export async function hashStats(target: StatsTarget, opts: HashStatsOptions): Promise<HashStats> {
+  const stats = await measureHash(target, opts);
+  return { ...stats, advice: listpackIssues(stats).map((i) => `${i.problem}; fix: ${i.fix}`) };
+}
+
+export interface HashStatsOptions {
+  sample: number;
+  exact: boolean;
+  exactBudget?: number;
+  found?: BucketsFound;
+}
+
+/** hashStats without the advice: what the doctor turns into findings (src/inspect/doctor.ts). */
+export async function measureHash(target: StatsTarget, opts: HashStatsOptions): Promise<Omit<HashStats, 'advice'>> {
   const redis = withScripts(target.client);
   const width = bucketWidth(target.buckets);
   const budget = opts.exact ? Number.POSITIVE_INFINITY : (opts.exactBudget ?? EXACT_BUDGET);
-  const existing = await existingBuckets(target, budget);
+  const existing = opts.found ? opts.found.keys : await existingBuckets(target, budget);
   const keysToVisit =
     existing ??
     sampleIndexes(opts.sample, { from: 0, to: target.buckets }).map((b) => bucketKey(target.prefix, b, width));
@@ -161,7 +199,7 @@ export async function hashStats(
   }
   const scale = exact ? 1 : target.buckets / Math.max(keysToVisit.length, 1);
   valueSizes.sort((a, b) => a - b);
-  const stats = {
+  return {
     mode: 'hash' as const,
     exact,
     sampledBuckets: keysToVisit.length,
@@ -185,5 +223,4 @@ export async function hashStats(
     hashtables: await hashtableCauses(target.client, hashtableKeys, limits),
     largestValue: largest ? valueMakeup(largest) : null,
   };
-  return { ...stats, advice: listpackIssues(stats).map((i) => `${i.problem}; fix: ${i.fix}`) };
 }

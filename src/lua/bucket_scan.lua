@@ -25,10 +25,12 @@
   our envelope are neither (scanned - expired - live of them), and are never deleted; tombstones
   are neither either, and are deleted (uncounted) once their time is past.
 ]]
+--- @include "sweeping"
+
 local started = redis.call('TIME')
 local cutoff = tonumber(ARGV[2])
 if not cutoff then
-  cutoff = tonumber(started[1]) * 1000 + math.floor(tonumber(started[2]) / 1000) - tonumber(ARGV[3])
+  cutoff = server_ms(started) - tonumber(ARGV[3])
 end
 local remove = ARGV[4] == '1'
 local budget = tonumber(ARGV[5])
@@ -79,10 +81,7 @@ for k = 1, #KEYS do
       end
     end
     if remove then
-      -- unpack() is limited by the Lua C stack: delete in chunks
-      for i = 1, #dead, 1000 do
-        redis.call('HDEL', key, unpack(dead, i, math.min(i + 999, #dead)))
-      end
+      delete_fields(key, dead)
     end
     out[#out + 1] = reply[1]
     out[#out + 1] = #entries / 2

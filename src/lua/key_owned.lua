@@ -10,6 +10,8 @@
   Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), 2 when it is a string-mode
   tombstone (ours, deleted with ARGV[1] = '1', but no session: length() does not count it), else 0.
 ]]
+--- @include "value"
+
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local first
 if kind == 'string' then
@@ -21,15 +23,15 @@ end
 if not first then
   return 0
 end
--- envelope_is_ours: the prelude (src/lua/prelude.lua); a bucket may hold tombstones among its sessions
-local format = string.byte(first, 1)
-if not envelope_is_ours(first) and format ~= TOMBSTONE then
+-- envelope_is_ours: the prelude (src/lua/prelude.lua); is_tombstone: includes/value.lua. A bucket
+-- may hold tombstones among its sessions
+if not envelope_is_ours(first) and not is_tombstone(first) then
   return 0
 end
 if ARGV[1] == '1' then
   redis.call('UNLINK', KEYS[1])
 end
-if format == TOMBSTONE and kind == 'string' then
+if kind == 'string' and is_tombstone(first) then
   return 2
 end
 return 1

@@ -10,21 +10,20 @@
 
   Returns { next cursor, entries scanned, entries removed }.
 ]]
+--- @include "sweeping"
+
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
   return { '0', 0, 0 }
 end
-local t = redis.call('TIME')
-local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
+local now = server_ms()
+local grace = tonumber(ARGV[3])
 local reply = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local entries = reply[2]
 local dead = {}
 for i = 1, #entries, 2 do
-  local expiry = tonumber(string.match(entries[i + 1], ':(%d+)$'))
-  if not expiry or expiry <= cutoff then
+  if entry_gone(entries[i + 1], now, grace) then
     dead[#dead + 1] = entries[i]
   end
 end
-for i = 1, #dead, 1000 do
-  redis.call('HDEL', KEYS[1], unpack(dead, i, math.min(i + 999, #dead)))
-end
+delete_fields(KEYS[1], dead)
 return { reply[1], #entries / 2, #dead }

@@ -19,6 +19,7 @@
 ]]
 --- @include "value"
 --- @include "session"
+--- @include "sweeping"
 
 local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[3])
@@ -29,7 +30,7 @@ local dead = {}
 local stamp = now
 for i = 1, #all, 2 do
   local field, v = all[i], all[i + 1]
-  local expiry = tonumber(string.match(v, ':(%d+)$'))
+  local expiry = entry_expiry(v)
   if field == '' then
     -- an earlier fence: the later stamp and end win
     local was = tonumber(string.match(v, '^f:(%d+):'))
@@ -39,7 +40,7 @@ for i = 1, #all, 2 do
     if expiry and expiry > until_ms then
       until_ms = expiry
     end
-  elseif not expiry or expiry + grace <= now then
+  elseif entry_gone(v, now, grace) then
     dead[#dead + 1] = field
   else
     -- revoked earlier too: a destroyUser still running elsewhere may not have ended it yet, and
@@ -53,9 +54,7 @@ for i = 1, #all, 2 do
     end
   end
 end
-for i = 1, #dead, 1000 do
-  redis.call('HDEL', KEYS[1], unpack(dead, i, math.min(i + 999, #dead)))
-end
+delete_fields(KEYS[1], dead)
 redis.call('HSET', KEYS[1], '', 'f:' .. stamp .. ':' .. until_ms)
 keep_bucket(KEYS[1], until_ms - now)
 return taken

@@ -1,8 +1,8 @@
 import { bucketKey, bucketWidth } from '../keys/buckets.js';
 import { isDefaultKey } from '../keys/key-scheme.js';
 import { isManifestKey } from '../keys/manifest-key.js';
-import { NODE_PIPELINE_MAX } from '../redis/pipeline.js';
-import { type ScanPosition, scanPrefixPages } from '../redis/scan.js';
+import { NODE_PIPELINE_MAX, pipelinePerKey } from '../redis/pipeline.js';
+import { hashSlices, type ScanPosition, scanPrefixPages } from '../redis/scan.js';
 import { ConfigError } from '../store/errors.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { BucketRange } from '../sweep/plan.js';
@@ -96,22 +96,13 @@ async function* legacyBatches(
     for (let i = typeof start === 'number' ? start : range.from; i < range.to; i += batch) {
       const end = Math.min(i + batch, range.to);
       const found: Found[] = [];
-      // first slice of every bucket in one round trip; only big (hashtable) buckets need more
       const buckets = Array.from({ length: end - i }, (_, j) => bucketKey(source.prefix, i + j, width));
-      const pipe = client.pipeline();
-      for (const bucket of buckets) pipe.hscanBuffer(bucket, '0', 'COUNT', 500);
-      const first = (await pipe.exec()) ?? [];
-      for (const [j, bucket] of buckets.entries()) {
-        const [err, reply] = first[j] as [Error | null, [Buffer, Buffer[]] | null];
-        if (err || !reply) continue; // not a hash (foreign data under the prefix): skipped
-        let [next, flat] = reply;
-        for (;;) {
+      for await (const slices of hashSlices(client, buckets, 500)) {
+        for (const { key, flat } of slices) {
           for (let f = 0; f + 1 < flat.length; f += 2) {
             const field = flat[f] as Buffer;
-            found.push({ address: { key: bucket, field }, raw: flat[f + 1] as Buffer, pttl: -1, key: field });
+            found.push({ address: { key, field }, raw: flat[f + 1] as Buffer, pttl: -1, key: field });
           }
-          if (next.toString() === '0') break;
-          [next, flat] = await client.hscanBuffer(bucket, next.toString(), 'COUNT', 500);
         }
       }
       yield { found, units: end - i, next: end };
@@ -130,13 +121,10 @@ async function* legacyBatches(
   for await (const page of scanPrefixPages(client, source.prefix, 'string', batch, from)) {
     // the old store's recorded layout (manifest) is not a session either
     const keys = page.keys.filter((k) => !isOwn(k) && !isManifestKey(k, source.prefix));
-    const pipe = client.pipeline();
-    for (const k of keys) pipe.getBuffer(k).pttl(k);
-    const replies = keys.length > 0 ? ((await pipe.exec()) ?? []) : [];
+    const replies = await pipelinePerKey(client, keys, (pipe, k) => pipe.getBuffer(k).pttl(k));
     const found: Found[] = [];
     keys.forEach((k, i) => {
-      const [e1, raw] = replies[2 * i] as [Error | null, Buffer | null];
-      const [e2, pttl] = replies[2 * i + 1] as [Error | null, number];
+      const [[e1, raw], [e2, pttl]] = replies[i] as [[Error | null, Buffer | null], [Error | null, number]];
       if (e1 || e2 || !raw) return; // gone meanwhile (moved by a web request, or expired)
       const rest = k.subarray(source.prefix.length);
       const address = { key: k, field: null };

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/connections.js';
-import { NODE_PIPELINE_MAX, type PipelineReply, pipelinePerKey } from '../redis/pipeline.js';
-import { scanPrefix } from '../redis/scan.js';
+import { firstReply, NODE_PIPELINE_MAX, pipelinePerKey } from '../redis/pipeline.js';
+import { hashSlices, scanPrefix } from '../redis/scan.js';
 
 /** A stored session found by a walk: its binary key (the id's, without prefix) and stored value. */
 export interface StoredEntry {
@@ -14,12 +14,6 @@ export interface StoredEntry {
  * stays bounded whatever the store holds; the caller decides what to keep. Like SCAN itself, a
  * walk may meet a session twice when Redis resizes a table meanwhile.
  */
-
-function replyOf<T>(replies: PipelineReply[] | undefined): T {
-  const [[err, value] = [null, null]] = replies ?? [];
-  if (err) throw err;
-  return value as T;
-}
 
 /** String mode: SCAN the prefix, then GET the keys that can be ours, a pipeline at a time. */
 export async function* walkStrings(
@@ -35,7 +29,7 @@ export async function* walkStrings(
       const replies = await pipelinePerKey(client(), slice, (pipe, k) => pipe.getBuffer(k));
       const page: StoredEntry[] = [];
       slice.forEach((k, j) => {
-        const value = replyOf<Buffer | null>(replies[j]);
+        const value = firstReply<Buffer | null>(replies[j]);
         // expired or deleted since SCAN saw it
         if (value !== null) page.push({ key: k.subarray(prefix.length), value });
       });
@@ -51,8 +45,8 @@ const pairs = (flat: Buffer[]): StoredEntry[] => {
 };
 
 /**
- * Hash mode: the buckets' fields, HSCAN COUNT `count` at a time. The first slice of a few buckets
- * goes in one pipeline; a big (hashtable) bucket is then followed alone until its cursor is done.
+ * Hash mode: the buckets' fields, HSCAN COUNT `count` at a time (see hashSlices): the first slice
+ * of a few buckets makes one page; a big (hashtable) bucket then makes a page per slice.
  */
 export async function* walkBuckets(
   client: () => RedisClient,
@@ -61,23 +55,9 @@ export async function* walkBuckets(
 ): AsyncGenerator<StoredEntry[]> {
   for await (const buckets of bucketPages) {
     for (let i = 0; i < buckets.length; i += NODE_PIPELINE_MAX) {
-      const slice = buckets.slice(i, i + NODE_PIPELINE_MAX);
-      const replies = await pipelinePerKey(client(), slice, (pipe, k) => pipe.hscanBuffer(k, '0', 'COUNT', count));
-      const page: StoredEntry[] = [];
-      const unfinished: Array<[Buffer, string]> = [];
-      slice.forEach((bucket, j) => {
-        const [cursor, flat] = replyOf<[Buffer, Buffer[]]>(replies[j]);
-        page.push(...pairs(flat));
-        if (cursor.toString() !== '0') unfinished.push([bucket, cursor.toString()]);
-      });
-      if (page.length > 0) yield page;
-      for (const [bucket, from] of unfinished) {
-        let cursor = from;
-        do {
-          const [next, flat] = await client().hscanBuffer(bucket, cursor, 'COUNT', count);
-          cursor = next.toString();
-          if (flat.length > 0) yield pairs(flat);
-        } while (cursor !== '0');
+      for await (const slices of hashSlices(client(), buckets.slice(i, i + NODE_PIPELINE_MAX), count)) {
+        const page = slices.flatMap((s) => pairs(s.flat));
+        if (page.length > 0) yield page;
       }
     }
   }

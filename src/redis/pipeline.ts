@@ -5,18 +5,27 @@ import type { RedisClient } from './connections.js';
 /** One command's outcome in a pipeline. */
 export type PipelineReply = [Error | null, unknown];
 
+/** The reply of a key's first (or only) command; its error thrown. */
+export function firstReply<T>(replies: PipelineReply[] | undefined): T {
+  const [[err, value] = [null, null]] = replies ?? [];
+  if (err) throw err;
+  return value as T;
+}
+
 /**
  * Keys one pipeline sends at most (to one node, on a cluster). Redis runs a client's pipelined
  * calls back to back, so a web request waits behind at most this many (on a cluster, a sweep sends
- * one bucket per call: src/sweep/bucket-scan.ts).
+ * one bucket per call: callsOfRound in src/redis/script-calls.ts).
  */
 export const NODE_PIPELINE_MAX = 16;
 
 /**
- * Sends the commands `add` queues for each key (the same number for every key) in pipelines of at
- * most NODE_PIPELINE_MAX keys, and returns each key's replies in key order. On a single server the
- * pipelines go one after another; on a cluster keys are grouped by the node serving their slot and
- * nodes run in parallel (an ioredis pipeline must not mix nodes).
+ * Sends the commands `add` queues for each key (the same number for every key; they may name other
+ * keys of its slot) in pipelines of at most NODE_PIPELINE_MAX keys, and returns each key's replies
+ * in key order. On a single server the pipelines go one after another; on a cluster keys are
+ * grouped by the node serving their slot and nodes run in parallel (an ioredis pipeline must not
+ * mix nodes). The one way this code sends a command per key: script calls (script-calls.ts), the
+ * store's walks, the bulk move, stats.
  */
 export async function pipelinePerKey(
   client: RedisClient,

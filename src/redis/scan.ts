@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './connections.js';
+import { type PipelineReply, pipelinePerKey } from './pipeline.js';
 
 const GLOB_SPECIAL = new Set([0x2a, 0x3f, 0x5b, 0x5d, 0x5c]); // * ? [ ] \
 
@@ -92,5 +93,40 @@ export async function* scanPrefix(
 ): AsyncGenerator<Buffer[]> {
   for await (const page of scanPrefixPages(client, prefix, type, count)) {
     if (page.keys.length > 0) yield page.keys;
+  }
+}
+
+/** A slice of one hash's fields, as HSCAN gives it: [field, value, field, value, ...]. */
+export interface HashSlice {
+  key: Buffer;
+  flat: Buffer[];
+}
+
+/**
+ * Every field of these hashes, HSCAN COUNT `count` at a time, for walks that read them all (the
+ * store's admin walks, the bulk move): the first slice of every hash in one go (pipelinePerKey),
+ * yielded together; then each big (hashtable) hash followed alone, a slice per yield, until its
+ * cursor is done. Something else at one of the keys (WRONGTYPE: not ours) is skipped.
+ */
+export async function* hashSlices(client: RedisClient, keys: Buffer[], count: number): AsyncGenerator<HashSlice[]> {
+  const replies = await pipelinePerKey(client, keys, (pipe, k) => pipe.hscanBuffer(k, '0', 'COUNT', count));
+  const first: HashSlice[] = [];
+  const unfinished: Array<[Buffer, string]> = [];
+  keys.forEach((key, i) => {
+    const [[err, reply] = [null, null]] = replies[i] as PipelineReply[];
+    if (err && /^WRONGTYPE/.test(err.message)) return;
+    if (err) throw err;
+    const [cursor, flat] = reply as [Buffer, Buffer[]];
+    first.push({ key, flat });
+    if (cursor.toString() !== '0') unfinished.push([key, cursor.toString()]);
+  });
+  yield first;
+  for (const [key, from] of unfinished) {
+    let cursor = from;
+    do {
+      const [next, flat] = await client.hscanBuffer(key, cursor, 'COUNT', count);
+      cursor = next.toString();
+      yield [{ key, flat }];
+    } while (cursor !== '0');
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './connections.js';
-import { pipelinePerKey } from './pipeline.js';
+import { firstReply, pipelinePerKey } from './pipeline.js';
 
 /** Every Lua script, in src/lua/ (one file each; KEYS/ARGV documented at the top of the file). */
 export const SCRIPTS = {
@@ -11,9 +11,8 @@ export const SCRIPTS = {
   rsSessionTouch: { file: 'session_touch.lua', numberOfKeys: undefined },
   rsSessionShorten: { file: 'session_shorten.lua', numberOfKeys: undefined },
   rsSessionDestroy: { file: 'session_destroy.lua', numberOfKeys: undefined },
-  rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: 1 },
-  /** The same script over several buckets per call (not on a cluster): first argument = how many. */
-  rsBucketScanMany: { file: 'bucket_scan.lua', numberOfKeys: undefined },
+  // any number of buckets a call (on a cluster, of one slot): the first argument says how many
+  rsBucketScan: { file: 'bucket_scan.lua', numberOfKeys: undefined },
   rsKeyOwned: { file: 'key_owned.lua', numberOfKeys: 1 },
   rsDeleteIfSame: { file: 'delete_if_same.lua', numberOfKeys: 1 },
   rsUserIndexAdd: { file: 'user_index_add.lua', numberOfKeys: 1 },
@@ -26,7 +25,7 @@ export const SCRIPTS = {
 export type ScriptName = keyof typeof SCRIPTS;
 /** Scripts called as (numberOfKeys, ...keys, ...args). */
 export type ManyKeysScript =
-  | 'rsBucketScanMany'
+  | 'rsBucketScan'
   | 'rsSessionSet'
   | 'rsSessionTouch'
   | 'rsSessionShorten'
@@ -88,26 +87,7 @@ export function withScripts(client: RedisClient): ScriptedClient {
 
 /** How many of these keys are ours (key_owned.lua), deleting them when `remove`. */
 export async function ownedKeys(client: ScriptedClient, keys: Buffer[], remove: boolean): Promise<number> {
-  const replies = await scriptPerKey(client, 'rsKeyOwned', keys, () => [remove ? '1' : '0']);
-  return replies.filter((owned) => owned === 1).length;
-}
-
-/**
- * Calls one of our scripts once per key, with per-key arguments, in one round trip: a pipeline,
- * or on a cluster one bounded pipeline per node, nodes in parallel, keys redirected by a
- * resharding sent again alone (see pipelinePerKey). Replies in key order; the first error is thrown.
- */
-export async function scriptPerKey(
-  client: ScriptedClient,
-  name: SingleKeyScript,
-  keys: Buffer[],
-  args: (key: Buffer, i: number) => Arg[],
-): Promise<unknown[]> {
-  const replies = await pipelinePerKey(client, keys, (pipe, k, i) => {
-    (pipe as ScriptedPipeline)[name](k, ...args(k, i));
-  });
-  return replies.map(([[err, reply] = [null, null]]) => {
-    if (err) throw err;
-    return reply;
-  });
+  const flag = remove ? '1' : '0';
+  const replies = await pipelinePerKey(client, keys, (pipe, key) => (pipe as ScriptedPipeline).rsKeyOwned(key, flag));
+  return replies.filter((r) => firstReply(r) === 1).length;
 }

@@ -1,5 +1,5 @@
-import { requestScript } from '../redis/fast-command.js';
-import { type Arg, type ScriptedClient, scriptPerKey } from '../redis/scripts.js';
+import { callsOfRound, scriptPerGroup } from '../redis/script-calls.js';
+import type { ScriptedClient } from '../redis/scripts.js';
 import { CallBudget } from './call-budget.js';
 
 /** Sweeps use the server's clock minus this, so a web server whose clock runs ahead loses nothing. */
@@ -25,9 +25,14 @@ const NO_CUTOFF = Buffer.alloc(0);
 const YES = Buffer.from('1');
 const NO = Buffer.from('0');
 
+/** HSCAN's first cursor, and its last. */
+const START = Buffer.from('0');
+const isDone = (cursor: Buffer) => cursor.length === 1 && cursor[0] === 0x30;
+
 interface Pending {
   key: Buffer;
-  cursor: string;
+  /** As Buffers, the cursors go out with the bucket keys in one pass (src/redis/fast-command.ts). */
+  cursor: Buffer;
 }
 
 /**
@@ -48,17 +53,17 @@ function account(group: Pending[], reply: unknown[], totals: BucketTotals, budge
     totals.expired += Number(reply[i * 4 + 2]);
     totals.live += Number(reply[i * 4 + 3]);
     units += 1 + scanned;
-    const cursor = String(reply[i * 4]);
-    if (cursor !== '0') again.push({ key: p.key, cursor });
+    const cursor = reply[i * 4] as Buffer;
+    if (!isDone(cursor)) again.push({ key: p.key, cursor });
   });
   budget.record(units, (reply.length - 1) / 4, Number(reply[reply.length - 1]));
   return again;
 }
 
 /**
- * Runs bucket_scan.lua over a batch of buckets until each is done: on a single Redis one call at a
- * time, each handed as many buckets as the call budget says; on a cluster one bucket per call (the
- * keys of a call must share a slot), pipelined per node.
+ * Runs bucket_scan.lua over a batch of buckets until each is done, a round trip at a time (see
+ * callsOfRound): on a single Redis one call, handed as many buckets as the call budget says; on a
+ * cluster one bucket per call, pipelined per node.
  */
 export async function scanBuckets(
   redis: ScriptedClient,
@@ -67,36 +72,23 @@ export async function scanBuckets(
 ): Promise<BucketTotals> {
   const totals: BucketTotals = { scanned: 0, expired: 0, live: 0 };
   const budget = opts.budget ?? new CallBudget();
-  // HSCAN COUNT follows the field budget too: a slice of a big hashtable bucket fits in one call
   const cutoff = opts.cutoff === '' ? NO_CUTOFF : opts.cutoff;
   const remove = opts.remove ? YES : NO;
-  const common = (): Arg[] => {
+  for (let pending: Pending[] = keys.map((key) => ({ key, cursor: START })); pending.length > 0; ) {
+    // HSCAN COUNT follows the field budget too: a slice of a big hashtable bucket fits in one call
     const fields = budget.fields;
-    return [fields, cutoff, opts.graceMs, remove, fields];
-  };
-  const queue: Pending[] = keys.map((key) => ({ key, cursor: '0' }));
-  if (redis.isCluster) {
-    for (let pending = queue; pending.length > 0; ) {
-      const args = common();
-      const replies = (await scriptPerKey(
-        redis,
-        'rsBucketScan',
-        pending.map((p) => p.key),
-        (_k, i) => [...args, (pending[i] as Pending).cursor],
-      )) as unknown[][];
-      pending = pending.flatMap((p, i) => account([p], replies[i] as unknown[], totals, budget));
-    }
-    return totals;
-  }
-  // One call at a time per shard, not pipelined: Redis runs a client's pipelined calls back to back,
-  // so a web request would wait behind all of them.
-  const script = requestScript('rsBucketScan');
-  for (let head = 0; head < queue.length; ) {
-    const group = queue.slice(head, head + budget.buckets);
-    head += group.length;
-    const keysThenArgs = [...group.map((p) => p.key), ...common(), ...group.map((p) => p.cursor)];
-    const reply = (await script.run(redis, keysThenArgs, group.length)) as unknown[];
-    queue.push(...account(group, reply, totals, budget));
+    const calls = callsOfRound(redis, pending.length, budget.buckets).map((call) =>
+      call.map((i) => pending[i] as Pending),
+    );
+    const replies = (await scriptPerGroup(
+      redis,
+      'rsBucketScan',
+      calls.map((call) => call.map((p) => p.key)),
+      (_keys, i) => [fields, cutoff, opts.graceMs, remove, fields, ...(calls[i] as Pending[]).map((p) => p.cursor)],
+    )) as unknown[][];
+    // buckets to visit again go after those still waiting
+    pending = pending.slice(calls.reduce((n, call) => n + call.length, 0));
+    for (const [i, call] of calls.entries()) pending.push(...account(call, replies[i] as unknown[], totals, budget));
   }
   return totals;
 }

@@ -69,7 +69,8 @@ export interface SweepOptions {
   dry?: boolean;
 }
 
-export interface SweepResult {
+/** What a sweep (or one shard of it, or all its shards summed) did. */
+export interface SweepCounts {
   /** Buckets visited. */
   buckets: number;
   /** Fields looked at. */
@@ -77,6 +78,9 @@ export interface SweepResult {
   /** Expired sessions deleted (with dryRun: that would have been deleted). */
   deleted: number;
   durationMs: number;
+}
+
+export interface SweepResult extends SweepCounts {
   /** false when stopped early by the signal; the last checkpoint resumes it. */
   completed: boolean;
   checkpoint: SweepCheckpoint;

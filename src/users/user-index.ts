@@ -5,7 +5,8 @@ import { isTombstone } from '../modes/tombstone.js';
 import type { RedisClient } from '../redis/connections.js';
 import { pipelinePerKey } from '../redis/pipeline.js';
 import { scanPrefix } from '../redis/scan.js';
-import { type ScriptedClient, scriptPerKey, withScripts } from '../redis/scripts.js';
+import { scriptPerKey } from '../redis/script-calls.js';
+import { type ScriptedClient, withScripts } from '../redis/scripts.js';
 import { ConfigError } from '../store/errors.js';
 
 /** What the store's userId option returns: the owner of a session, or nothing (not logged in). */
@@ -255,7 +256,7 @@ export async function pruneUserIndexes(
         'rsUserIndexPrune',
         batch.map((p) => p.key),
         (_k, i) => [(batch[i] as { cursor: string }).cursor, PRUNE_SLICE, graceMs],
-      )) as Array<[Buffer | string, number, number]>;
+      )) as Array<[Buffer, number, number]>;
       pending = [];
       replies.forEach(([next, , gone], i) => {
         removed += gone;

@@ -1,4 +1,4 @@
-import { DelayedError, type FlowProducer, type Job, type JobNode, UnrecoverableError } from 'bullmq';
+import { type FlowProducer, type Job, type JobNode, UnrecoverableError } from 'bullmq';
 import { type MigrateCheckpoint, runMigration } from '../migrate/bulk.js';
 import type { LegacyLayout } from '../migrate/legacy.js';
 import type { RedisClient } from '../redis/connections.js';
@@ -7,8 +7,8 @@ import { idSecretFingerprint, LayoutMismatchError } from '../store/manifest.js';
 import { createSessionStore } from '../store/session-store.js';
 import { shardRanges } from '../sweep/plan.js';
 import type { WorkerConfig } from './config.js';
+import { addFlow, parkShard, savedProgress, sumShards } from './flows.js';
 import type { Logger } from './logger.js';
-import { KEEP, shardJobOptions } from './queue.js';
 import { type StoreRef, type StoreSummary, servedFor } from './served-store.js';
 
 /*
@@ -76,19 +76,7 @@ export async function enqueueMigration(
   flows: FlowProducer,
   req: MigrateRequest,
 ): Promise<JobNode> {
-  const queueName = config.queue.name;
-  return flows.add({
-    name: MIGRATE_JOB.summary,
-    queueName,
-    data: { ...req, requestedAt: Date.now() },
-    opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
-    children: migrateShards(req).map((data) => ({
-      name: MIGRATE_JOB.shard,
-      queueName,
-      data,
-      opts: shardJobOptions(config),
-    })),
-  });
+  return addFlow(config, flows, MIGRATE_JOB, { ...req, requestedAt: Date.now() }, migrateShards(req));
 }
 
 /**
@@ -124,9 +112,7 @@ export async function processMigrateShard(
   signal?: AbortSignal,
 ): Promise<MigrateTotals> {
   const d = job.data;
-  const p = job.progress as unknown;
-  const checkpoint =
-    typeof p === 'object' && p !== null && 'checkpoint' in p ? (p as MigrateProgress).checkpoint : undefined;
+  const checkpoint = savedProgress<MigrateProgress>(job)?.checkpoint;
   const migrationId = job.parent?.id ?? null;
   const log = deps.logger.child({ migrationId, jobId: job.id, shard: d.shard, shards: d.shards });
   await servedFor(deps, 'migration', d.store ?? { prefix: d.prefix, id: null });
@@ -182,12 +168,8 @@ export async function processMigrateShard(
     },
   }).finally(() => store.close());
   const { position: _p, completed, durationMs, ...totals } = result;
-  if (!completed) {
-    // shutting down: park without spending an attempt; the next taker resumes from the checkpoint
-    log.info({ done: totals.done, durationMs }, 'migrate shard paused for shutdown');
-    await job.moveToDelayed(Date.now(), token);
-    throw new DelayedError();
-  }
+  if (!completed)
+    await parkShard(job, token, log, { done: totals.done, durationMs }, 'migrate shard paused for shutdown');
   log.info({ ...totals, durationMs }, 'migrate shard finished');
   return totals;
 }
@@ -196,8 +178,10 @@ export async function summarizeMigration(
   logger: Logger,
   job: Job<MigrateRequest & { requestedAt: number }>,
 ): Promise<MigrateSummary> {
-  const values = Object.values(await job.getChildrenValues<MigrateTotals>());
   const d = job.data;
+  // a shard finished by a worker of an older version has no `foreign`: it counts 0
+  const totals: MigrateTotals = { done: 0, scanned: 0, moved: 0, newer: 0, skipped: 0, foreign: 0 };
+  const shards = await sumShards(job, totals);
   const summary: MigrateSummary = {
     store: {
       prefix: d.prefix,
@@ -207,24 +191,11 @@ export async function summarizeMigration(
       layout: d.store?.id ? 'manifest' : 'environment',
     },
     source: { layout: d.from, prefix: d.fromPrefix },
-    done: 0,
-    scanned: 0,
-    moved: 0,
-    newer: 0,
-    skipped: 0,
-    foreign: 0,
-    shards: values.length,
+    ...totals,
+    shards,
     dryRun: job.data.dryRun,
     durationMs: Date.now() - job.data.requestedAt,
   };
-  for (const v of values) {
-    summary.done += v.done;
-    summary.scanned += v.scanned;
-    summary.moved += v.moved;
-    summary.newer += v.newer;
-    summary.skipped += v.skipped;
-    summary.foreign += v.foreign ?? 0; // a shard finished by a worker of an older version has none
-  }
   logger.info({ migrationId: job.id, prefix: d.prefix, mode: d.to, ...summary }, 'migration finished');
   return summary;
 }

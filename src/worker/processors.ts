@@ -1,10 +1,11 @@
-import { DelayedError, type FlowProducer, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
+import { type FlowProducer, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { RedisClient } from '../redis/connections.js';
 import { readManifest } from '../store/manifest.js';
 import { definedOnly } from '../store/options.js';
-import { runSweep, type SweepCheckpoint } from '../sweep/runner.js';
+import { runSweep, type SweepCounts, type SweepProgress } from '../sweep/runner.js';
 import { pruneUserIndexes } from '../users/user-index.js';
 import type { WorkerConfig } from './config.js';
+import { parkShard, savedProgress, sumShards } from './flows.js';
 import type { Logger } from './logger.js';
 import { MIGRATE_JOB, type MigrateShardData, processMigrateShard, summarizeMigration } from './migrate-jobs.js';
 import {
@@ -22,23 +23,13 @@ import {
 import { type StoreSummary, servedFor, storeSummary } from './served-store.js';
 
 /** What a shard reports with job.updateProgress after every batch; the checkpoint resumes a retry. */
-export interface ShardProgress {
+export interface ShardProgress extends SweepProgress {
   /** The sweep (parent job) this shard belongs to: lets a follower pick its shards' events. */
   sweepId: string | null;
-  bucketsDone: number;
-  bucketsTotal: number | null;
-  scanned: number;
-  deleted: number;
   elapsedMs: number;
-  checkpoint: SweepCheckpoint;
 }
 
-export interface ShardResult {
-  buckets: number;
-  scanned: number;
-  deleted: number;
-  durationMs: number;
-}
+export type ShardResult = SweepCounts;
 
 interface Deps {
   config: WorkerConfig;
@@ -49,14 +40,9 @@ interface Deps {
   logger: Logger;
 }
 
-function savedProgress(job: Job): ShardProgress | null {
-  const p = job.progress as unknown;
-  return typeof p === 'object' && p !== null && 'checkpoint' in p ? (p as ShardProgress) : null;
-}
-
 async function processShard(deps: Deps, job: Job<ShardData>, token: string | undefined, signal?: AbortSignal) {
   const d = job.data;
-  const saved = savedProgress(job);
+  const saved = savedProgress<ShardProgress>(job);
   const sweepId = job.parent?.id ?? null;
   const log = deps.logger.child({
     sweepId,
@@ -108,11 +94,7 @@ async function processShard(deps: Deps, job: Job<ShardData>, token: string | und
   );
   const durationMs = elapsedBefore + Date.now() - started;
   if (!result.completed) {
-    // Shutting down: park the shard without spending an attempt; whoever picks it up next
-    // resumes from the checkpoint saved with the last progress update.
-    log.info({ bucketsDone: result.buckets, durationMs }, 'shard paused for shutdown');
-    await job.moveToDelayed(Date.now(), token);
-    throw new DelayedError();
+    await parkShard(job, token, log, { bucketsDone: result.buckets, durationMs }, 'shard paused for shutdown');
   }
   const out: ShardResult = { buckets: result.buckets, scanned: result.scanned, deleted: result.deleted, durationMs };
   log.info(out, 'shard finished');
@@ -120,7 +102,6 @@ async function processShard(deps: Deps, job: Job<ShardData>, token: string | und
 }
 
 async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummary> {
-  const values = Object.values(await job.getChildrenValues<ShardResult>());
   // a parent queued by an older worker names no store: it was this worker's (the same environment)
   const store: StoreSummary = job.data.store ?? {
     prefix: deps.config.session.prefix,
@@ -129,21 +110,16 @@ async function summarize(deps: Deps, job: Job<SummaryData>): Promise<SweepSummar
     buckets: deps.config.session.buckets,
     layout: 'environment',
   };
+  const totals = { buckets: 0, scanned: 0, deleted: 0 };
+  const shards = await sumShards(job, totals);
   const summary: SweepSummary = {
     store,
-    buckets: 0,
-    scanned: 0,
-    deleted: 0,
+    ...totals,
     durationMs: Date.now() - job.data.requestedAt,
-    shards: values.length,
+    shards,
     dryRun: job.data.dryRun,
     strategy: job.data.strategy,
   };
-  for (const v of values) {
-    summary.buckets += v.buckets;
-    summary.scanned += v.scanned;
-    summary.deleted += v.deleted;
-  }
   if (deps.config.cleanup.userIndex && !job.data.dryRun) {
     const prefix = Buffer.from(store.prefix, 'utf8');
     summary.userIndex = await pruneUserIndexes(deps.sessions, prefix, deps.config.cleanup.graceMs);

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Finding } from '../inspect/doctor.js';
 import type { WorkerConfig } from './config.js';
-import { KEEP } from './queue.js';
+import { KEEP } from './flows.js';
 import { showSchedule } from './schedule.js';
 import { type ServedStore, storeOfWorker } from './served-store.js';
 

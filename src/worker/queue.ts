@@ -2,7 +2,9 @@ import { FlowProducer, type JobNode, Queue, QueueEvents } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/connections.js';
 import { type SweepStrategy, sampleIndexes, shardRanges } from '../sweep/plan.js';
+import type { SweepCounts } from '../sweep/runner.js';
 import type { WorkerConfig } from './config.js';
+import { addFlow } from './flows.js';
 import { describeTarget, queueClient } from './redis-target.js';
 import type { StoreRef, StoreSummary } from './served-store.js';
 
@@ -71,13 +73,9 @@ export interface TriggerResult {
 }
 
 /** The sums a sweep reports: the parent job's return value and the CLI's --json output. */
-export interface SweepSummary {
+export interface SweepSummary extends SweepCounts {
   /** The store swept: prefix, mode, bucket count, and whether the layout came from its manifest. */
   store: StoreSummary;
-  buckets: number;
-  scanned: number;
-  deleted: number;
-  durationMs: number;
   shards: number;
   dryRun: boolean;
   strategy: SweepStrategy;
@@ -120,26 +118,6 @@ export async function connectQueue(config: WorkerConfig, timeoutMs = 5000): Prom
 
 export function defaultRequest(config: WorkerConfig): SweepRequest {
   return { ...config.cleanup, dryRun: false };
-}
-
-/** Bounded history: old finished jobs go, so the queue's keys never grow without end. */
-export const KEEP = {
-  completed: { count: 200, age: 7 * 86_400 },
-  failed: { count: 1000, age: 30 * 86_400 },
-} as const;
-
-/**
- * A shard job of a flow (sweep or migration): retried with backoff from its checkpoint, and its
- * last failure fails the parent, so a flow never waits forever.
- */
-export function shardJobOptions(config: WorkerConfig) {
-  return {
-    attempts: config.cleanup.attempts,
-    backoff: { type: 'exponential', delay: 1000 },
-    failParentOnFailure: true,
-    removeOnComplete: KEEP.completed,
-    removeOnFail: KEEP.failed,
-  };
 }
 
 export function openQueue(config: WorkerConfig, connection: RedisClient): Queue {
@@ -196,7 +174,6 @@ export async function enqueueSweep(
   req: SweepRequest,
   store: StoreSummary & { buckets: number },
 ): Promise<JobNode> {
-  const queueName = config.queue.name;
   const shards = shardJobs(store, req);
   const summary: SummaryData = {
     store,
@@ -205,18 +182,7 @@ export async function enqueueSweep(
     shards: shards.length,
     requestedAt: Date.now(),
   };
-  return flows.add({
-    name: JOB.summary,
-    queueName,
-    data: summary,
-    opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
-    children: shards.map((data) => ({
-      name: JOB.shard,
-      queueName,
-      data,
-      opts: shardJobOptions(config),
-    })),
-  });
+  return addFlow(config, flows, JOB, summary, shards);
 }
 
 export function openFlowProducer(config: WorkerConfig, connection: RedisClient): FlowProducer {

@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { WorkerConfig } from './config.js';
 import { formatDuration } from './duration.js';
-import { JOB, KEEP, SCHEDULER_ID, type TriggerData } from './queue.js';
+import { KEPT } from './flows.js';
+import { JOB, SCHEDULER_ID, type TriggerData } from './queue.js';
 import type { StoreRef } from './served-store.js';
 
 export interface ScheduleSpec {
@@ -36,7 +37,7 @@ export async function upsertSchedule(queue: Queue, spec: ScheduleSpec, store?: S
     name: JOB.trigger,
     // the store the schedule sweeps: should two stores share a queue, the other's worker refuses it
     data: { origin: 'schedule', ...(store ? { store } : {}) } satisfies TriggerData,
-    opts: { removeOnComplete: KEEP.completed, removeOnFail: KEEP.failed },
+    opts: KEPT,
   });
   await (await queue.backend.client).del(removedKey(queue));
 }

@@ -1,4 +1,5 @@
 import type { Finding, Severity } from '../inspect/doctor.js';
+import { BucketsFound } from '../inspect/stats.js';
 import { bucketIndexOf, bucketWidth, MAX_BUCKETS } from '../keys/buckets.js';
 import { isDefaultKey } from '../keys/key-scheme.js';
 import { isManifestKey } from '../keys/manifest-key.js';
@@ -30,10 +31,13 @@ export interface LayoutSurvey {
   outside: number;
   /** String keys that look like default-keyed string-mode sessions. */
   stringSessions: number;
+  /** The bucket keys, for the store checks (hashStats), once every hash under the prefix was looked at. */
+  found: BucketsFound | null;
 }
 
 export async function surveyLayout(client: RedisClient, prefix: Buffer, buckets: number): Promise<LayoutSurvey> {
   const width = bucketWidth(buckets);
+  const found = new BucketsFound({ prefix, buckets });
   const s: LayoutSurvey = {
     keys: 0,
     complete: true,
@@ -41,11 +45,13 @@ export async function surveyLayout(client: RedisClient, prefix: Buffer, buckets:
     maxIndex: null,
     outside: 0,
     stringSessions: 0,
+    found: null,
   };
   for (const type of ['hash', 'string'] as const) {
     for await (const page of scanPrefixPages(client, prefix, type, 1000)) {
       for (const key of page.keys) {
         s.keys++;
+        if (type === 'hash') found.add(key);
         if (isManifestKey(key, prefix)) continue;
         const rest = key.subarray(prefix.length);
         if (type === 'string') {
@@ -69,6 +75,7 @@ export async function surveyLayout(client: RedisClient, prefix: Buffer, buckets:
         return s;
       }
     }
+    if (type === 'hash') s.found = found;
   }
   return s;
 }
@@ -86,7 +93,7 @@ const worst = (a: Severity, b: Severity): Severity => {
 export async function storeLayoutFindings(
   config: WorkerConfig,
   sessions: RedisClient,
-): Promise<{ findings: Finding[]; served: ServedStore | null }> {
+): Promise<{ findings: Finding[]; served: ServedStore | null; survey: LayoutSurvey | null }> {
   const findings: Finding[] = [];
   const prefix = Buffer.from(config.session.prefix, 'utf8');
   const shown = JSON.stringify(config.session.prefix);
@@ -96,7 +103,7 @@ export async function storeLayoutFindings(
   } catch (err) {
     if (!(err instanceof LayoutMismatchError)) throw err;
     findings.push({ check: 'store.manifest', severity: 'error', message: err.message });
-    return { findings, served: null };
+    return { findings, served: null, survey: null };
   }
   const m = served.manifest;
   const survey =
@@ -175,5 +182,5 @@ export async function storeLayoutFindings(
           },
     );
   }
-  return { findings, served };
+  return { findings, served, survey };
 }

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/inspect/doctor.js';
+import { scanPrefixPages } from '../../src/redis/scan.js';
 import { createSessionStore } from '../../src/store/session-store.js';
 import { assertBuilt, killWorker, runCli, startWorker, type WorkerProcess } from '../helpers/cli.js';
 import { redisUrl } from '../helpers/redis.js';
@@ -133,6 +134,26 @@ describe('redisession doctor', () => {
     }
     expect(text.stdout).toMatch(/fix: CONFIG SET maxmemory-policy noeviction/);
     expect(text.stdout).toMatch(/1 error\(s\), \d warning\(s\): fix the errors/);
+  });
+
+  it('walks the keys under the prefix once: the store checks reuse the buckets the layout check found', async () => {
+    const env = await redisWithSessions([], 'compact');
+    const admin = new Redis(env.REDIS_URL);
+    const scans = async () => Number(/cmdstat_scan:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+    try {
+      // what one walk of the prefix takes: its hashes, then its strings
+      await admin.config('RESETSTAT');
+      for (const type of ['hash', 'string'] as const) {
+        for await (const _ of scanPrefixPages(admin, Buffer.from('doc:'), type, 1000));
+      }
+      const oneWalk = await scans();
+      await admin.config('RESETSTAT');
+      const report = JSON.parse((await runCli(['doctor', '--json'], env)).stdout) as Report;
+      expect(byCheck(report, 'store.sessions')?.message).toMatch(/about 200 sessions in \d+ buckets under "doc:", /);
+      expect(await scans()).toBe(oneWalk);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('string mode: the store checks say they do not apply', async () => {

@@ -110,4 +110,28 @@ describe('bulk move from hash mode', () => {
     expect(await after.get(ids[1499] as string)).toMatchObject({ user: 'b1499' });
     expect(await before.length()).toBe(0);
   });
+
+  it('skips a bucket name holding something else (not a hash) and moves the rest', async () => {
+    const oldPrefix = testPrefix('bulk-foreign');
+    const prefix = testPrefix('bulk-foreign-new');
+    prefixes.push(oldPrefix, prefix);
+    const before = make({ mode: 'hash', prefix: oldPrefix, buckets: 4, inlineSweep: 0 });
+    const ids = Array.from({ length: 40 }, sid);
+    await Promise.all(ids.map((id, i) => before.set(id, session(`f${i}`))));
+    // a string where bucket 2 would be: another app's key that happens to have a bucket's name
+    const bucket2 = Buffer.concat([Buffer.from(oldPrefix), Buffer.of(0, 2)]);
+    const inBucket2 = (await raw.hlen(bucket2)) as number;
+    expect(inBucket2).toBeGreaterThan(0);
+    await raw.del(bucket2);
+    await raw.set(bucket2, 'not a bucket');
+    const after = make({
+      mode: 'hash',
+      prefix,
+      buckets: 64,
+      legacy: { layout: 'hash', prefix: oldPrefix, buckets: 4 },
+    });
+    const result = await runMigration(after, {});
+    expect(result).toMatchObject({ completed: true, moved: 40 - inBucket2, done: 4 });
+    expect(await raw.get(bucket2)).toBe('not a bucket');
+  });
 });
