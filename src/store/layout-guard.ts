@@ -188,6 +188,16 @@ const GUARDED = [
 ] as const;
 /** Their first argument is a session id: a refused one is answered without Redis, so without the check. */
 const BY_ID = new Set<string>(['get', 'set', 'touch', 'destroy']);
+/** Writes: their third argument carries when they were called (CALLED_AT) while they wait for the check. */
+const WRITES = new Set<string>(['set', 'touch']);
+
+/**
+ * When a write waiting for the layout check was called. A write's time is when it was called, not
+ * when the check let it through: destroyUser's fence refuses every write of the user that started
+ * before it, and a save called before a log out everywhere must stay refused even when the check
+ * (one round trip) lets it reach Redis after the log out (found by the log-out model check).
+ */
+export const CALLED_AT = Symbol('redisession.calledAt');
 
 /**
  * The store with every Redis-touching method checking the layout first; once checked, a call costs
@@ -203,10 +213,11 @@ export function guardStore<S extends Record<(typeof GUARDED)[number], (...args: 
     const byId = BY_ID.has(name);
     descriptors[name] = {
       ...descriptors[name],
-      value: (...args: unknown[]) =>
-        guard.checked || (byId && sessionIdProblem(args[0]) !== null)
-          ? fn(...args)
-          : guard.check().then(() => fn(...args)),
+      value: (...args: unknown[]) => {
+        if (guard.checked || (byId && sessionIdProblem(args[0]) !== null)) return fn(...args);
+        if (WRITES.has(name)) args[2] = { ...(args[2] as object | undefined), [CALLED_AT]: Date.now() };
+        return guard.check().then(() => fn(...args));
+      },
     };
   }
   const entries = (store as { entries?: () => AsyncGenerator<unknown> }).entries;

@@ -25,7 +25,7 @@ import { resolveSweepOptions } from '../sweep/options.js';
 import { runSweep, type SweepOptions, type SweepResult } from '../sweep/runner.js';
 import { type Decoded as IndexDecoded, type SessionAccess, type UserSession, userIndex } from '../users/user-index.js';
 import { ConfigError, InvalidSessionIdError, SessionEncodeError } from './errors.js';
-import { guardStore, layoutGuard, storeLayout, storeOrigin } from './layout-guard.js';
+import { CALLED_AT, guardStore, layoutGuard, storeLayout, storeOrigin } from './layout-guard.js';
 import { type ListedSession, sessionListing } from './listing.js';
 import type { Logger } from './logger.js';
 import type { StoreManifest } from './manifest.js';
@@ -332,7 +332,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
     const where = locate(sid, op);
     if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
-    const now = Date.now();
+    // (called before the layout check answered: the time of the call, see CALLED_AT)
+    const now = (wo as { [CALLED_AT]?: number } | undefined)?.[CALLED_AT] ?? Date.now();
     const ttlMs = Math.min(Math.ceil(opts.ttlMsOf(session, now, wo?.ttlMs)), MAX_TTL_MS);
     await writes.write(sid, where, session, ttlMs, now, op);
   }

@@ -10,7 +10,7 @@ import { startRedisServer } from '../helpers/redis-server.js';
 /*
  * The model check of log-outs on one Redis server (test/helpers/logout-model.ts), both modes,
  * with the legacy read-through on. LOGOUT_MODEL_RUNS=<n> runs n interleavings per mode instead of
- * the CI default; LOGOUT_MODEL_SEED=<seed> replays a run.
+ * the CI default; LOGOUT_MODEL_SEED=<seed> replays a run. LOGOUT_MODEL_TRACE=1 adds every operation of a violating run to its report.
  */
 
 // a server of its own: sweeps SCAN the keyspace, which stays a few keys here

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, createSessionStore, type SessionStore, type SessionStoreOptions } from 'redisession';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
-import { everySplit } from '../helpers/interleave.js';
+import { everySplit, intercept, type Unit } from '../helpers/interleave.js';
 import { redisUrl, sleep, storeFixture, testPrefix } from '../helpers/redis.js';
 import { plantValue, storedValue } from '../helpers/sessions.js';
 
@@ -118,6 +118,31 @@ describe.each(['hash', 'string'] as const)('log-out races (%s mode)', (mode) => 
     });
     // whatever survived must be in the index: a log out everywhere ends it
     await b.destroyUser('cat');
+    expect(await b.sessionsOf('cat')).toEqual([]);
+  });
+
+  it("a store's first save, called before destroyUser but let through by its layout check after it, stays logged out", async () => {
+    // (found by the model check: the save's time was taken after the check's round trip, later than the fence)
+    const prefix = prefixFor('first-save');
+    const b = fixture.make({ mode, prefix, userId: owner });
+    const id = sid();
+    await b.set(sid(), session('dog')); // (the store's layout is recorded)
+    // a login in flight: the index does not know the session, only destroyUser's fence can refuse it
+    const a = await ownStore({ mode, prefix, userId: owner }); // a new instance: its layout is not checked yet
+    const held: Unit[] = [];
+    const restore = intercept(a.client, 'a', (unit) => held.push(unit));
+    try {
+      const saving = a.store.set(id, session('cat', 60_000, { v: 2 }));
+      for (let i = 0; held.length === 0 && i < 1000; i++) await sleep(2); // the layout check's read, held back
+      expect(held.length).toBeGreaterThan(0);
+      await b.destroyUser('cat');
+      restore();
+      for (const unit of held.splice(0)) await unit.send();
+      await saving;
+    } finally {
+      restore();
+    }
+    expect(await b.get(id)).toBeNull();
     expect(await b.sessionsOf('cat')).toEqual([]);
   });
 
