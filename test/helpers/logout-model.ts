@@ -304,7 +304,8 @@ export function laneRunner(lane: Lane) {
       Array.from({ length: USERS }, (_, u) => userName(u)),
     );
     for (const e of events) if (e.error) violations.push(`op failed: ${describe(e)}: ${e.error}`);
-    if (violations.length > 0 && process.env.LOGOUT_MODEL_TRACE) violations.push(`trace: ${[...events, ...finalReads].map(describe).join('; ')}`);
+    if (violations.length > 0 && process.env.LOGOUT_MODEL_TRACE)
+      violations.push(`trace: ${[...events, ...finalReads].map(describe).join('; ')}`);
     return { violations, commands };
   }
 
