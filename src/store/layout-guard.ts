@@ -199,14 +199,13 @@ export function guardStore<S extends Record<(typeof GUARDED)[number], (...args: 
 ): S {
   const descriptors = Object.getOwnPropertyDescriptors(store);
   for (const name of GUARDED) {
-    const fn = store[name] as (...args: unknown[]) => Promise<unknown>;
+    const fn = store[name] as (a?: unknown, b?: unknown, c?: unknown) => Promise<unknown>;
     const byId = BY_ID.has(name);
     descriptors[name] = {
       ...descriptors[name],
-      value: (...args: unknown[]) =>
-        guard.checked || (byId && sessionIdProblem(args[0]) !== null)
-          ? fn(...args)
-          : guard.check().then(() => fn(...args)),
+      // fixed arity (no method takes more than 3 arguments): no rest array per call on the request path
+      value: (a?: unknown, b?: unknown, c?: unknown) =>
+        guard.checked || (byId && sessionIdProblem(a) !== null) ? fn(a, b, c) : guard.check().then(() => fn(a, b, c)),
     };
   }
   const entries = (store as { entries?: () => AsyncGenerator<unknown> }).entries;
