@@ -16,6 +16,15 @@ export function typical() {
   };
 }
 
+/**
+ * What express-session does to a session on every request before it saves or touches it
+ * (Session#touch -> resetMaxAge): the cookie's end becomes now + maxAge. Returns the session.
+ */
+export function expressTouch(session) {
+  session.cookie.expires = new Date(Date.now() + session.cookie.originalMaxAge);
+  return session;
+}
+
 function cart(targetBytes) {
   const items = [];
   let size = 0;

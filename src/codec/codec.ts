@@ -2,7 +2,14 @@ import { CorruptValueError, SessionEncodeError } from '../store/errors.js';
 import { compactSerializer } from './compact.js';
 import { compact2Serializer } from './compact2/index.js';
 import { BUILTIN_COMPRESSOR_IDS, BUILTIN_COMPRESSORS, type Compressor } from './compressors.js';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import {
+  decodeEnvelope,
+  EXPIRY_BYTES,
+  encodeEnvelope,
+  FORMAT2_EXPIRY_OFFSET,
+  FORMAT2_NO_EXPIRY,
+  FORMAT2_WITH_EXPIRY,
+} from './envelope.js';
 import { isThenable, jsonSerializer, type Serializer } from './serializers.js';
 
 export interface CodecSetup {
@@ -95,6 +102,16 @@ export function createCodec(setup: CodecSetup): Codec {
     return { session: value, expiresAt };
   }
 
+  function compact2(payload: Buffer, expiresAt: number | null): Decoded {
+    let session: unknown;
+    try {
+      session = compact2Serializer.deserialize(payload, expiresAt);
+    } catch (err) {
+      throw unparsable(err);
+    }
+    return toSession(session, expiresAt);
+  }
+
   return {
     encode(session, expiresAt) {
       return then(
@@ -118,6 +135,14 @@ export function createCodec(setup: CodecSetup): Codec {
     },
 
     decode(value) {
+      // format 2 ('compact', uncompressed: nearly every value) straight to its decoder, the request
+      // path's read: no envelope object, no closures, the same answers and errors as below
+      const format = value[0];
+      if (format === FORMAT2_WITH_EXPIRY && value.length >= FORMAT2_EXPIRY_OFFSET + EXPIRY_BYTES) {
+        const expiresAt = value.readUIntBE(FORMAT2_EXPIRY_OFFSET, EXPIRY_BYTES);
+        return compact2(value.subarray(FORMAT2_EXPIRY_OFFSET + EXPIRY_BYTES), expiresAt);
+      }
+      if (format === FORMAT2_NO_EXPIRY) return compact2(value.subarray(1), null);
       const env = decodeEnvelope(value);
       const s = serializers.get(env.serializer);
       const parse = (payload: Buffer) => {

@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey } from 'node:crypto';
+import { MAX_SESSION_ID_LENGTH } from './session-id.js';
 
 /*
  * Session id -> compact binary key. The first byte tags which rule produced the key, so two
@@ -61,6 +62,69 @@ export function defaultKeyGenerator(sid: string): Buffer {
     return out;
   }
   return tagged(KEY_TAG.raw, Buffer.from(sid, 'utf8'));
+}
+
+/** base64url character code -> its 6-bit value, -1 outside the alphabet (codes >= 128 are outside too). */
+const BASE64URL_VALUE = new Int8Array(128).fill(-1);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) {
+  BASE64URL_VALUE[c.charCodeAt(0)] = i;
+}
+
+const isLowerHex = (code: number) => (code >= 48 && code <= 57) || (code >= 97 && code <= 102);
+
+/**
+ * The request path's way to defaultKeyGenerator's key for the ids express-session makes (32
+ * base64url characters): validated and decoded in one pass, written at byte `room` of a new
+ * Buffer (the caller fills the bytes in front: a string-mode key's prefix). null when the id is
+ * anything else (not a string, a length that could be a uuid, all lowercase hex, outside the
+ * base64url alphabet, not canonical, or one sessionIdProblem refuses): the general path then
+ * decides. When not null, the key is exactly defaultKeyGenerator's, and sessionIdProblem(sid) is null.
+ */
+export function base64urlKeyAt(sid: unknown, room: number): Buffer | null {
+  if (typeof sid !== 'string') return null;
+  const n = sid.length;
+  const rest = n & 3;
+  if (n < 4 || n > MAX_SESSION_ID_LENGTH || n === 36 || rest === 1) return null;
+  const values = BASE64URL_VALUE;
+  const out = Buffer.allocUnsafe(room + 1 + ((n * 3) >> 2));
+  let at = room;
+  out[at++] = KEY_TAG.base64url;
+  // an even-length id of lowercase hex digits takes the hex rule (see defaultKeyGenerator)
+  let hex = (n & 1) === 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const ca = sid.charCodeAt(i);
+    const cb = sid.charCodeAt(i + 1);
+    const cc = sid.charCodeAt(i + 2);
+    const cd = sid.charCodeAt(i + 3);
+    if ((ca | cb | cc | cd) >= 128) return null;
+    const a = values[ca] as number;
+    const b = values[cb] as number;
+    const c = values[cc] as number;
+    const d = values[cd] as number;
+    if ((a | b | c | d) < 0) return null;
+    if (hex) hex = isLowerHex(ca) && isLowerHex(cb) && isLowerHex(cc) && isLowerHex(cd);
+    const word = (a << 18) | (b << 12) | (c << 6) | d;
+    out[at++] = word >> 16;
+    out[at++] = (word >> 8) & 0xff;
+    out[at++] = word & 0xff;
+  }
+  if (rest > 0) {
+    const ca = sid.charCodeAt(i);
+    const cb = sid.charCodeAt(i + 1);
+    const cc = rest === 3 ? sid.charCodeAt(i + 2) : 65; // 'A': no bits
+    if ((ca | cb | cc) >= 128) return null;
+    const a = values[ca] as number;
+    const b = values[cb] as number;
+    const c = values[cc] as number;
+    if ((a | b | c) < 0) return null;
+    // canonical: no bits beyond the bytes the last character completes
+    if ((rest === 2 ? b & 0x0f : c & 0x03) !== 0) return null;
+    if (hex) hex = isLowerHex(ca) && isLowerHex(cb) && (rest === 2 || isLowerHex(cc));
+    out[at++] = (a << 2) | (b >> 4);
+    if (rest === 3) out[at++] = ((b & 0x0f) << 4) | (c >> 2);
+  }
+  return hex ? null : out;
 }
 
 /**

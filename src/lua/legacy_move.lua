@@ -39,9 +39,8 @@ end
 -- it back), both count as newer
 local live = state(KEYS[2], ARGV[3], tonumber(ARGV[6])) ~= 'absent'
 
-local ttl = tonumber(ARGV[5])
 if not live then
-  store_value(KEYS[2], ARGV[3], ARGV[4], ttl)
+  store_value(KEYS[2], ARGV[3], ARGV[4], ARGV[5])
 end
 if ARGV[1] == '' then
   redis.call('DEL', KEYS[1])

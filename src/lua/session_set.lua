@@ -32,7 +32,7 @@ local ttl, now, grace = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
 -- a tombstone is all that is read (string mode: its first byte is enough)
 local first
 if field == '' then
-  first = redis.call('GETRANGE', key, 0, 7)
+  first = redis.call('GETRANGE', key, '0', '0')
 else
   first = redis.call('HGET', key, field)
 end
@@ -49,9 +49,9 @@ if idx then
   end
 end
 
-store_value(key, field, ARGV[2], ttl)
+store_value(key, field, ARGV[2], ARGV[3])
 if idx then
-  entry_put(idx, ARGV[7], old, now, now + ttl, ttl, true, grace)
+  entry_put(idx, ARGV[7], old, now, now + ttl, ARGV[3], true, grace)
 end
 
 local sample = tonumber(ARGV[5]) or 0

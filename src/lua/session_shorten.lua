@@ -23,7 +23,7 @@
 --- @include "user_entry"
 
 local key, field = KEYS[1], ARGV[1]
-local expiry, ttl, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local expiry, now = tonumber(ARGV[3]), tonumber(ARGV[5])
 if read(key, field) ~= ARGV[2] then
   return 0
 end
@@ -35,8 +35,8 @@ if idx then
     return -1
   end
 end
-set_end(key, field, ARGV[2], expiry, ttl)
+set_end(key, field, ARGV[2], expiry, ARGV[4])
 if idx then
-  entry_put(idx, ARGV[7], old, now, expiry, ttl, true, tonumber(ARGV[6]))
+  entry_put(idx, ARGV[7], old, now, expiry, ARGV[4], true, tonumber(ARGV[6]))
 end
 return 1

@@ -41,9 +41,9 @@ if idx then
 end
 -- left is nil for a value without a known end: treat as later than anything
 if left == nil or left < 0 or ttl > left then
-  set_end(key, field, v, expiry, ttl)
+  set_end(key, field, v, expiry, ARGV[3])
   if idx then
-    entry_put(idx, ARGV[7], old, now, expiry, ttl, true, tonumber(ARGV[6]))
+    entry_put(idx, ARGV[7], old, now, expiry, ARGV[3], true, tonumber(ARGV[6]))
   end
   return 1
 end

@@ -48,28 +48,32 @@ export function hashMode(client: () => RedisClient, setup: HashModeSetup): Stora
   const inlineSample = () => (inlineSweep > 0 && Math.random() < inlineSweep ? INLINE_SWEEP_SAMPLE : 0);
   const at = ({ bucket, field }: HashLocation) => ({ key: bucket, field });
 
+  function locate(key: Buffer): HashLocation {
+    const bucket = bucketOf(key);
+    if (typeof bucket === 'number') {
+      if (!Number.isInteger(bucket) || bucket < 0 || bucket >= buckets) {
+        throw new RangeError(`hashKeyGenerator returned ${bucket}, not an integer in [0, ${buckets})`);
+      }
+      return { bucket: bucketKey(prefix, bucket, width), field: key };
+    }
+    const bytes =
+      typeof bucket === 'string'
+        ? Buffer.from(bucket, 'utf8')
+        : bucket instanceof Uint8Array
+          ? Buffer.from(bucket)
+          : null;
+    if (!bytes || bytes.length === 0 || bytes.length > MAX_BUCKET_NAME) {
+      throw new RangeError(`hashKeyGenerator must return a bucket index or 1..${MAX_BUCKET_NAME} bytes`);
+    }
+    return { bucket: namedBucketKey(prefix, bytes), field: key };
+  }
+
   return {
     name: 'hash',
     storesExpiry: true,
-    locate(key) {
-      const bucket = bucketOf(key);
-      if (typeof bucket === 'number') {
-        if (!Number.isInteger(bucket) || bucket < 0 || bucket >= buckets) {
-          throw new RangeError(`hashKeyGenerator returned ${bucket}, not an integer in [0, ${buckets})`);
-        }
-        return { bucket: bucketKey(prefix, bucket, width), field: key };
-      }
-      const bytes =
-        typeof bucket === 'string'
-          ? Buffer.from(bucket, 'utf8')
-          : bucket instanceof Uint8Array
-            ? Buffer.from(bucket)
-            : null;
-      if (!bytes || bytes.length === 0 || bytes.length > MAX_BUCKET_NAME) {
-        throw new RangeError(`hashKeyGenerator must return a bucket index or 1..${MAX_BUCKET_NAME} bytes`);
-      }
-      return { bucket: namedBucketKey(prefix, bytes), field: key };
-    },
+    locate,
+    keyRoom: 0,
+    locateAt: locate,
     keyOf: ({ bucket }) => bucket,
     read: ({ bucket, field }) => sendBuffer(client(), 'hget', [bucket, field]) as Promise<Buffer | null>,
     write: (loc, value, ttlMs, now, index) =>

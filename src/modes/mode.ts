@@ -45,6 +45,13 @@ export interface StorageMode<L> {
   readonly storesExpiry: boolean;
   /** May throw when a custom hashKeyGenerator misbehaves; the store treats that as a key error. */
   locate(key: Buffer): L;
+  /**
+   * Bytes a key may be written behind, for locateAt: the request path builds a session's key and
+   * its Redis key in one Buffer (string mode: the prefix; hash mode: 0, the key is the field).
+   */
+  readonly keyRoom: number;
+  /** locate() of the key written at byte keyRoom of `buffer`; the mode fills the bytes in front. */
+  locateAt(buffer: Buffer): L;
   /** The stored bytes: a session envelope, a tombstone, or null. */
   read(loc: L): Promise<Buffer | null>;
   write(loc: L, value: Buffer, ttlMs: number, now: number, index?: IndexEntry): Promise<WriteOutcome>;

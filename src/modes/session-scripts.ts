@@ -14,8 +14,12 @@ export const TOUCH_SLACK_MS = 1000;
 
 export interface SessionAt {
   key: Buffer;
-  field: Buffer | '';
+  /** The session's field in a bucket hash; NO_FIELD (empty) for a string key. */
+  field: Buffer;
 }
+
+/** The field of a string-mode session: none (the scripts test for ''). A Buffer, as every argument of the request path. */
+export const NO_FIELD = Buffer.alloc(0);
 
 const SET = requestScript('rsSessionSet');
 const TOUCH = requestScript('rsSessionTouch');
@@ -36,8 +40,9 @@ function run(
 }
 
 const WRITE: Record<number, WriteOutcome> = { 1: 'stored', 0: 'dead', [-1]: 'revoked' };
+const writeOutcome = (reply: unknown): WriteOutcome => WRITE[reply as number] ?? 'stored';
 
-export async function writeSession(
+export function writeSession(
   client: RedisClient,
   at: SessionAt,
   value: Buffer,
@@ -46,11 +51,15 @@ export async function writeSession(
   sweep: { sample: number; graceMs: number },
   index?: IndexEntry,
 ): Promise<WriteOutcome> {
-  const reply = await run(SET, client, at, [value, ttlMs, now, sweep.sample, sweep.graceMs], index);
-  return WRITE[reply as number] ?? 'stored';
+  return run(SET, client, at, [value, ttlMs, now, sweep.sample, sweep.graceMs], index).then(writeOutcome);
 }
 
-export async function touchSession(
+function touchOutcome(reply: unknown): TouchOutcome {
+  if (Array.isArray(reply)) return { shorter: reply[1] as Buffer };
+  return reply === 1 ? 'touched' : reply === -1 ? 'revoked' : 'missing';
+}
+
+export function touchSession(
   client: RedisClient,
   at: SessionAt,
   expiresAt: number,
@@ -59,9 +68,7 @@ export async function touchSession(
   graceMs: number,
   index?: IndexEntry,
 ): Promise<TouchOutcome> {
-  const reply = await run(TOUCH, client, at, [expiresAt, ttlMs, now, TOUCH_SLACK_MS, graceMs], index);
-  if (Array.isArray(reply)) return { shorter: reply[1] as Buffer };
-  return reply === 1 ? 'touched' : reply === -1 ? 'revoked' : 'missing';
+  return run(TOUCH, client, at, [expiresAt, ttlMs, now, TOUCH_SLACK_MS, graceMs], index).then(touchOutcome);
 }
 
 export async function shortenSession(
@@ -85,7 +92,7 @@ export async function destroySession(
 ): Promise<{ done: boolean; value: Buffer | null }> {
   const args: Arg[] = [
     at.field,
-    legacy?.field ?? '',
+    legacy?.field ?? NO_FIELD,
     now,
     TOMBSTONE_MIN_MS,
     condition.is,

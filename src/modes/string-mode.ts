@@ -3,7 +3,7 @@ import { sendBuffer } from '../redis/fast-command.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode } from './mode.js';
-import { destroySession, shortenSession, touchSession, writeSession } from './session-scripts.js';
+import { destroySession, NO_FIELD, shortenSession, touchSession, writeSession } from './session-scripts.js';
 import { walkStrings } from './walk.js';
 
 const GT = Buffer.from('GT');
@@ -37,19 +37,26 @@ export function stringMode(
     name: 'string',
     storesExpiry: false,
     locate: (key) => Buffer.concat([prefix, key]),
+    keyRoom: prefix.length,
+    locateAt(buffer) {
+      buffer.set(prefix, 0);
+      return buffer;
+    },
     keyOf: (redisKey) => redisKey,
     read: (redisKey) => sendBuffer(client(), 'get', [redisKey]) as Promise<Buffer | null>,
     write: (key, value, ttlMs, now, index) =>
-      writeSession(client(), { key, field: '' }, value, ttlMs, now, noSweep, index),
-    async refresh(key, expiresAt, ttlMs, now, index) {
+      writeSession(client(), { key, field: NO_FIELD }, value, ttlMs, now, noSweep, index),
+    refresh(key, expiresAt, ttlMs, now, index) {
       // The common case in one plain command: a later end (GT). A key that is gone stays gone, and
       // a tombstone only lives longer. Anything else (gone, earlier, an index) goes to the script.
-      if (!index && (await sendBuffer(client(), 'pexpire', [key, ttlMs, GT])) === 1) return 'touched';
-      return touchSession(client(), { key, field: '' }, expiresAt, ttlMs, now, graceMs, index);
+      if (index) return touchSession(client(), { key, field: NO_FIELD }, expiresAt, ttlMs, now, graceMs, index);
+      return sendBuffer(client(), 'pexpire', [key, ttlMs, GT]).then((done) =>
+        done === 1 ? 'touched' : touchSession(client(), { key, field: NO_FIELD }, expiresAt, ttlMs, now, graceMs),
+      );
     },
     shorten: (key, expected, expiresAt, ttlMs, now, index) =>
-      shortenSession(client(), { key, field: '' }, expected, expiresAt, ttlMs, now, graceMs, index),
-    destroy: (key, options) => destroySession(client(), { key, field: '' }, options),
+      shortenSession(client(), { key, field: NO_FIELD }, expected, expiresAt, ttlMs, now, graceMs, index),
+    destroy: (key, options) => destroySession(client(), { key, field: NO_FIELD }, options),
     removeIfSame: async (redisKey, value) => (await redis().rsDeleteIfSame(redisKey, value)) === 1,
     count: () => forEachOwned(false),
     clear: () => forEachOwned(true),

@@ -44,9 +44,9 @@ function writeDigits(out: Buffer, at: number, n: number): number {
   return end;
 }
 
-/** The request path's arguments are Buffers and non-negative integers; anything else becomes bytes first. */
+/** Buffers, strings and non-negative safe integers are written as they are; any other number becomes text first. */
 function isPlain(arg: Arg): boolean {
-  return typeof arg === 'number' ? Number.isSafeInteger(arg) && arg >= 0 : typeof arg !== 'string';
+  return typeof arg !== 'number' || (Number.isSafeInteger(arg) && arg >= 0);
 }
 
 /** How ioredis writes a string or number (an integer past 2^53 exactly, as BigInt prints it). */
@@ -76,9 +76,10 @@ export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
     if (!isPlain(arg))
       return encodeCommand(
         name,
-        args.map((a) => (isPlain(a) ? a : Buffer.from(asText(a), 'utf8'))),
+        args.map((a) => (isPlain(a) ? a : asText(a))),
       );
-    const length = typeof arg === 'number' ? digitCount(arg) : (arg as Buffer).length;
+    const length =
+      typeof arg === 'number' ? digitCount(arg) : typeof arg === 'string' ? Buffer.byteLength(arg) : arg.length;
     size += 1 + digitCount(length) + 2 + length + 2;
   }
   const out = Buffer.allocUnsafe(size);
@@ -87,13 +88,18 @@ export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
   out[at++] = 13;
   out[at++] = 10;
   for (let i = -1; i < args.length; i++) {
-    const arg = i < 0 ? head : (args[i] as Buffer | number);
+    const arg = i < 0 ? head : (args[i] as Arg);
     out[at++] = 0x24; // $
     if (typeof arg === 'number') {
       at = writeDigits(out, at, digitCount(arg));
       out[at++] = 13;
       out[at++] = 10;
       at = writeDigits(out, at, arg);
+    } else if (typeof arg === 'string') {
+      at = writeDigits(out, at, Buffer.byteLength(arg));
+      out[at++] = 13;
+      out[at++] = 10;
+      at += out.write(arg, at);
     } else {
       at = writeDigits(out, at, arg.length);
       out[at++] = 13;

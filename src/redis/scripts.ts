@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './connections.js';
+import { trimLua } from './lua-trim.js';
 import { firstReply, pipelinePerKey } from './pipeline.js';
 
 /** Every Lua script, in src/lua/ (one file each; KEYS/ARGV documented at the top of the file). */
@@ -62,8 +63,9 @@ export function lua(file: string): string {
   let src = sources.get(file);
   if (src === undefined) {
     prelude ??= read('prelude.lua');
-    // the prelude in front of every script; `--- @include "name"` lines become src/lua/includes/name.lua
-    src = `${prelude}\n${read(file).replace(INCLUDE, (_, name: string) => read(`includes/${name}.lua`))}`;
+    // the prelude in front of every script; `--- @include "name"` lines become src/lua/includes/name.lua;
+    // then only what the script uses (lua-trim.ts: Redis runs the whole body on every call)
+    src = trimLua(`${prelude}\n${read(file).replace(INCLUDE, (_, name: string) => read(`includes/${name}.lua`))}`);
     sources.set(file, src);
   }
   return src;

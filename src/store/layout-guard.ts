@@ -209,13 +209,16 @@ export function guardStore<S extends Record<(typeof GUARDED)[number], (...args: 
 ): S {
   const descriptors = Object.getOwnPropertyDescriptors(store);
   for (const name of GUARDED) {
-    const fn = store[name] as (...args: unknown[]) => Promise<unknown>;
+    const fn = store[name] as (a?: unknown, b?: unknown, c?: unknown) => Promise<unknown>;
     const byId = BY_ID.has(name);
     descriptors[name] = {
       ...descriptors[name],
-      value: (...args: unknown[]) => {
-        if (guard.checked || (byId && sessionIdProblem(args[0]) !== null)) return fn(...args);
-        if (WRITES.has(name)) args[2] = { ...(args[2] as object | undefined), [CALLED_AT]: Date.now() };
+      // fixed arity (no method takes more than 3 arguments): no rest array per call on the request path
+      value: (a?: unknown, b?: unknown, c?: unknown) => {
+        if (guard.checked || (byId && sessionIdProblem(a) !== null)) return fn(a, b, c);
+        const args = WRITES.has(name)
+          ? ([a, b, { ...(c as object | undefined), [CALLED_AT]: Date.now() }] as const)
+          : [a, b, c];
         return guard.check().then(() => fn(...args));
       },
     };

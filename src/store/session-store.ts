@@ -1,7 +1,7 @@
 import { createCodec, type Decoded } from '../codec/codec.js';
 import { isThenable, type SerializerOption } from '../codec/serializers.js';
 import { defaultBucketOf } from '../keys/buckets.js';
-import { defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
+import { base64urlKeyAt, defaultKeyGenerator, hashedKeyGenerator, isDefaultKey } from '../keys/key-scheme.js';
 import { isManifestSuffix } from '../keys/manifest-key.js';
 import { idForLog, sessionIdProblem } from '../keys/session-id.js';
 import { userIndexKey } from '../keys/user-index-key.js';
@@ -38,7 +38,7 @@ import {
   type TtlFunction,
 } from './options.js';
 import { MAX_TTL_MS } from './ttl.js';
-import { sessionWrites } from './writes.js';
+import { sessionWrites, type Where } from './writes.js';
 
 /** A session as stored: any JSON-serialisable object (express-session, koa-session, fastify). */
 // biome-ignore lint/suspicious/noExplicitAny: session contents are the application's; `unknown` would force casts on every read
@@ -213,19 +213,27 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const touches = !opts.disableTouch && !opts.disableTTL;
   const guard = layoutGuard({ client, logger, createdBy: origin.createdBy, ...storeLayout(opts) });
 
+  // express-session's ids under the default key scheme: key and Redis key built in one pass
+  const fastKeys = keyOf === defaultKeyGenerator;
+
   /** Where the session lives (its key, and its place in the mode's layout), or why its id is refused. */
-  function locate(sid: unknown, op: string): { key: Buffer; loc: unknown } | { problem: string } {
-    let problem = sessionIdProblem(sid);
-    if (problem === null) {
-      try {
+  function locate(sid: unknown, op: string): Where | string {
+    let problem: string | null = null;
+    try {
+      const buffer = fastKeys ? base64urlKeyAt(sid, mode.keyRoom) : null;
+      if (buffer !== null) {
+        return { key: mode.keyRoom === 0 ? buffer : buffer.subarray(mode.keyRoom), loc: mode.locateAt(buffer) };
+      }
+      problem = sessionIdProblem(sid);
+      if (problem === null) {
         const key = toKey(keyOf(sid as string));
         return { key, loc: mode.locate(key) };
-      } catch (err) {
-        problem = `key generator refused it: ${(err as Error).message}`;
       }
+    } catch (err) {
+      problem = `key generator refused it: ${(err as Error).message}`;
     }
     if (opts.logKeyErrors) logger.warn({ op, id: idForLog(sid), reason: problem }, 'redisession: session id refused');
-    return { problem };
+    return problem;
   }
 
   function encode(session: object, expiresAt: number | null): Buffer | Promise<Buffer> {
@@ -329,13 +337,18 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const writes = sessionWrites({ mode, users, legacy, opts, client, logger, encode, readLive, decodeQuietly });
   const indexKeyOf = (owner: string) => [userIndexKey(opts.prefix, owner)];
 
-  async function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch') {
-    const where = locate(sid, op);
-    if ('problem' in where) throw new InvalidSessionIdError(`cannot ${op} session: ${where.problem}`);
-    // (called before the layout check answered: the time of the call, see CALLED_AT)
-    const now = (wo as { [CALLED_AT]?: number } | undefined)?.[CALLED_AT] ?? Date.now();
-    const ttlMs = Math.min(Math.ceil(opts.ttlMsOf(session, now, wo?.ttlMs)), MAX_TTL_MS);
-    await writes.write(sid, where, session, ttlMs, now, op);
+  /** set and touch; not async, so the plain case takes no promise beyond the command's (see writes.ts). */
+  function write(sid: string, session: object, wo: WriteOptions | undefined, op: 'set' | 'touch'): Promise<void> {
+    try {
+      const where = locate(sid, op);
+      if (typeof where === 'string') throw new InvalidSessionIdError(`cannot ${op} session: ${where}`);
+      // (called before the layout check answered: the time of the call, see CALLED_AT)
+      const now = (wo as { [CALLED_AT]?: number } | undefined)?.[CALLED_AT] ?? Date.now();
+      const ttlMs = Math.min(Math.ceil(opts.ttlMsOf(session, now, wo?.ttlMs)), MAX_TTL_MS);
+      return writes.write(sid, where, session, ttlMs, now, op);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   const listing = sessionListing({
@@ -368,7 +381,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
 
     async get(sid) {
       const where = locate(sid, 'get');
-      if ('problem' in where) return null;
+      if (typeof where === 'string') return null;
       let raw = await mode.read(where.loc);
       if (raw === null) {
         if (!legacy) return null;
@@ -392,7 +405,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
 
     async destroy(sid) {
       const where = locate(sid, 'destroy');
-      if ('problem' in where) return;
+      if (typeof where === 'string') return;
       const r = writes.receipt();
       await writes.end(sid, where, { is: 'any' }, r);
       await r.confirm();

@@ -16,7 +16,7 @@ export function ttlMsFor(session: unknown, defaultTtlMs: number, now: number): n
   const cookie = (session as { cookie?: CookieLike } | null)?.cookie;
   const expires = cookie?.expires;
   if (expires instanceof Date || typeof expires === 'string' || typeof expires === 'number') {
-    const at = new Date(expires).getTime();
+    const at = expires instanceof Date ? expires.getTime() : new Date(expires).getTime();
     if (Number.isFinite(at)) return at - now;
   }
   return defaultTtlMs;

@@ -45,6 +45,18 @@ export interface WriteDeps {
   decodeQuietly(raw: Buffer): Promise<Decoded>;
 }
 
+/** With the durability option, what one operation wrote (see receipt()). */
+export interface Receipt {
+  /** Marks the connections a write to these keys is about to go through. */
+  before(keys: Buffer[]): Promise<void>;
+  /** Waits for replicas on all of them. */
+  confirm(): Promise<void>;
+}
+
+const RESOLVED = Promise.resolve();
+/** The receipt of a store without the durability option: nothing to mark or confirm, nothing allocated. */
+const NO_RECEIPT: Receipt = { before: () => RESOLVED, confirm: () => RESOLVED };
+
 export function sessionWrites(deps: WriteDeps) {
   const { mode, users, legacy, opts, client, logger, encode, readLive, decodeQuietly } = deps;
 
@@ -52,18 +64,19 @@ export function sessionWrites(deps: WriteDeps) {
    * With the durability option, what one operation wrote: `before(keys)` marks the connections a
    * write to these keys is about to go through, `confirm()` waits for replicas on all of them.
    */
-  function receipt() {
+  function receipt(): Receipt {
+    if (!opts.durability) return NO_RECEIPT;
+    const durability = opts.durability;
     const marks: WriteMark[] = [];
     return {
       async before(keys: Buffer[]) {
-        if (opts.durability) marks.push(...(await markWrites(client(), keys)));
+        marks.push(...(await markWrites(client(), keys)));
       },
       async confirm() {
-        if (opts.durability && marks.length > 0) await confirmWrites(marks, opts.durability);
+        if (marks.length > 0) await confirmWrites(marks, durability);
       },
     };
   }
-  type Receipt = ReturnType<typeof receipt>;
 
   const indexKeyOf = (owner: string | null) => (owner === null ? [] : [userIndexKey(opts.prefix, owner)]);
   /** The owner of a stored session, if it can be told (for the index entry destroy removes). */
@@ -82,7 +95,7 @@ export function sessionWrites(deps: WriteDeps) {
    * its legacy copy goes in the same step, and its owner's index entry after. True when ended.
    */
   async function end(sid: string, where: Where, condition: DestroyCondition, r: Receipt) {
-    await r.before([mode.keyOf(where.loc)]);
+    if (opts.durability) await r.before([mode.keyOf(where.loc)]);
     const { done, value } = await mode.destroy(where.loc, {
       now: Date.now(),
       condition,
@@ -91,7 +104,7 @@ export function sessionWrites(deps: WriteDeps) {
     // the tombstone keeps the entry from being written again: removing it now is safe
     const owner = done && users && value ? await ownerOfStored(value) : null;
     if (owner !== null) {
-      await r.before(indexKeyOf(owner));
+      if (opts.durability) await r.before(indexKeyOf(owner));
       await users?.forget(owner, where.key);
     }
     return done;
@@ -104,27 +117,61 @@ export function sessionWrites(deps: WriteDeps) {
     }
   }
 
-  /** set or touch of a located session, living ttlMs from now (<= 0: its cookie already expired). */
-  async function write(sid: string, where: Where, session: object, ttlMs: number, now: number, op: 'set' | 'touch') {
-    const r = receipt();
-    if (op === 'touch') await touch(sid, where, session, ttlMs, now, r);
-    else if (!(ttlMs > 0)) {
-      // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
-      await end(sid, where, { is: 'any' }, r);
-    } else await set(sid, where, session, ttlMs, now, r);
-    if (opts.durability) await r.confirm();
+  /**
+   * set or touch of a located session, living ttlMs from now (<= 0: its cookie already expired).
+   * May throw synchronously (a session that cannot be encoded): the caller makes that a rejection.
+   */
+  function write(sid: string, where: Where, session: object, ttlMs: number, now: number, op: 'set' | 'touch') {
+    if (opts.durability) return confirmed(sid, where, session, ttlMs, now, op);
+    if (op === 'touch') return touch(sid, where, session, ttlMs, now, NO_RECEIPT);
+    // Already expired (or NaN from a broken maxAge): the session must not outlive its cookie.
+    if (!(ttlMs > 0)) return end(sid, where, { is: 'any' }, NO_RECEIPT).then(nothing);
+    return set(sid, where, session, ttlMs, now, NO_RECEIPT);
   }
 
-  async function set(sid: string, where: Where, session: object, ttlMs: number, now: number, r: Receipt) {
-    const owner = users?.ownerOf(session) ?? null;
+  /** write() with the durability option: acknowledged once the replicas have it. */
+  async function confirmed(sid: string, where: Where, session: object, ttlMs: number, now: number, op: string) {
+    const r = receipt();
+    if (op === 'touch') await touch(sid, where, session, ttlMs, now, r);
+    else if (!(ttlMs > 0)) await end(sid, where, { is: 'any' }, r);
+    else await set(sid, where, session, ttlMs, now, r);
+    await r.confirm();
+  }
+
+  /**
+   * The plain case (no owner, no durability, a codec that answers at once) is one script call and
+   * one step after it: the request path of most stores.
+   */
+  function set(sid: string, where: Where, session: object, ttlMs: number, now: number, r: Receipt) {
+    const owner = users ? users.ownerOf(session) : null;
     const encoded = encode(session, mode.storesExpiry ? now + ttlMs : null);
-    // the built-in codecs answer synchronously: no extra await on the request path
-    const value = isThenable(encoded) ? await encoded : encoded;
+    if (owner !== null || opts.durability || isThenable(encoded))
+      return ownedSet(sid, where, owner, encoded, ttlMs, now, r);
+    checkSize(encoded);
+    return mode.write(where.loc, encoded, ttlMs, now).then((outcome) => {
+      if (outcome !== 'stored') dropped('set', sid, outcome);
+    });
+  }
+
+  function checkSize(value: Buffer) {
     if (value.length > opts.maxSize) {
       throw new SessionEncodeError(
         `session is ${value.length} bytes as stored, over maxSize (${opts.maxSize}); not stored`,
       );
     }
+  }
+
+  async function ownedSet(
+    sid: string,
+    where: Where,
+    owner: string | null,
+    encoded: Buffer | Promise<Buffer>,
+    ttlMs: number,
+    now: number,
+    r: Receipt,
+  ) {
+    const value = await encoded;
+    checkSize(value);
     if (opts.durability) await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
     const outcome =
       owner === null || !users
@@ -146,26 +193,83 @@ export function sessionWrites(deps: WriteDeps) {
     }
   }
 
-  /** See SessionStore.touch: a later end at once; an earlier one only from a copy holding the stored data. */
-  async function touch(sid: string, where: Where, session: object, ttlMs: number, now: number, r: Receipt) {
-    const owner = users?.ownerOf(session) ?? null;
-    if (opts.durability) await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
+  /**
+   * See SessionStore.touch: a later end at once; an earlier one only from a copy holding the stored
+   * data. The plain case (no owner, no durability, a later end) is one command and one step after it.
+   */
+  function touch(sid: string, where: Where, session: object, ttlMs: number, now: number, r: Receipt) {
+    const owner = users ? users.ownerOf(session) : null;
+    if (owner !== null || opts.durability || !(ttlMs > 0)) return ownedTouch(sid, where, owner, session, ttlMs, now, r);
     const expiresAt = now + ttlMs;
-    const times = { expiresAt, ttlMs, now };
-    const guarded = <T>(run: (entry?: IndexEntryOf) => Promise<T>, refused: T) =>
-      owner === null || !users ? run() : users.guard(owner, where.key, times, run, refused);
+    return mode
+      .refresh(where.loc, expiresAt, ttlMs, now)
+      .then((outcome) =>
+        outcome === 'touched' ? undefined : touched(sid, where, null, session, ttlMs, now, r, outcome),
+      );
+  }
+
+  async function ownedTouch(
+    sid: string,
+    where: Where,
+    owner: string | null,
+    session: object,
+    ttlMs: number,
+    now: number,
+    r: Receipt,
+  ) {
+    if (opts.durability) await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
     let outcome: TouchOutcome;
     if (ttlMs > 0) {
-      const refresh = () => guarded((entry) => mode.refresh(where.loc, expiresAt, ttlMs, now, entry), 'revoked');
-      outcome = await refresh();
-      // A session only the legacy layout holds is moved over first, then touched.
-      if (outcome === 'missing' && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) {
-        outcome = await refresh();
-      }
+      outcome = await refreshGuarded(where, owner, ttlMs, now);
     } else {
       // an expired cookie ends the session, on the same terms as a shorter one
       const raw = (await readLive(where.loc)) ?? (legacy ? await legacy.claim(sid, where.key, where.loc) : null);
       outcome = raw === null ? 'missing' : { shorter: raw };
+    }
+    await touched(sid, where, owner, session, ttlMs, now, r, outcome);
+  }
+
+  /** A write of an owned session through its index (users.guard), or a plain one. */
+  function guarded<T>(
+    where: Where,
+    owner: string | null,
+    ttlMs: number,
+    now: number,
+    run: (entry?: IndexEntryOf) => Promise<T>,
+    refused: T,
+  ): Promise<T> {
+    return owner === null || !users
+      ? run()
+      : users.guard(owner, where.key, { expiresAt: now + ttlMs, ttlMs, now }, run, refused);
+  }
+
+  function refreshGuarded(where: Where, owner: string | null, ttlMs: number, now: number): Promise<TouchOutcome> {
+    const expiresAt = now + ttlMs;
+    return guarded(
+      where,
+      owner,
+      ttlMs,
+      now,
+      (entry) => mode.refresh(where.loc, expiresAt, ttlMs, now, entry),
+      'revoked',
+    );
+  }
+
+  /** What follows a refresh that did not simply touch: a legacy session, a drop, an earlier end. */
+  async function touched(
+    sid: string,
+    where: Where,
+    owner: string | null,
+    session: object,
+    ttlMs: number,
+    now: number,
+    r: Receipt,
+    first: TouchOutcome,
+  ) {
+    let outcome = first;
+    // A session only the legacy layout holds is moved over first, then touched.
+    if (ttlMs > 0 && outcome === 'missing' && legacy && (await legacy.claim(sid, where.key, where.loc)) !== null) {
+      outcome = await refreshGuarded(where, owner, ttlMs, now);
     }
     dropped('touch', sid, outcome);
     if (typeof outcome !== 'object') return;
@@ -178,8 +282,18 @@ export function sessionWrites(deps: WriteDeps) {
       return;
     }
     const shorter = outcome.shorter;
-    await guarded((entry) => mode.shorten(where.loc, shorter, expiresAt, ttlMs, now, entry), false);
+    const expiresAt = now + ttlMs;
+    await guarded(
+      where,
+      owner,
+      ttlMs,
+      now,
+      (entry) => mode.shorten(where.loc, shorter, expiresAt, ttlMs, now, entry),
+      false,
+    );
   }
 
   return { receipt, end, write };
 }
+
+function nothing(): void {}

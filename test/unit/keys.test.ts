@@ -10,7 +10,7 @@ import {
   namedBucketKey,
   shardIndexOf,
 } from '../../src/keys/buckets.js';
-import { defaultKeyGenerator, isCanonicalBase64url, KEY_TAG } from '../../src/keys/key-scheme.js';
+import { base64urlKeyAt, defaultKeyGenerator, isCanonicalBase64url, KEY_TAG } from '../../src/keys/key-scheme.js';
 import { idForLog, MAX_SESSION_ID_LENGTH, sessionIdProblem } from '../../src/keys/session-id.js';
 
 const expressId = () => randomBytes(24).toString('base64url'); // what uid-safe(24) makes
@@ -101,6 +101,34 @@ describe('default key generator', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it("base64urlKeyAt (the request path's) gives defaultKeyGenerator's key behind the room asked, or leaves the id to it", () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const id = fc.oneof(
+      fc.string({ unit: fc.constantFrom(...alphabet), minLength: 0, maxLength: 300 }),
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 0, maxLength: 40 }),
+      fc.string({ unit: fc.constantFrom(...`${alphabet}=+/ .é\u0000\ud800`), maxLength: 40 }),
+      fc.uuid(),
+      fc.string({ maxLength: 40 }),
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(id, fc.nat({ max: 12 }), (sid, room) => {
+        const key = base64urlKeyAt(sid, room);
+        // taken only for ids the general path accepts and maps with the base64url rule, which must agree
+        const general = sessionIdProblem(sid) === null ? defaultKeyGenerator(sid as string) : null;
+        if (key === null) {
+          // left to the general path: an id that rule would take is fine only at length 36 (a possible uuid)
+          if (general?.[0] === KEY_TAG.base64url) expect((sid as string).length).toBe(36);
+          return;
+        }
+        expect(general).not.toBeNull();
+        expect(key.subarray(room).equals(general as Buffer)).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(base64urlKeyAt(expressId(), 3)?.length).toBe(28);
   });
 
   it('keeps the raw rule exact for unicode', () => {

@@ -11,10 +11,12 @@ local function read(key, field)
   return redis.call('HGET', key, field)
 end
 
--- Keeps a bucket alive at least `ms` (PEXPIRE GT alone cannot: a key without a TTL counts as
--- infinite for GT), so a bucket never outlives its longest-lived entry and vanishes once all are stale.
+-- Keeps a bucket alive at least `ms`, so it never outlives its longest-lived entry and vanishes
+-- once all are stale. PEXPIRE GT does it in one call when the bucket has a shorter TTL (the usual
+-- case: the newest write ends last); a key without a TTL counts as infinite for GT, so it gets one.
+-- `ms` is best passed as the caller's ARGV string: Redis 7.0 formats a Lua number with snprintf.
 local function keep_bucket(key, ms)
-  if redis.call('PTTL', key) < ms then
+  if redis.call('PEXPIRE', key, ms, 'GT') == 0 and redis.call('PTTL', key) == -1 then
     redis.call('PEXPIRE', key, ms)
   end
 end
@@ -49,7 +51,7 @@ local function state(key, field, now)
   return 'live', v, expiry and (expiry - now) or nil
 end
 
--- Writes a session value that lives ttl ms.
+-- Writes a session value that lives ttl ms (`ttl`: the caller's ARGV string, see keep_bucket).
 local function store_value(key, field, value, ttl)
   if field == '' then
     redis.call('SET', key, value, 'PX', ttl)
@@ -74,7 +76,7 @@ end
 
 --[[
   Moves a live session's end to `expiry` (Unix ms; `ttl` ms from now), data untouched: the key's
-  TTL in string mode, the 6 expiry bytes of the value in hash mode.
+  TTL in string mode, the 6 expiry bytes of the value in hash mode. `ttl` as for keep_bucket.
 ]]
 local function set_end(key, field, v, expiry, ttl)
   if field == '' then

@@ -5,12 +5,15 @@
 
 -- ms as 6 bytes, big-endian (exact: Lua numbers are doubles, and these fit in 48 bits).
 local function ms_bytes(ms)
-  local out = {}
-  for i = 6, 1, -1 do
-    out[i] = ms % 256
-    ms = math.floor(ms / 256)
-  end
-  return string.char(unpack(out))
+  local hi, lo = math.floor(ms / 16777216), ms % 16777216
+  return string.char(
+    math.floor(hi / 65536),
+    math.floor(hi / 256) % 256,
+    hi % 256,
+    math.floor(lo / 65536),
+    math.floor(lo / 256) % 256,
+    lo % 256
+  )
 end
 
 local function tombstone(until_ms)
