@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { assertClient, quietQuit, type RedisClient } from '../redis/connections.js';
-import { ConfigError } from '../store/errors.js';
+import { ConfigError, type RedisClient } from 'redisession';
+import { assertClient, quietQuit } from 'redisession/internal';
 import { loadConfig } from './config.js';
 import { openQueue, queueConnection } from './queue.js';
 

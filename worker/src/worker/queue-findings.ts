@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Finding } from '../inspect/doctor.js';
+import type { Finding } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { KEEP } from './flows.js';
 import { showSchedule } from './schedule.js';

@@ -1,11 +1,14 @@
 import { type FlowProducer, type Job, type JobNode, UnrecoverableError } from 'bullmq';
-import { type MigrateCheckpoint, runMigration } from '../migrate/bulk.js';
-import type { LegacyLayout } from '../migrate/legacy.js';
-import type { RedisClient } from '../redis/connections.js';
-import { withOrigin } from '../store/layout-guard.js';
-import { idSecretFingerprint, LayoutMismatchError } from '../store/manifest.js';
-import { createSessionStore } from '../store/session-store.js';
-import { shardRanges } from '../sweep/plan.js';
+import {
+  createSessionStore,
+  LayoutMismatchError,
+  type LegacyLayout,
+  type MigrateCheckpoint,
+  type RedisClient,
+  runMigration,
+  shardRanges,
+} from 'redisession';
+import { idSecretFingerprint, withOrigin } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { addFlow, parkShard, savedProgress, sumShards } from './flows.js';
 import type { Logger } from './logger.js';
