@@ -36,7 +36,7 @@ afterAll(async () => {
   await cleanup.close();
 });
 
-describe('redisession/worker for a bull-board dashboard', () => {
+describe('redisession-worker for a bull-board dashboard', () => {
   it('opens the queue the CLI and workers use, with their name and prefix', async () => {
     expect(cleanup).toMatchObject({ name: env.QUEUE_NAME, prefix: '{redisession}' });
     const asked = await runCli(['cleanup', '--json', '--dry-run'], env); // no worker: the request waits

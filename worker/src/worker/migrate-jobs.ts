@@ -15,7 +15,7 @@ import type { Logger } from './logger.js';
 import { type StoreRef, type StoreSummary, servedFor } from './served-store.js';
 
 /*
- * `redisession migrate`: a flow like a sweep's (src/worker/queue.ts), a summary parent with one
+ * `redisession migrate`: a flow like a sweep's (queue.ts), a summary parent with one
  * child per shard. The request carries both layouts and names its store; only a worker of that
  * store runs it, and only with the key scheme the request names (the secret itself never travels:
  * its fingerprint does, and a worker whose SESSION_ID_SECRET differs refuses).
