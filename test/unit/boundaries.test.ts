@@ -55,6 +55,19 @@ describe('the web-tier library stays light', () => {
     }
   });
 
+  it('declares as dependencies exactly what src/ loads at run time, less the frameworks (peers)', () => {
+    const pkg = JSON.parse(readFileSync(resolve(SRC, '../package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+    };
+    const loaded = new Set<string>();
+    for (const entry of ['index.ts', 'internal.ts', 'adapters/express.ts', 'adapters/fastify.ts', 'adapters/koa.ts']) {
+      for (const name of reach(entry).runtime) if (!name.startsWith('node:')) loaded.add(name);
+    }
+    for (const peer of Object.keys(pkg.peerDependencies)) loaded.delete(peer);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual([...loaded].sort());
+  });
+
   it('src/ (TypeScript and Lua) never uses KEYS, FLUSHDB or FLUSHALL', () => {
     const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|lua)$/.test(f));
     expect(files.length).toBeGreaterThan(20);
