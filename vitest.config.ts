@@ -11,7 +11,11 @@ export default defineConfig({
       { find: /^redisession\/express$/, replacement: src('adapters/express.ts') },
       { find: /^redisession\/fastify$/, replacement: src('adapters/fastify.ts') },
       { find: /^redisession\/koa$/, replacement: src('adapters/koa.ts') },
-      { find: /^redisession\/worker$/, replacement: src('worker/index.ts') },
+      { find: /^redisession\/internal$/, replacement: src('internal.ts') },
+      {
+        find: /^redisession-worker$/,
+        replacement: fileURLToPath(new URL('./worker/src/worker/index.ts', import.meta.url)),
+      },
     ],
   },
   test: {

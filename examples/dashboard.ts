@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
-import { openCleanupQueue } from 'redisession/worker';
+import { openCleanupQueue } from 'redisession-worker';
 
 const app = express();
 // your own admin check; this one wants `Authorization: Bearer $ADMIN_TOKEN`

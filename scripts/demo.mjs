@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { createSessionStore } from '../dist/index.js';
 
 const SESSIONS = Number(process.env.DEMO_SESSIONS ?? 100_000);
-const BIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const BIN = new URL('../worker/dist/cli/main.js', import.meta.url).pathname;
 const say = (text) => process.stdout.write(`\n== ${text}\n`);
 
 const port = await new Promise((resolve) => {

@@ -5,7 +5,7 @@ import { ROOT } from '../helpers/examples.js';
 import { type CodeBlock, codeBlocks, docPages, readDoc } from '../helpers/markdown.js';
 
 /*
- * Every code block in README.md and docs/*.md is either a program under examples/ (or a region of
+ * Every code block in README.md, docs/*.md and worker/README.md is either a program under examples/ (or a region of
  * one), word for word, which test/examples runs; or marked as no program (commands to type, what a
  * command prints, a Redis ACL line, a diagram). See docs/contributing.md, "Code samples in the
  * docs". UPDATE_DOC_EXAMPLES=1 copies the examples into the pages instead of failing.

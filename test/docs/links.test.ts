@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/examples.js';
 import { anchors, docPages, links, readDoc } from '../helpers/markdown.js';
 
-/* Every relative link in README.md and docs/*.md points at a file that exists, and every #anchor at a heading. */
+/* Every relative link in README.md, docs/*.md and worker/README.md points at a file that exists, and every #anchor at a heading. */
 
 describe.each(docPages())('%s', (page) => {
   it('links to files and headings that exist', () => {

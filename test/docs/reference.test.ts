@@ -62,7 +62,7 @@ describe(`${PAGE}: store options`, () => {
 });
 
 describe(`${PAGE}: worker and CLI environment`, () => {
-  const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const example = readFileSync(join(ROOT, 'worker/.env.example'), 'utf8');
   const variables = new Map(
     [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1] as string, (m[2] as string).trim()]),
   );

@@ -5,7 +5,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
-import { openCleanupQueue } from 'redisession/worker';
+import { openCleanupQueue } from 'redisession-worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { redisUrl } from '../helpers/redis.js';
@@ -36,7 +36,7 @@ afterAll(async () => {
   await cleanup.close();
 });
 
-describe('redisession/worker for a bull-board dashboard', () => {
+describe('redisession-worker for a bull-board dashboard', () => {
   it('opens the queue the CLI and workers use, with their name and prefix', async () => {
     expect(cleanup).toMatchObject({ name: env.QUEUE_NAME, prefix: '{redisession}' });
     const asked = await runCli(['cleanup', '--json', '--dry-run'], env); // no worker: the request waits

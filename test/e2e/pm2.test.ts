@@ -33,8 +33,11 @@ async function twoFreePorts(): Promise<number> {
   }
 }
 
-/** Runs the real pm2 CLI with a private PM2_HOME, so no other PM2 daemon is touched. */
-const pm2 = (...args: string[]) => exec(PM2, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 });
+/**
+ * Runs the real pm2 CLI with a private PM2_HOME, so no other PM2 daemon is touched, typed in that
+ * directory (with no .env: the settings come from `env`).
+ */
+const pm2 = (...args: string[]) => exec(PM2, args, { cwd: home, env: { ...process.env, ...env }, timeout: 60_000 });
 
 async function processes(): Promise<Array<{ status: string; mode: string; restarts: number }>> {
   const { stdout } = await pm2('jlist');
@@ -70,9 +73,9 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-describe('under PM2, with ecosystem.config.js', () => {
+describe("under PM2, with the worker package's ecosystem.config.js", () => {
   it('starts the instances in fork mode, runs sweeps, and stops them gracefully', async () => {
-    await pm2('start', 'ecosystem.config.js'); // wait_ready: returns once both sent 'ready'
+    await pm2('start', join(ROOT, 'worker/ecosystem.config.js')); // wait_ready: returns once both sent 'ready'
     const started = await processes();
     expect(started).toEqual([
       { status: 'online', mode: 'fork_mode', restarts: 0 },

@@ -4,11 +4,11 @@ import { Queue } from 'bullmq';
 import { type Cluster, Redis } from 'ioredis';
 import { redisUrl } from './redis.js';
 
-/** The built CLI, run as an operator runs it. npm test builds dist/ before the tests. */
-export const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+/** The built CLI (the worker package's), run as an operator runs it. npm test builds it before the tests. */
+export const BIN = new URL('../../worker/dist/cli/main.js', import.meta.url).pathname;
 
 export function assertBuilt(): void {
-  if (!existsSync(BIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does it for you)');
+  if (!existsSync(BIN)) throw new Error('worker/dist/ is missing: run `npm run build` (npm test does it for you)');
 }
 
 export interface CliResult {

@@ -7,14 +7,15 @@ import { createInterface } from 'node:readline';
  * The examples under examples/ run as their readers would run them: a Node process of their own
  * (TypeScript through tsx), importing `redisession/...` by its public name. The tsconfig they run
  * with has no `paths`, so the name resolves through package.json "exports" to the build in dist/
- * (the package's own name works inside it), as it does in an app that installed the package.
+ * (the package's own name works inside it), and `redisession-worker` through the workspace link in
+ * node_modules to worker/dist/, as they do in an app that installed the packages.
  */
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const TSCONFIG = join(ROOT, 'examples/tsconfig.run.json');
 
 export function assertBuiltForExamples(): void {
-  if (!existsSync(join(ROOT, 'dist/index.js'))) {
+  if (!existsSync(join(ROOT, 'dist/index.js')) || !existsSync(join(ROOT, 'worker/dist/worker/index.js'))) {
     throw new Error('dist/ is missing: run `npm run build` (npm test does it for you)');
   }
 }

@@ -7,13 +7,13 @@ import { ROOT } from './examples.js';
  * marker comment above each, their headings as GitHub turns them into anchors, and their links.
  */
 
-/** README.md and every page under docs/, as paths relative to the repository. */
+/** README.md, every page under docs/ and the worker package's README, as paths relative to the repository. */
 export function docPages(): string[] {
   const docs = readdirSync(join(ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .sort()
     .map((f) => `docs/${f}`);
-  return ['README.md', ...docs];
+  return ['README.md', ...docs, 'worker/README.md'];
 }
 
 export function readDoc(page: string): string {

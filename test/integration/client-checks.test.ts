@@ -4,7 +4,7 @@ import { ConfigError, configureRedis, createSessionStore, runSweep } from 'redis
 import { RedisessionStore as ExpressStore } from 'redisession/express';
 import { RedisessionStore as FastifyStore } from 'redisession/fastify';
 import { koaStore } from 'redisession/koa';
-import { openCleanupQueue } from 'redisession/worker';
+import { openCleanupQueue } from 'redisession-worker';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../helpers/redis.js';
 

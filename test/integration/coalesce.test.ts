@@ -4,7 +4,7 @@ import { closeRedisConnections, coalesceWrites, configureRedis, createSessionSto
 import { afterAll, describe, expect, it } from 'vitest';
 import { writesCoalesced } from '../../src/redis/coalesce.js';
 import { createRedisClient } from '../../src/redis/connections.js';
-import { queueClient, sessionClient } from '../../src/worker/redis-target.js';
+import { queueClient, sessionClient } from '../../worker/src/worker/redis-target.js';
 import { dropPrefix, rawClient, redisUrl, testPrefix } from '../helpers/redis.js';
 
 /*

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/worker/config.js';
+import { loadConfig } from '../../worker/src/worker/config.js';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { redisUrl } from '../helpers/redis.js';
 
@@ -29,12 +29,15 @@ function tempDir(): string {
   return dir;
 }
 
+/** The worker package's PM2 process file, as `pm2 start` in some directory loads it. */
+const ECOSYSTEM = join(ROOT, 'worker/ecosystem.config.js');
+
 /** ecosystem.config.js loaded as PM2 loads it (require), with `env`; its app's kill_timeout. */
 async function pm2KillTimeout(env: Record<string, string>): Promise<number> {
   const { stdout } = await exec(
     process.execPath,
-    ['-e', 'process.stdout.write(String(require("./ecosystem.config.js").apps[0].kill_timeout))'],
-    { cwd: ROOT, env: { ...process.env, ...env } },
+    ['-e', `process.stdout.write(String(require(${JSON.stringify(ECOSYSTEM)}).apps[0].kill_timeout))`],
+    { cwd: tempDir(), env: { ...process.env, ...env } },
   );
   return Number(stdout);
 }
@@ -87,10 +90,8 @@ describe('.env', () => {
   it('ecosystem.config.js refuses the same malformed .env (PM2 shows the error)', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.env'), 'SHUTDOWN_TIMEOUT 60s\nWORKER_INSTANCES=1\n');
-    // a copy next to its own .env, importing the built dist/ of this checkout
-    const text = (await import('node:fs')).readFileSync(join(ROOT, 'ecosystem.config.js'), 'utf8');
-    writeFileSync(join(dir, 'ecosystem.config.js'), text.replaceAll("'./dist/", `'${ROOT}dist/`));
-    const run = exec(process.execPath, ['-e', 'require("./ecosystem.config.js")'], { cwd: dir });
+    // `pm2 start .../ecosystem.config.js` typed in the directory of that .env
+    const run = exec(process.execPath, ['-e', `require(${JSON.stringify(ECOSYSTEM)})`], { cwd: dir });
     await expect(run).rejects.toThrow(/\.env line 1: "SHUTDOWN_TIMEOUT 60s" is not NAME=value/);
   });
 });

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(import.meta.dirname, '../../src');
+const WORKER_SRC = resolve(import.meta.dirname, '../../worker/src');
 
 /**
  * Every module reachable from an entry through relative imports, with the packages each imports
@@ -32,13 +33,13 @@ function reach(entry: string): { files: Set<string>; packages: Set<string>; runt
 }
 
 describe('the web-tier library stays light', () => {
-  it.each(['index.ts', 'adapters/express.ts', 'adapters/fastify.ts', 'adapters/koa.ts'])(
+  it.each(['index.ts', 'adapters/express.ts', 'adapters/fastify.ts', 'adapters/koa.ts', 'internal.ts'])(
     '%s never reaches bullmq, pino, yargs or zod',
     (entry) => {
       const { files, packages } = reach(entry);
       expect(files.size).toBeGreaterThan(5);
       for (const heavy of ['bullmq', 'pino', 'yargs', 'zod', 'cli-progress']) expect(packages).not.toContain(heavy);
-      for (const f of files) expect(f).not.toMatch(/\/(worker|cli)\//);
+      for (const f of files) expect(f.startsWith(`${SRC}/`), f).toBe(true);
     },
   );
 
@@ -54,6 +55,19 @@ describe('the web-tier library stays light', () => {
     }
   });
 
+  it('declares as dependencies exactly what src/ loads at run time, less the frameworks (peers)', () => {
+    const pkg = JSON.parse(readFileSync(resolve(SRC, '../package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+    };
+    const loaded = new Set<string>();
+    for (const entry of ['index.ts', 'internal.ts', 'adapters/express.ts', 'adapters/fastify.ts', 'adapters/koa.ts']) {
+      for (const name of reach(entry).runtime) if (!name.startsWith('node:')) loaded.add(name);
+    }
+    for (const peer of Object.keys(pkg.peerDependencies)) loaded.delete(peer);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual([...loaded].sort());
+  });
+
   it('src/ (TypeScript and Lua) never uses KEYS, FLUSHDB or FLUSHALL', () => {
     const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|lua)$/.test(f));
     expect(files.length).toBeGreaterThan(20);
@@ -62,6 +76,44 @@ describe('the web-tier library stays light', () => {
       expect(text, f).not.toMatch(
         /['"](KEYS|FLUSHDB|FLUSHALL)['"]|\.(flushdb|flushall)\(|(redis|client|node|connection)\.keys\(/i,
       );
+    }
+  });
+});
+
+describe('the worker package (redisession-worker)', () => {
+  const files = readdirSync(WORKER_SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+
+  it('uses the library only through `redisession` and `redisession/internal`', () => {
+    expect(files.length).toBeGreaterThan(20);
+    const packages = new Set<string>();
+    for (const f of files) {
+      const text = readFileSync(join(WORKER_SRC, f), 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'/g)) {
+        const spec = m[1] as string;
+        if (spec.startsWith('.')) {
+          // relative imports stay inside worker/src: never a path into the library's src/
+          expect(resolve(WORKER_SRC, dirname(f), spec).startsWith(`${WORKER_SRC}/`), `${f}: ${spec}`).toBe(true);
+        } else if (spec.startsWith('redisession')) packages.add(spec);
+      }
+    }
+    expect([...packages].sort()).toEqual(['redisession', 'redisession/internal']);
+  });
+
+  it('declares every package it imports, and the library at its own version', () => {
+    const pkg = JSON.parse(readFileSync(resolve(WORKER_SRC, '../package.json'), 'utf8')) as {
+      version: string;
+      dependencies: Record<string, string>;
+    };
+    const lib = JSON.parse(readFileSync(resolve(SRC, '../package.json'), 'utf8')) as { version: string };
+    expect(pkg.dependencies.redisession).toBe(lib.version); // `redisession/internal` has no semver promise
+    for (const f of files) {
+      const text = readFileSync(join(WORKER_SRC, f), 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*import[^'"]*?from\s+'([^'.][^']*)'/g)) {
+        const spec = m[1] as string;
+        if (spec.startsWith('node:')) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string);
+        expect(Object.keys(pkg.dependencies), `${f} imports ${name}`).toContain(name);
+      }
     }
   });
 });

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/worker/config.js';
-import { EnvFileError, loadEnvFile, parseEnvFile } from '../../src/worker/env-file.js';
+import { loadConfig } from '../../worker/src/worker/config.js';
+import { EnvFileError, loadEnvFile, parseEnvFile } from '../../worker/src/worker/env-file.js';
 
 const parse = (text: string) => Object.fromEntries(parseEnvFile(text));
 
@@ -61,7 +61,7 @@ describe('.env parsing', () => {
 describe('.env.example', () => {
   it('is a valid .env whose every value is the default', () => {
     const example = Object.fromEntries(
-      parseEnvFile(readFileSync(new URL('../../.env.example', import.meta.url), 'utf8')),
+      parseEnvFile(readFileSync(new URL('../../worker/.env.example', import.meta.url), 'utf8')),
     );
     expect(Object.keys(example)).toContain('LOG_REDIS_DOWN_EVERY');
     expect(loadConfig(example)).toEqual(loadConfig({}));

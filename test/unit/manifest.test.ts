@@ -9,8 +9,8 @@ import {
   parseManifest,
   type StoreLayout,
 } from '../../src/store/manifest.js';
-import { defaultQueueName, loadConfig, withPrefix } from '../../src/worker/config.js';
-import { foreignRequest, servedStore, storeOfWorker, workerName } from '../../src/worker/served-store.js';
+import { defaultQueueName, loadConfig, withPrefix } from '../../worker/src/worker/config.js';
+import { foreignRequest, servedStore, storeOfWorker, workerName } from '../../worker/src/worker/served-store.js';
 
 const layout: StoreLayout = { mode: 'hash', buckets: 65536, keyScheme: 'default', idSecret: null, bucketOf: 'default' };
 const key = manifestKey(Buffer.from('rs:'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EnvConfigError, loadConfig } from '../../src/worker/config.js';
+import { EnvConfigError, loadConfig } from '../../worker/src/worker/config.js';
 
 describe('METRICS_* settings', () => {
   it('are off by default, loopback when on', () => {

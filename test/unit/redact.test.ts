@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from '../../src/worker/redact.js';
+import { redactUrl } from '../../worker/src/worker/redact.js';
 
 describe('redactUrl', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EnvConfigError, loadConfig } from '../../src/worker/config.js';
-import { describeTarget } from '../../src/worker/redis-target.js';
-import { redisOrigins } from '../../src/worker/redis-watch.js';
+import { EnvConfigError, loadConfig } from '../../worker/src/worker/config.js';
+import { describeTarget } from '../../worker/src/worker/redis-target.js';
+import { redisOrigins } from '../../worker/src/worker/redis-watch.js';
 
 const nodes = '10.0.0.1:7000, 10.0.0.2:7001';
 

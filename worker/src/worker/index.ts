@@ -1,12 +1,13 @@
 import type { Queue } from 'bullmq';
-import { assertClient, quietQuit, type RedisClient } from '../redis/connections.js';
-import { ConfigError } from '../store/errors.js';
+import { ConfigError, type RedisClient } from 'redisession';
+import { assertClient, quietQuit } from 'redisession/internal';
 import { loadConfig } from './config.js';
 import { openQueue, queueConnection } from './queue.js';
 
 /*
- * `redisession/worker`: what a team that already runs a queue dashboard (bull-board, Taskforce.sh,
- * their own) needs to show the cleanup queue, read from the same environment as the worker.
+ * `redisession-worker` (the package's main entry): what a team that already runs a queue dashboard
+ * (bull-board, Taskforce.sh, their own) needs to show the cleanup queue, read from the same
+ * environment as the worker.
  */
 
 export { JOB, type SweepSummary } from './queue.js';

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { quietQuit, type RedisClient } from '../redis/connections.js';
+import type { RedisClient } from 'redisession';
+import { quietQuit } from 'redisession/internal';
 import {
   EnvConfigError,
   isRedisUrl,

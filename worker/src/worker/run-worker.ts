@@ -1,6 +1,6 @@
 import { type Queue, Worker } from 'bullmq';
-import { quietQuit, type RedisClient } from '../redis/connections.js';
-import { LayoutMismatchError } from '../store/manifest.js';
+import { LayoutMismatchError, type RedisClient } from 'redisession';
+import { quietQuit } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { MetricsSources, WorkerMetrics } from './metrics.js';

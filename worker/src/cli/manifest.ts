@@ -1,6 +1,5 @@
+import { describeLayout, manifestKey, readManifest, shownKey } from 'redisession/internal';
 import type { CommandModule } from 'yargs';
-import { manifestKey, shownKey } from '../keys/manifest-key.js';
-import { describeLayout, readManifest } from '../store/manifest.js';
 import { configFromEnv, prefixFlag, withSessions } from './config.js';
 
 interface ManifestArgs {

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/connections.js';
+import type { RedisClient } from 'redisession';
 import type { WorkerConfig } from './config.js';
 import { formatDuration } from './duration.js';
 import type { Logger } from './logger.js';

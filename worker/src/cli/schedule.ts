@@ -1,5 +1,5 @@
+import { quietQuit } from 'redisession/internal';
 import type { CommandModule } from 'yargs';
-import { quietQuit } from '../redis/connections.js';
 import { CRON_ACCEPTED, cronProblem, isTimeZone, LIMITS, TZ_ACCEPTED } from '../worker/config.js';
 import { formatDuration, parseDuration } from '../worker/duration.js';
 import { connectQueue, openQueue } from '../worker/queue.js';

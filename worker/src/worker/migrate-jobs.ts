@@ -1,18 +1,21 @@
 import { type FlowProducer, type Job, type JobNode, UnrecoverableError } from 'bullmq';
-import { type MigrateCheckpoint, runMigration } from '../migrate/bulk.js';
-import type { LegacyLayout } from '../migrate/legacy.js';
-import type { RedisClient } from '../redis/connections.js';
-import { withOrigin } from '../store/layout-guard.js';
-import { idSecretFingerprint, LayoutMismatchError } from '../store/manifest.js';
-import { createSessionStore } from '../store/session-store.js';
-import { shardRanges } from '../sweep/plan.js';
+import {
+  createSessionStore,
+  LayoutMismatchError,
+  type LegacyLayout,
+  type MigrateCheckpoint,
+  type RedisClient,
+  runMigration,
+  shardRanges,
+} from 'redisession';
+import { idSecretFingerprint, withOrigin } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { addFlow, parkShard, savedProgress, sumShards } from './flows.js';
 import type { Logger } from './logger.js';
 import { type StoreRef, type StoreSummary, servedFor } from './served-store.js';
 
 /*
- * `redisession migrate`: a flow like a sweep's (src/worker/queue.ts), a summary parent with one
+ * `redisession migrate`: a flow like a sweep's (queue.ts), a summary parent with one
  * child per shard. The request carries both layouts and names its store; only a worker of that
  * store runs it, and only with the key scheme the request names (the secret itself never travels:
  * its fingerprint does, and a worker whose SESSION_ID_SECRET differs refuses).

@@ -1,11 +1,16 @@
-import type { Finding, Severity } from '../inspect/doctor.js';
-import { BucketsFound } from '../inspect/stats.js';
-import { bucketIndexOf, bucketWidth, MAX_BUCKETS } from '../keys/buckets.js';
-import { isDefaultKey } from '../keys/key-scheme.js';
-import { isManifestKey } from '../keys/manifest-key.js';
-import type { RedisClient } from '../redis/connections.js';
-import { scanPrefixPages } from '../redis/scan.js';
-import { describeLayout, LayoutMismatchError } from '../store/manifest.js';
+import { LayoutMismatchError, type RedisClient } from 'redisession';
+import {
+  BucketsFound,
+  bucketIndexOf,
+  bucketWidth,
+  describeLayout,
+  type Finding,
+  isDefaultKey,
+  isManifestKey,
+  MAX_BUCKETS,
+  type Severity,
+  scanPrefixPages,
+} from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { differenceMessage, resolveStore, type ServedStore } from './served-store.js';
 

@@ -1,6 +1,6 @@
 import type { Queue, Worker } from 'bullmq';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { RedisClient } from '../redis/connections.js';
+import type { RedisClient } from 'redisession';
 import type { ShardResult } from './processors.js';
 import { JOB, type ShardData, type TriggerResult } from './queue.js';
 import { withTimeout } from './timeout.js';

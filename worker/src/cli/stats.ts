@@ -1,9 +1,6 @@
+import { createSessionStore, LayoutMismatchError, type RedisClient } from 'redisession';
+import { hashStats, quietQuit, withOrigin } from 'redisession/internal';
 import type { CommandModule } from 'yargs';
-import { hashStats } from '../inspect/stats.js';
-import { quietQuit, type RedisClient } from '../redis/connections.js';
-import { withOrigin } from '../store/layout-guard.js';
-import { LayoutMismatchError } from '../store/manifest.js';
-import { createSessionStore } from '../store/session-store.js';
 import { LIMITS, type WorkerConfig } from '../worker/config.js';
 import { describeTarget, type RedisTarget } from '../worker/redis-target.js';
 import { differenceMessage, resolveStore } from '../worker/served-store.js';

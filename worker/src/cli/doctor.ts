@@ -1,6 +1,5 @@
+import { type Finding, quietQuit, type Severity, serverFindings, storeFindings } from 'redisession/internal';
 import type { CommandModule } from 'yargs';
-import { type Finding, type Severity, serverFindings, storeFindings } from '../inspect/doctor.js';
-import { quietQuit } from '../redis/connections.js';
 import { connectQueue, openQueue } from '../worker/queue.js';
 import { queueFindings } from '../worker/queue-findings.js';
 import { describeTarget, type RedisTarget } from '../worker/redis-target.js';

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { SweepProgress } from '../sweep/runner.js';
+import type { SweepProgress } from 'redisession';
 
 /** What a progress line shows: a sweep's counts (a migration's are put in the same words). */
 export type Totals = Omit<SweepProgress, 'checkpoint'>;

@@ -1,13 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
-import type { RedisClient } from '../redis/connections.js';
-import {
-  describeLayout,
-  idSecretFingerprint,
-  LayoutMismatchError,
-  readManifest,
-  type StoreLayout,
-  type StoreManifest,
-} from '../store/manifest.js';
+import { LayoutMismatchError, type RedisClient, type StoreLayout, type StoreManifest } from 'redisession';
+import { describeLayout, idSecretFingerprint, readManifest } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 

@@ -1,8 +1,7 @@
 import { FlowProducer, type JobNode, Queue, QueueEvents } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../redis/connections.js';
-import { type SweepStrategy, sampleIndexes, shardRanges } from '../sweep/plan.js';
-import type { SweepCounts } from '../sweep/runner.js';
+import { type RedisClient, type SweepStrategy, shardRanges } from 'redisession';
+import { type SweepCounts, sampleIndexes } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { addFlow } from './flows.js';
 import { describeTarget, queueClient } from './redis-target.js';

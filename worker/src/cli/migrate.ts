@@ -1,8 +1,7 @@
 import type { FlowProducer } from 'bullmq';
+import { ConfigError, type LegacyLayout } from 'redisession';
+import { definedOnly, LEGACY_LAYOUTS, resolveOptions } from 'redisession/internal';
 import type { CommandModule } from 'yargs';
-import { LEGACY_LAYOUTS, type LegacyLayout } from '../migrate/legacy.js';
-import { ConfigError } from '../store/errors.js';
-import { definedOnly, resolveOptions } from '../store/options.js';
 import { LIMITS } from '../worker/config.js';
 import {
   enqueueMigration,

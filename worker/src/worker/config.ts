@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
+import { SWEEP_STRATEGIES } from 'redisession';
+import {
+  CALL_BUDGET_US_LIMITS,
+  DEFAULT_CALL_BUDGET_US,
+  definedOnly,
+  hasHashTag,
+  MAX_BUCKETS,
+} from 'redisession/internal';
 import { z } from 'zod';
-import { MAX_BUCKETS } from '../keys/buckets.js';
-import { hasHashTag } from '../redis/connections.js';
-import { definedOnly } from '../store/options.js';
-import { CALL_BUDGET_US_LIMITS, DEFAULT_CALL_BUDGET_US } from '../sweep/call-budget.js';
-import { SWEEP_STRATEGIES } from '../sweep/plan.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { redactUrl } from './redact.js';
 import { type HostPort, parseHostPorts, type RedisTarget } from './redis-target.js';

@@ -1,8 +1,7 @@
 import type { Job, Queue, QueueEvents } from 'bullmq';
+import { SWEEP_STRATEGIES, type SweepStrategy } from 'redisession';
+import { definedOnly, readManifest } from 'redisession/internal';
 import type { CommandModule } from 'yargs';
-import { readManifest } from '../store/manifest.js';
-import { definedOnly } from '../store/options.js';
-import { SWEEP_STRATEGIES, type SweepStrategy } from '../sweep/plan.js';
 import { LIMITS } from '../worker/config.js';
 import { KEPT } from '../worker/flows.js';
 import type { ShardProgress } from '../worker/processors.js';

@@ -1,6 +1,5 @@
-import type { LegacyLayout } from '../migrate/legacy.js';
-import type { RedisClient } from '../redis/connections.js';
-import { describeLayout, idSecretFingerprint, readManifest, type StoreLayout } from '../store/manifest.js';
+import type { LegacyLayout, RedisClient, StoreLayout } from 'redisession';
+import { describeLayout, idSecretFingerprint, readManifest } from 'redisession/internal';
 import { type WorkerConfig, withPrefix } from '../worker/config.js';
 import { differenceMessage, type StoreRef, servedStore } from '../worker/served-store.js';
 

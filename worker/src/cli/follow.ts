@@ -1,7 +1,7 @@
 // What `cleanup` and `migrate` share: the queue opened for one request, a flow followed to its end
 // with its shards' progress, and a failure reported the same way.
 import { type FlowProducer, Job, type Queue, type QueueEvents } from 'bullmq';
-import { quietQuit } from '../redis/connections.js';
+import { quietQuit } from 'redisession/internal';
 import type { WorkerConfig } from '../worker/config.js';
 import { connectQueue, openFlowProducer, openQueue, openQueueEvents } from '../worker/queue.js';
 import type { ProgressView, Totals } from './progress.js';

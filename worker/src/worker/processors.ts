@@ -1,9 +1,6 @@
 import { type FlowProducer, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
-import type { RedisClient } from '../redis/connections.js';
-import { readManifest } from '../store/manifest.js';
-import { definedOnly } from '../store/options.js';
-import { runSweep, type SweepCounts, type SweepProgress } from '../sweep/runner.js';
-import { pruneUserIndexes } from '../users/user-index.js';
+import { type RedisClient, runSweep, type SweepProgress } from 'redisession';
+import { definedOnly, pruneUserIndexes, readManifest, type SweepCounts } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { parkShard, savedProgress, sumShards } from './flows.js';
 import type { Logger } from './logger.js';

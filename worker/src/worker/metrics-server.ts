@@ -1,6 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RedisClient } from '../redis/connections.js';
+import type { RedisClient } from 'redisession';
 import type { WorkerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { MetricsSources, WorkerMetrics } from './metrics.js';

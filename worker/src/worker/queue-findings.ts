@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Finding } from '../inspect/doctor.js';
+import type { Finding } from 'redisession/internal';
 import type { WorkerConfig } from './config.js';
 import { KEEP } from './flows.js';
 import { showSchedule } from './schedule.js';
@@ -44,7 +44,7 @@ export async function queueFindings(
       check: 'queue.paused',
       severity: 'warn',
       message: `queue ${config.queue.name} is paused (a dashboard's pause button, or queue.pause()): no sweep or migration runs until it is resumed`,
-      fix: 'resume it from the dashboard, or with queue.resume() (openCleanupQueue() from redisession/worker gives the queue)',
+      fix: 'resume it from the dashboard, or with queue.resume() (openCleanupQueue() from redisession-worker gives the queue)',
     });
   }
 
@@ -74,7 +74,7 @@ export async function queueFindings(
               check: 'queue.workers',
               severity: sweeps ? 'warn' : 'info',
               message: `no worker is connected to queue ${config.queue.name}: scheduled and requested sweeps wait`,
-              fix: 'start the worker (pm2 start ecosystem.config.js) with the same QUEUE_NAME, QUEUE_PREFIX and Redis',
+              fix: 'start the worker (npx redisession worker, or PM2 with the ecosystem.config.js of redisession-worker) with the same QUEUE_NAME, QUEUE_PREFIX and Redis',
             },
     );
   } catch (err) {

@@ -1,7 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { coalesceWrites } from '../redis/coalesce.js';
-import { createClusterClient, createRedisClient, type RedisClient } from '../redis/connections.js';
-import { definedOnly } from '../store/options.js';
+import { coalesceWrites, type RedisClient } from 'redisession';
+import { createClusterClient, createRedisClient, definedOnly } from 'redisession/internal';
 import { redactUrl } from './redact.js';
 
 export interface HostPort {

@@ -1,6 +1,6 @@
 // Waiting on BullMQ jobs from the CLI (`cleanup --wait`, `migrate --wait`).
 import { Job, type Queue, type QueueEvents } from 'bullmq';
-import type { RedisClient } from '../redis/connections.js';
+import type { RedisClient } from 'redisession';
 import { type StoreRef, storeOfWorker } from '../worker/served-store.js';
 import { withTimeout } from '../worker/timeout.js';
 
