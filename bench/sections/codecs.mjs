@@ -3,6 +3,8 @@
 // 20 KB sessions with each serializer x compressor. For 'compact', the bytes each size lever saves
 // (the same session encoded with that lever off). Times are CPU µs per call (process.cpuUsage), the
 // best of several rounds, so that other load on the machine inflates them less.
+
+import { isNativeAccelerationEnabled } from 'msgpackr';
 import { createCodec } from '../../dist/codec/codec.js';
 import { compactSerializer } from '../../dist/codec/compact.js';
 import { Encoder } from '../../dist/codec/compact2/encode.js';
@@ -51,7 +53,9 @@ const NO_LEVERS = {
   'saved: 1-byte header': '–',
 };
 
-export async function codecRows({ quick }) {
+export async function codecRows({ quick, log }) {
+  // 'compact-v1' is msgpackr: its native extension (a prebuilt binary, no install script) speeds up its reads
+  log?.(`  msgpackr native acceleration: ${isNativeAccelerationEnabled ? 'on' : 'off'}`);
   const n = quick ? 1_000 : 5_000;
   const rounds = quick ? 3 : 7;
   const rows = [];
