@@ -61,7 +61,7 @@ describe('no Redis at the start (npm start on a fresh machine)', () => {
         `^cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${redis.port} \\(REDIS_URL in the environment\\): .*ECONNREFUSED`,
       ),
     );
-    expect(first.msg).toMatch(/set REDIS_URL .*see \.env\.example.*`npm run demo`/);
+    expect(first.msg).toMatch(/set REDIS_URL \(see \S*\.env\.example for every setting\), or run `npm run demo`/);
     // ioredis retries every 50..2000 ms: each retry is not a line, the repeats are once a second here
     const repeats = () => w.logs.filter((l) => /^still cannot reach Redis/.test(String(l.msg)));
     await w.waitForLog((l) => /^still cannot reach Redis/.test(String(l.msg)) && Number(l.attempts) > 2, 20_000);

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RedisClient } from 'redisession';
 import type { WorkerConfig } from './config.js';
 import { formatDuration } from './duration.js';
@@ -51,9 +54,17 @@ export interface WatchedRedis {
   origin: RedisOrigin;
 }
 
+// The worker package's .env.example (beside its dist/ and src/), and whether this is a clone of
+// the repository (where `npm run demo` exists) rather than an installed package.
+const ENV_EXAMPLE = fileURLToPath(new URL('../../.env.example', import.meta.url));
+const IN_CLONE = existsSync(fileURLToPath(new URL('../../../scripts/demo.mjs', import.meta.url)));
+
 function advice({ target, origin }: WatchedRedis): string {
   const where = target.kind === 'url' ? `start Redis there or set ${origin.variable}` : `check ${origin.variable}`;
-  return `${where} (see .env.example), or run \`npm run demo\` to try redisession on a private Redis`;
+  const shown = relative(process.cwd(), ENV_EXAMPLE);
+  const example = shown.startsWith('..') ? ENV_EXAMPLE : shown;
+  const demo = IN_CLONE ? ', or run `npm run demo` to try redisession on a private Redis' : '';
+  return `${where} (see ${example} for every setting)${demo}`;
 }
 
 /**
