@@ -5,7 +5,8 @@
  * session script had. trimLua drops the comments and the helpers a script never reaches.
  *
  * What it relies on (src/lua keeps to it): a helper is a top-level `local function name(` block
- * closed by `end` at the start of a line, and nothing else at the start of a line is `end`.
+ * closed by `end` at the start of a line, its body indented; no long strings or level comments.
+ * A file that breaks this makes trimLua throw (at load, so every test fails) rather than guess.
  * Keeping a helper is the safe mistake: a name that appears anywhere outside the helper's own
  * block (in code, or a string) keeps it.
  */
@@ -23,7 +24,12 @@ export function stripLuaComments(source: string): string {
       i = j + 1;
     } else if (source.startsWith('--[[', i)) {
       const close = source.indexOf(']]', i + 4);
+      // a space in its place: `a--[[x]]or b` must not become `aor b`
+      out += ' ';
       i = close < 0 ? source.length : close + 2;
+    } else if (source.startsWith('--[=', i) || source.startsWith('[[', i) || source.startsWith('[=', i)) {
+      // long strings and level comments would need a real Lua lexer: src/lua does not use them
+      throw new Error(`lua-trim: long bracket at offset ${i} is not supported (use quotes, or --[[ ]] comments)`);
     } else if (source.startsWith('--', i)) {
       const eol = source.indexOf('\n', i);
       i = eol < 0 ? source.length : eol;
@@ -50,10 +56,21 @@ export function trimLua(source: string): string {
   const lines = stripLuaComments(source).split('\n');
   const helpers: Helper[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const name = /^local function ([A-Za-z_]\w*)\(/.exec(lines[i] as string)?.[1];
+    const line = lines[i] as string;
+    const name = /^local function ([A-Za-z_]\w*)\(/.exec(line)?.[1];
     if (name === undefined) continue;
+    // the layout the helper's end is found by: refused, not guessed, when a file breaks it
+    if (/\bend\b/.test(line))
+      throw new Error(`lua-trim: helper ${name} is on one line; write its body on lines of its own`);
     let last = i + 1;
-    while (last < lines.length && lines[last] !== 'end') last++;
+    while (last < lines.length && lines[last] !== 'end') {
+      if (/^\S/.test(lines[last] as string)) {
+        throw new Error(
+          `lua-trim: helper ${name}: "${lines[last]}" starts at column 0 before the helper's closing end`,
+        );
+      }
+      last++;
+    }
     helpers.push({ name, first: i, last });
     i = last;
   }

@@ -216,8 +216,9 @@ export function guardStore<S extends Record<(typeof GUARDED)[number], (...args: 
       // fixed arity (no method takes more than 3 arguments): no rest array per call on the request path
       value: (a?: unknown, b?: unknown, c?: unknown) => {
         if (guard.checked || (byId && sessionIdProblem(a) !== null)) return fn(a, b, c);
+        // (ttlMs read, not spread: a getter or an inherited ttlMs must reach the write too)
         const args = WRITES.has(name)
-          ? ([a, b, { ...(c as object | undefined), [CALLED_AT]: Date.now() }] as const)
+          ? ([a, b, { ttlMs: (c as { ttlMs?: number } | undefined)?.ttlMs, [CALLED_AT]: Date.now() }] as const)
           : [a, b, c];
         return guard.check().then(() => fn(...args));
       },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { manifestKey } from '../../src/keys/manifest-key.js';
 import { LayoutMismatchError, readManifest } from '../../src/store/manifest.js';
 import { manifestSurvivesWalks, movedPrefix } from '../helpers/manifest-walks.js';
-import { recordingLogger, redisUrl, storeFixture, testPrefix } from '../helpers/redis.js';
+import { keysUnder, recordingLogger, redisUrl, storeFixture, testPrefix } from '../helpers/redis.js';
 
 const f = storeFixture();
 const sid = () => randomBytes(24).toString('base64url');
@@ -74,6 +74,28 @@ describe('the store manifest', () => {
     await f.make({ prefix, idSecret: 'a'.repeat(16), serializer: custom }).get(sid());
     await f.make({ prefix, idSecret: 'a'.repeat(16), logger }).get(sid());
     expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/custom:json5, which this store cannot read/);
+  });
+});
+
+describe('writes that wait for the layout check', () => {
+  it("keep the caller's ttlMs, also from a getter, and the caller's object untouched", async () => {
+    const prefix = testPrefix('manifest-ttl');
+    f.prefixes.push(prefix);
+    class Options {
+      get ttlMs() {
+        return 5000;
+      }
+    }
+    const options = Object.freeze(new Options());
+    const store = f.make({ prefix, mode: 'string' }); // its first call waits for the check
+    const id = sid();
+    await store.set(id, { a: 1 }, options);
+    const keys = await keysUnder(f.raw, prefix); // (binary keys, the manifest left out)
+    expect(keys).toHaveLength(1);
+    const pttl = await f.raw.pttl(keys[0] as Buffer);
+    expect(pttl).toBeGreaterThan(3000);
+    expect(pttl).toBeLessThanOrEqual(5000); // not the default day
+    expect(Object.getOwnPropertySymbols(options)).toEqual([]);
   });
 });
 

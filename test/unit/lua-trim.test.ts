@@ -41,8 +41,24 @@ describe('trimLua', () => {
     expect(trimmed.endsWith('return b(1)')).toBe(true);
   });
 
+  it('refuses what it cannot trim safely instead of guessing', () => {
+    expect(() =>
+      trimLua('local function unused(x) return x end\nlocal function used(x)\n  return x\nend\nreturn used(1)'),
+    ).toThrow(/one line/);
+    expect(() => trimLua('local function f(x)\nreturn x\nend\nreturn f(1)')).toThrow(/column 0/);
+    expect(() => trimLua('local s = [[a -- b]]\nreturn s')).toThrow(/long bracket/);
+    expect(() => trimLua('--[==[ a\nb ]==]\nreturn 1')).toThrow(/long bracket/);
+    expect(trimLua('return a--[[x]]or b')).toBe('return a or b');
+  });
+
   it('leaves every script of src/lua with each helper it calls defined', () => {
-    const all = ['prelude.lua', 'includes/value.lua', 'includes/session.lua', 'includes/user_entry.lua']
+    const all = [
+      'prelude.lua',
+      'includes/value.lua',
+      'includes/session.lua',
+      'includes/user_entry.lua',
+      'includes/sweeping.lua',
+    ]
       .map((f) => readFileSync(new URL(`../../src/lua/${f}`, import.meta.url), 'utf8'))
       .join('\n');
     const helpers = helpersIn(all);
