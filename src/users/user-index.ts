@@ -174,9 +174,21 @@ export function userIndex(
     async destroyUser(user, access) {
       const owner = normalize(user, 'destroyUser: user id');
       if (owner === null) return 0;
-      const taken = (await redis().rsUserIndexRevokeBuffer(keyOf(owner), Date.now(), fenceMs, graceMs)) as Buffer[];
-      const ended = await Promise.all(taken.map((key) => endIfOwned(owner, key, access)));
-      return ended.filter(Boolean).length;
+      const revoke = async (stamp: number) =>
+        (await redis().rsUserIndexRevokeBuffer(keyOf(owner), stamp, fenceMs, graceMs)) as Buffer[];
+      const endAll = async (keys: Buffer[]) =>
+        (await Promise.all(keys.map((key) => endIfOwned(owner, key, access)))).filter(Boolean).length;
+      // the fence refuses every save of this user that started at or before the call
+      const taken = await revoke(Date.now());
+      const ended = await endAll(taken);
+      // Once more, the fence moved up to the millisecond before this pass: a login of this user
+      // that started while the first pass ended sessions (round trips) got past the first fence;
+      // the second pass revokes and ends it, and refuses any that started earlier and has not
+      // landed yet. Only a login started during this last round trip can outlive the call. (Not
+      // this very millisecond: a login right after the call returns must not be refused.)
+      const seen = new Set(taken.map((key) => key.toString('latin1')));
+      const again = (await revoke(Date.now() - 1)).filter((key) => !seen.has(key.toString('latin1')));
+      return ended + (await endAll(again));
     },
 
     async sessionsOf(user, access) {

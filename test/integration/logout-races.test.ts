@@ -121,6 +121,36 @@ describe.each(['hash', 'string'] as const)('log-out races (%s mode)', (mode) => 
     expect(await b.sessionsOf('cat')).toEqual([]);
   });
 
+  it('a login that lands while destroyUser is still ending the earlier sessions is ended too', async () => {
+    const prefix = prefixFor('login-during');
+    const b = fixture.make({ mode, prefix, userId: owner });
+    await b.set(sid(), session('cat')); // a session destroyUser has to end: rounds trips after its revoke
+    const a = await ownStore({ mode, prefix, userId: owner });
+    await a.store.get(sid()); // (its layout checked)
+    const held: Unit[] = [];
+    let sent = 0;
+    const restore = intercept(a.client, 'a', (unit) => {
+      // the revoke goes; what destroyUser does next waits
+      if (sent++ === 0) void unit.send();
+      else held.push(unit);
+    });
+    const fresh = sid();
+    try {
+      const loggingOut = a.store.destroyUser('cat');
+      for (let i = 0; held.length === 0 && i < 1000; i++) await sleep(2);
+      expect(held.length).toBeGreaterThan(0);
+      await sleep(3); // the login starts after the revoke's fence, while destroyUser runs
+      await b.set(fresh, session('cat', 60_000, { v: 'during' }));
+      restore();
+      for (const unit of held.splice(0)) await unit.send();
+      await loggingOut;
+    } finally {
+      restore();
+    }
+    expect(await b.get(fresh)).toBeNull();
+    expect(await b.sessionsOf('cat')).toEqual([]);
+  });
+
   it("a store's first save, called before destroyUser but let through by its layout check after it, stays logged out", async () => {
     // (found by the model check: the save's time was taken after the check's round trip, later than the fence)
     const prefix = prefixFor('first-save');
