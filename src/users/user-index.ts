@@ -179,7 +179,8 @@ export function userIndex(
       const endAll = async (keys: Buffer[]) =>
         (await Promise.all(keys.map((key) => endIfOwned(owner, key, access)))).filter(Boolean).length;
       // the fence refuses every save of this user that started at or before the call
-      const taken = await revoke(Date.now());
+      const started = Date.now();
+      const taken = await revoke(started);
       const ended = await endAll(taken);
       // Once more, the fence moved up to the millisecond before this pass: a login of this user
       // that started while the first pass ended sessions (round trips) got past the first fence;
@@ -188,7 +189,13 @@ export function userIndex(
       // this very millisecond: a login right after the call returns must not be refused.)
       const seen = new Set(taken.map((key) => key.toString('latin1')));
       const again = (await revoke(Date.now() - 1)).filter((key) => !seen.has(key.toString('latin1')));
-      return ended + (await endAll(again));
+      const total = ended + (await endAll(again));
+      // Return in a later millisecond than the fence: a login right after the call (log out
+      // everywhere, then sign in again on this device) must start after it, not within it.
+      // (a loop: a 1 ms timer is measured on the event loop's cached clock, and may fire before
+      // Date.now() has moved on)
+      while (Date.now() <= started) await new Promise((resolve) => setTimeout(resolve, 1));
+      return total;
     },
 
     async sessionsOf(user, access) {
