@@ -183,6 +183,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
     return c;
   };
+  // A client of the store's own connects now: watched from the start, its connection errors are
+  // the store's log lines, not ioredis's "Unhandled error event" on every retry before the first call.
+  if (source.owned) client();
   const codec = createCodec({
     serializer: opts.serializer,
     compressor: opts.compressor,

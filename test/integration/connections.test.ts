@@ -87,6 +87,18 @@ describe('clients and stores over time', () => {
     prefixed.disconnect();
   });
 
+  it("a store's own client is watched from the start: a Redis that is down before the first call is logged once, not left to ioredis", async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (_o: object, m?: string) => warnings.push(m ?? ''), error() {} };
+    const store = createSessionStore({ redis: `redis://127.0.0.1:${await deadPort()}`, logger });
+    // (no call, and not even store.redis, which starts the watching too: a web app starting while
+    // Redis is down; ioredis prints "Unhandled error event" on every retry of an unwatched client)
+    const deadline = Date.now() + 3000;
+    while (warnings.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(warnings).toEqual(['redisession: Redis connection error']);
+    await store.close();
+  });
+
   it('many stores on one client add one listener pair, not one per store', async () => {
     const client = new Redis(redisUrl());
     const before = client.listenerCount('error');
