@@ -40,13 +40,10 @@ if first and string.byte(first, 1) == TOMBSTONE and (field == '' or (tombstone_u
   return 0
 end
 
-local idx, old = KEYS[2], nil
-if idx then
-  local allowed
-  allowed, old = entry_allows(idx, ARGV[7], now)
-  if not allowed then
-    return -1
-  end
+local idx = KEYS[2]
+local allowed, old = entry_allows(idx, ARGV[7], now)
+if not allowed then
+  return -1
 end
 
 store_value(key, field, ARGV[2], ARGV[3])

@@ -27,13 +27,10 @@ local expiry, now = tonumber(ARGV[3]), tonumber(ARGV[5])
 if read(key, field) ~= ARGV[2] then
   return 0
 end
-local idx, old = KEYS[2], nil
-if idx then
-  local allowed
-  allowed, old = entry_allows(idx, ARGV[7], now)
-  if not allowed then
-    return -1
-  end
+local idx = KEYS[2]
+local allowed, old = entry_allows(idx, ARGV[7], now)
+if not allowed then
+  return -1
 end
 set_end(key, field, ARGV[2], expiry, ARGV[4])
 if idx then

@@ -31,13 +31,10 @@ local kind, v, left = state(key, field, now)
 if kind ~= 'live' then
   return 0
 end
-local idx, old = KEYS[2], nil
-if idx then
-  local allowed
-  allowed, old = entry_allows(idx, ARGV[7], now)
-  if not allowed then
-    return -1
-  end
+local idx = KEYS[2]
+local allowed, old = entry_allows(idx, ARGV[7], now)
+if not allowed then
+  return -1
 end
 -- left is nil for a value without a known end: treat as later than anything
 if left == nil or left < 0 or ttl > left then

@@ -5,8 +5,12 @@
   started at or before the stamp, until `until`.
 ]]
 
--- Whether the owner's index accepts a write of this session that started at `started`; and the entry.
+-- Whether the owner's index accepts a write of this session that started at `started`; and the
+-- entry. No index (`idx` nil: a session without an owner, or a cluster's two-step save) accepts.
 local function entry_allows(idx, field, started)
+  if not idx then
+    return true, nil
+  end
   local fence = redis.call('HGET', idx, '')
   if fence then
     local stamp = tonumber(string.match(fence, '^f:(%d+):'))
