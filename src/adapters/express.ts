@@ -1,11 +1,8 @@
 import session from 'express-session';
-import type { SerializerOption } from '../codec/serializers.js';
-import type { RedisClient } from '../redis/connections.js';
 import { silentLogger } from '../store/logger.js';
-import type { IdlessSerializer, TtlFunction } from '../store/options.js';
 import type { SessionData, SessionStore } from '../store/session-store.js';
-import type { UserSession } from '../users/user-index.js';
 import { type Callback, settle } from './callback.js';
+import { withStoreFields } from './store-fields.js';
 import { type AdapterOptions, storeFrom } from './store-from.js';
 
 const TOUCH_FAILED = 'redisession: touch failed; the session may not have been extended';
@@ -20,8 +17,7 @@ export type RedisessionStoreOptions = AdapterOptions;
  *
  *   app.use(session({ store: new RedisessionStore({ prefix: 'app:' }), secret, resave: false }))
  */
-export class RedisessionStore extends session.Store {
-  /** The underlying redisession store (for direct use). */
+export class RedisessionStore extends withStoreFields(session.Store) {
   readonly sessions: SessionStore;
   /** A touch failure was reported as a process warning (done once, when there is no logger). */
   #warned = false;
@@ -29,30 +25,6 @@ export class RedisessionStore extends session.Store {
   constructor(options: RedisessionStoreOptions = {}) {
     super();
     this.sessions = storeFrom(options, 'new RedisessionStore');
-  }
-
-  /** The ioredis client the store talks through (connect-redis's `client`). */
-  get client(): RedisClient {
-    return this.sessions.redis;
-  }
-  get prefix(): string {
-    return this.sessions.prefix;
-  }
-  get ttl(): number | TtlFunction {
-    return this.sessions.ttl;
-  }
-  /** The `serializer` option as given ('compact' by default). */
-  get serializer(): SerializerOption | IdlessSerializer {
-    return this.sessions.serializer;
-  }
-  get scanCount(): number {
-    return this.sessions.scanCount;
-  }
-  get disableTouch(): boolean {
-    return this.sessions.disableTouch;
-  }
-  get disableTTL(): boolean {
-    return this.sessions.disableTTL;
   }
 
   override get(sid: string): Promise<session.SessionData | null>;
@@ -122,24 +94,6 @@ export class RedisessionStore extends session.Store {
   override all(cb: Callback<Array<session.SessionData & { id: string }>>): void;
   override all(cb?: Callback<Array<session.SessionData & { id: string }>>) {
     return settle(this.sessions.all() as Promise<Array<session.SessionData & { id: string }>>, cb);
-  }
-
-  /** Log out everywhere: deletes every session of the user (needs the userId option); yields how many. */
-  destroyUser(userId: string | number): Promise<number>;
-  destroyUser(userId: string | number, cb: Callback<number>): void;
-  destroyUser(userId: string | number, cb?: Callback<number>) {
-    return settle(this.sessions.destroyUser(userId), cb);
-  }
-
-  /** The user's live sessions (needs the userId option). */
-  sessionsOf(userId: string | number): Promise<UserSession[]>;
-  sessionsOf(userId: string | number, cb: Callback<UserSession[]>): void;
-  sessionsOf(userId: string | number, cb?: Callback<UserSession[]>) {
-    return settle(this.sessions.sessionsOf(userId), cb);
-  }
-
-  close(): Promise<void> {
-    return this.sessions.close();
   }
 }
 

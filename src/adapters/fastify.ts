@@ -1,12 +1,9 @@
 import type { SessionStore as FastifySessionStore } from '@fastify/session';
 import type { Session } from 'fastify';
-import type { SerializerOption } from '../codec/serializers.js';
-import type { RedisClient } from '../redis/connections.js';
 import type { ListedSession } from '../store/listing.js';
-import type { IdlessSerializer, TtlFunction } from '../store/options.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { UserSession } from '../users/user-index.js';
 import { type Callback, settle } from './callback.js';
+import { withStoreFields } from './store-fields.js';
 import { type AdapterOptions, storeFrom } from './store-from.js';
 
 /*
@@ -23,36 +20,12 @@ export type RedisessionStoreOptions = AdapterOptions;
  *
  *   await app.register(fastifySession, { secret, store: new RedisessionStore({ prefix: 'app:' }) })
  */
-export class RedisessionStore implements FastifySessionStore {
-  /** The underlying redisession store (for direct use). */
+export class RedisessionStore extends withStoreFields(class {}) implements FastifySessionStore {
   readonly sessions: SessionStore;
 
   constructor(options: RedisessionStoreOptions = {}) {
+    super();
     this.sessions = storeFrom(options, 'new RedisessionStore (redisession/fastify)');
-  }
-
-  /** The ioredis client the store talks through (connect-redis's `client`). */
-  get client(): RedisClient {
-    return this.sessions.redis;
-  }
-  get prefix(): string {
-    return this.sessions.prefix;
-  }
-  get ttl(): number | TtlFunction {
-    return this.sessions.ttl;
-  }
-  /** The `serializer` option as given ('compact' by default). */
-  get serializer(): SerializerOption | IdlessSerializer {
-    return this.sessions.serializer;
-  }
-  get scanCount(): number {
-    return this.sessions.scanCount;
-  }
-  get disableTouch(): boolean {
-    return this.sessions.disableTouch;
-  }
-  get disableTTL(): boolean {
-    return this.sessions.disableTTL;
   }
 
   get(sessionId: string): Promise<Session | null>;
@@ -104,24 +77,6 @@ export class RedisessionStore implements FastifySessionStore {
   all(callback: Callback<ListedSession[]>): void;
   all(callback?: Callback<ListedSession[]>) {
     return settle(this.sessions.all(), callback);
-  }
-
-  /** Log out everywhere: deletes every session of the user (needs the userId option); yields how many. */
-  destroyUser(userId: string | number): Promise<number>;
-  destroyUser(userId: string | number, callback: Callback<number>): void;
-  destroyUser(userId: string | number, callback?: Callback<number>) {
-    return settle(this.sessions.destroyUser(userId), callback);
-  }
-
-  /** The user's live sessions (needs the userId option). */
-  sessionsOf(userId: string | number): Promise<UserSession[]>;
-  sessionsOf(userId: string | number, callback: Callback<UserSession[]>): void;
-  sessionsOf(userId: string | number, callback?: Callback<UserSession[]>) {
-    return settle(this.sessions.sessionsOf(userId), callback);
-  }
-
-  close(): Promise<void> {
-    return this.sessions.close();
   }
 }
 
