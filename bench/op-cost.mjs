@@ -10,7 +10,7 @@
 import { CONTENDERS } from './lib/contenders.mjs';
 import { fill, median, timed } from './lib/measure.mjs';
 import { startRedis } from './lib/server.mjs';
-import { expressTouch, newId, typical } from './lib/sessions.mjs';
+import { newId, requestOp, typical } from './lib/sessions.mjs';
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const OPS = Number(arg('ops', 50_000));
@@ -51,14 +51,7 @@ const results = new Map();
 for (let round = 0; round < ROUNDS; round++) {
   for (const op of only) {
     for (const { name, store, ids } of open) {
-      const session = typical();
-      const pick = () => ids[Math.floor(Math.random() * ids.length)];
-      const run =
-        op === 'get'
-          ? () => store.get(pick())
-          : op === 'set'
-            ? () => store.set(pick(), expressTouch(session))
-            : () => store.touch(pick(), expressTouch(session));
+      const run = requestOp(op, store, ids);
       await client.config('RESETSTAT');
       const cpu0 = await serverCpuUs();
       const r = await timed(OPS, C, run);

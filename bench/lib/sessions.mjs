@@ -25,6 +25,18 @@ export function expressTouch(session) {
   return session;
 }
 
+/**
+ * One request-path operation as the bench runs it, on a random one of `ids`: get; set of a typical
+ * session; touch with the cookie's end reset first, as express-session does before every touch.
+ */
+export function requestOp(op, store, ids) {
+  const session = typical();
+  const pick = () => ids[Math.floor(Math.random() * ids.length)];
+  if (op === 'get') return () => store.get(pick());
+  if (op === 'set') return () => store.set(pick(), session);
+  return () => store.touch(pick(), expressTouch(session));
+}
+
 function cart(targetBytes) {
   const items = [];
   let size = 0;

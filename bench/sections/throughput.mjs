@@ -5,7 +5,7 @@
 import { CONNECT_REDIS, CONTENDERS, RAW_CLIENTS } from '../lib/contenders.mjs';
 import { fill, timed } from '../lib/measure.mjs';
 import { startRedis } from '../lib/server.mjs';
-import { expressTouch, newId, typical } from '../lib/sessions.mjs';
+import { newId, requestOp, typical } from '../lib/sessions.mjs';
 
 export const OPS = ['get', 'set', 'touch'];
 export const CONCURRENCY = [1, 64];
@@ -29,15 +29,7 @@ export async function throughputRows({ quick, log }) {
     for (const concurrency of CONCURRENCY) {
       for (const op of OPS) {
         for (const { c, store, ids } of open) {
-          const session = typical();
-          const pick = () => ids[Math.floor(Math.random() * ids.length)];
-          const run =
-            op === 'get'
-              ? () => store.get(pick())
-              : op === 'set'
-                ? () => store.set(pick(), session)
-                : () => store.touch(pick(), expressTouch(session)); // express-session resets the cookie's end before each touch
-          const r = await timed(ops[concurrency], concurrency, run);
+          const r = await timed(ops[concurrency], concurrency, requestOp(op, store, ids));
           const key = `${c.name}|${op}|${concurrency}`;
           samples.set(key, [...(samples.get(key) ?? []), r]);
         }
