@@ -8,6 +8,18 @@ import { keysUnder } from './redis.js';
 
 export const sid = (): string => randomBytes(24).toString('base64url');
 
+/** The userId option of the log-out tests: a session's `user` field. */
+export const owner = (s: Record<string, unknown>) => s.user as string | undefined;
+
+/** A session of `user` (none: anonymous) whose cookie ends maxAgeMs from now, with `extra` fields. */
+export function ownedSession(user: string | undefined, maxAgeMs = 60_000, extra: Record<string, unknown> = {}) {
+  return {
+    cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() },
+    ...(user ? { user } : {}),
+    ...extra,
+  };
+}
+
 /**
  * Plants `count` hash-mode sessions that expired 2 s ago where a store with this prefix would put
  * them (written through the store with a short TTL, the whole bucket could expire before a sweep).

@@ -7,7 +7,7 @@ import { modelBudget, runModel } from '../helpers/logout-model-run.js';
 import { forgetKeys } from '../helpers/model-keys.js';
 import { dropPrefix, sleep, testPrefix } from '../helpers/redis.js';
 import { startCluster } from '../helpers/redis-cluster.js';
-import { plantExpired, sid } from '../helpers/sessions.js';
+import { ownedSession, owner, plantExpired, sid } from '../helpers/sessions.js';
 
 /*
  * Log out on a Redis Cluster, where a session and its owner's index sit on different nodes and
@@ -27,15 +27,7 @@ afterAll(async () => {
   await cluster.destroy();
 });
 
-const owner = (s: Record<string, unknown>) => s.user as string | undefined;
-
-function session(user: string | undefined, maxAgeMs = 60_000, extra: Record<string, unknown> = {}) {
-  return {
-    cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() },
-    ...(user ? { user } : {}),
-    ...extra,
-  };
-}
+const session = ownedSession;
 
 async function clusterClient(): Promise<Cluster> {
   const c = new Cluster(cluster.addresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })));

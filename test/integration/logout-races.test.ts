@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/codec/envelope.js';
 import { everySplit, intercept, type Unit } from '../helpers/interleave.js';
 import { redisUrl, sleep, storeFixture, testPrefix } from '../helpers/redis.js';
-import { plantValue, storedValue } from '../helpers/sessions.js';
+import { ownedSession, owner, plantValue, storedValue } from '../helpers/sessions.js';
 
 /*
  * The log-out races of issue 13, each made deterministic: one operation is stopped after each of
@@ -22,15 +22,7 @@ afterAll(async () => {
   for (const c of clients) c.disconnect();
 });
 
-const owner = (s: Record<string, unknown>) => s.user as string | undefined;
-
-function session(user: string | undefined, maxAgeMs = 60_000, extra: Record<string, unknown> = {}) {
-  return {
-    cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs).toISOString() },
-    ...(user ? { user } : {}),
-    ...extra,
-  };
-}
+const session = ownedSession;
 
 /** A store on a client of its own (connected), so that its commands can be held back. */
 async function ownStore(options: SessionStoreOptions): Promise<{ store: SessionStore; client: Redis }> {
