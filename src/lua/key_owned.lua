@@ -8,17 +8,23 @@
   ARGV[1]  '1' to delete it when it is ours, '0' to only check
 
   Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), 2 when it is a string-mode
-  tombstone (ours, deleted with ARGV[1] = '1', but no session: length() does not count it), else 0.
+  tombstone (a string, or a hash of one field) (ours, deleted with ARGV[1] = '1', but no session: length() does not count it), else 0.
 ]]
 --- @include "value"
+--- @include "session"
 
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local first
+-- a string-mode tombstone: an old one is a string, a new one a hash of one field (tombstone.ts)
+local tomb = false
 if kind == 'string' then
   first = redis.call('GETRANGE', KEYS[1], 0, 0)
+  tomb = is_tombstone(first)
 elseif kind == 'hash' then
-  local pair = redis.call('HRANDFIELD', KEYS[1], 1, 'WITHVALUES')
-  first = pair[2]
+  -- two distinct fields if it has them: a tombstone has one
+  local pairs_ = redis.call('HRANDFIELD', KEYS[1], 2, 'WITHVALUES')
+  first = pairs_[2]
+  tomb = #pairs_ == 2 and pairs_[1] == STRING_TOMBSTONE_FIELD and is_tombstone(first)
 end
 if not first then
   return 0
@@ -31,7 +37,7 @@ end
 if ARGV[1] == '1' then
   redis.call('UNLINK', KEYS[1])
 end
-if kind == 'string' and is_tombstone(first) then
+if tomb then
   return 2
 end
 return 1

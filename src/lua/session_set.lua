@@ -29,10 +29,14 @@
 local key, field = KEYS[1], ARGV[1]
 local ttl, now, grace = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
 
--- a tombstone is all that is read (string mode: its first byte is enough)
+-- a tombstone is all that is read (string mode: its first byte is enough; a tombstone there is a
+-- hash, and an old one a string)
 local first
 if field == '' then
-  first = redis.call('GETRANGE', key, '0', '0')
+  first = redis.pcall('GETRANGE', key, '0', '0')
+  if type(first) == 'table' and first['err'] then
+    first = string_tombstone(key, first)
+  end
 else
   first = redis.call('HGET', key, field)
 end

@@ -1,12 +1,17 @@
 import type { RedisClient } from '../redis/connections.js';
-import { sendBuffer } from '../redis/fast-command.js';
+import { sendBuffer, sendBufferOr } from '../redis/fast-command.js';
 import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
-import type { StorageMode } from './mode.js';
+import type { StorageMode, WriteOutcome } from './mode.js';
 import { destroySession, NO_FIELD, shortenSession, touchSession, writeSession } from './session-scripts.js';
+import { isTombstone, STRING_TOMBSTONE_FIELD } from './tombstone.js';
 import { walkStrings } from './walk.js';
 
 const GT = Buffer.from('GT');
+const PX = Buffer.from('PX');
+const GET = Buffer.from('GET');
+
+const isWrongType = (err: Error) => typeof err?.message === 'string' && err.message.startsWith('WRONGTYPE');
 
 /**
  * One Redis string per session: `prefix+key` holding the value, with a TTL; Redis expires it.
@@ -24,13 +29,34 @@ export function stringMode(
   const redis = () => withScripts(client());
   const noSweep = { sample: 0, graceMs };
 
+  /** Sessions counted (or deleted); clear() deletes tombstones too, which are hashes (tombstone.ts). */
   async function forEachOwned(remove: boolean): Promise<number> {
     let total = 0;
-    for await (const found of scanPrefix(redis(), prefix, 'string', scanCount)) {
-      const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
-      if (keys.length > 0) total += await ownedKeys(redis(), keys, remove);
+    for (const type of remove ? (['string', 'hash'] as const) : (['string'] as const)) {
+      for await (const found of scanPrefix(redis(), prefix, type, scanCount)) {
+        const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
+        if (keys.length > 0) total += await ownedKeys(redis(), keys, remove);
+      }
     }
     return total;
+  }
+
+  /** A non-string at a session's key: our tombstone's bytes, or the GET's error for anything else. */
+  async function readTombstone(redisKey: Buffer, err: Error): Promise<Buffer | null> {
+    const value = (await sendBuffer(client(), 'hget', [redisKey, STRING_TOMBSTONE_FIELD])) as Buffer | null;
+    if (value !== null && isTombstone(value)) return value;
+    throw err;
+  }
+
+  /**
+   * After a plain save, what it wrote over: a tombstone written by an earlier version was a
+   * string (tombstone.ts), so SET went through; the id is buried again at once.
+   */
+  function landed(key: Buffer, old: Buffer | null): WriteOutcome | Promise<WriteOutcome> {
+    if (old === null || !isTombstone(old)) return 'stored';
+    return destroySession(client(), { key, field: NO_FIELD }, { now: Date.now(), condition: { is: 'any' } }).then(
+      () => 'dead' as const,
+    );
   }
 
   return {
@@ -43,9 +69,19 @@ export function stringMode(
       return buffer;
     },
     keyOf: (redisKey) => redisKey,
-    read: (redisKey) => sendBuffer(client(), 'get', [redisKey]) as Promise<Buffer | null>,
-    write: (key, value, ttlMs, now, index) =>
-      writeSession(client(), { key, field: NO_FIELD }, value, ttlMs, now, noSweep, index),
+    // A tombstone is a hash (tombstone.ts): GET fails on it, and it reads as its bytes.
+    read: (redisKey) =>
+      sendBufferOr(client(), 'get', [redisKey], (err) =>
+        isWrongType(err) ? readTombstone(redisKey, err) : null,
+      ) as Promise<Buffer | null>,
+    write(key, value, ttlMs, now, index) {
+      if (index) return writeSession(client(), { key, field: NO_FIELD }, value, ttlMs, now, noSweep, index);
+      // The plain save is one plain command: SET ... GET refuses to write over anything but a
+      // string (WRONGTYPE), so a tombstone stops it. The script then says what was there.
+      return sendBufferOr(client(), 'set', [key, value, PX, ttlMs, GET], (err) =>
+        isWrongType(err) ? writeSession(client(), { key, field: NO_FIELD }, value, ttlMs, now, noSweep) : null,
+      ).then((old) => (old === 'stored' || old === 'dead' ? old : landed(key, old as Buffer | null)));
+    },
     refresh(key, expiresAt, ttlMs, now, index) {
       // The common case in one plain command: a later end (GT). A key that is gone stays gone, and
       // a tombstone only lives longer. Anything else (gone, earlier, an index) goes to the script.

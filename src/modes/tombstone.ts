@@ -10,6 +10,15 @@
 export const TOMBSTONE_BYTE = 0xde;
 
 /**
+ * In string mode the tombstone is not a string but a hash of one field, this one, holding the same
+ * 8 bytes (src/lua/includes/session.lua writes it): the web tier saves with a plain `SET ... GET`,
+ * which fails on a hash (WRONGTYPE) and so cannot write over it. The key's TTL ends it. Earlier
+ * versions wrote it as a string; those are still read as tombstones, and a save that lands on
+ * one buries the id again at once (src/modes/string-mode.ts).
+ */
+export const STRING_TOMBSTONE_FIELD = 'tombstone';
+
+/**
  * A tombstone lives as long as the session it replaced could have, and at least this long: the
  * time a save that started before the logout may still take to reach Redis.
  */

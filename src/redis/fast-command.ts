@@ -138,6 +138,28 @@ export function sendBuffer(client: RedisClient, name: string, args: Arg[]): Prom
 }
 
 /**
+ * sendBuffer, where an error reply may be answered another way: `recover(err)` gives what the
+ * command settles with instead (its promise's outcome), or null to reject with the error. Done on
+ * the command itself, so the usual reply costs no extra promise.
+ */
+export function sendBufferOr(
+  client: RedisClient,
+  name: string,
+  args: Arg[],
+  recover: (err: Error) => Promise<unknown> | null,
+): Promise<unknown> {
+  const command = new EncodedCommand(name, args);
+  const { resolve, reject } = command;
+  // ioredis calls reject with a command's error reply; a Cluster wraps this for its redirections
+  command.reject = (err: Error) => {
+    const instead = recover(err);
+    if (instead === null) reject(err);
+    else instead.then(resolve, reject);
+  };
+  return client.sendCommand(command) as Promise<unknown>;
+}
+
+/**
  * A script call: EVALSHA, or EVAL on a socket that may not have the script (as ioredis does). A
  * NOSCRIPT (the script cache was flushed, or Redis restarted) sends the same command once more,
  * which goes out as EVAL; the caller's promise only settles with the second answer.

@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { decodeEnvelope, encodeEnvelope } from '../../src/codec/envelope.js';
 import { bucketKey, bucketWidth, defaultBucketOf } from '../../src/keys/buckets.js';
 import { defaultKeyGenerator } from '../../src/keys/key-scheme.js';
-import { isTombstone } from '../../src/modes/tombstone.js';
+import { isTombstone, STRING_TOMBSTONE_FIELD } from '../../src/modes/tombstone.js';
 import { keysUnder } from './redis.js';
 
 export const sid = (): string => randomBytes(24).toString('base64url');
@@ -103,7 +103,16 @@ export function storedValue(
   buckets = 65536,
 ): Promise<Buffer | null> {
   const at = locationOf(prefix, mode, id, buckets);
-  return at.field === null ? client.getBuffer(at.key) : client.hgetBuffer(at.key, at.field);
+  return at.field === null ? stringOrTombstone(client, at.key) : client.hgetBuffer(at.key, at.field);
+}
+
+/**
+ * A string-mode key's bytes: the session, or a tombstone (a one-field hash; a string from earlier
+ * versions, see src/modes/tombstone.ts) as its 8 bytes.
+ */
+export async function stringOrTombstone(client: Redis | Cluster, key: Buffer | string): Promise<Buffer | null> {
+  if ((await client.type(key)) === 'hash') return client.hgetBuffer(key, STRING_TOMBSTONE_FIELD);
+  return client.getBuffer(key);
 }
 
 /**
@@ -121,7 +130,7 @@ export async function storedLife(
   const key = defaultKeyGenerator(id);
   if (mode === 'string') {
     const redisKey = Buffer.concat([Buffer.from(prefix), key]);
-    const value = await client.getBuffer(redisKey);
+    const value = await stringOrTombstone(client, redisKey);
     return value === null || isTombstone(value) ? null : { value, lifeMs: await client.pttl(redisKey) };
   }
   const bucket = bucketKey(Buffer.from(prefix), defaultBucketOf(key, 65536), bucketWidth(65536));

@@ -10,6 +10,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/codec/envelope.js';
 import { dropPrefix, keysUnder, sleep, testPrefix } from './redis.js';
+import { stringOrTombstone } from './sessions.js';
 
 /*
  * The store's contract, run against any Redis topology: a single server (store.test.ts) and a
@@ -67,7 +68,7 @@ export function storeConformance(label: string, redis: () => RedisConnection, no
     const values: Buffer[] = [];
     for (const node of nodes()) {
       for (const k of await keysUnder(node, prefix)) {
-        if (mode === 'string') values.push((await node.getBuffer(k)) as Buffer);
+        if (mode === 'string') values.push((await stringOrTombstone(node, k)) as Buffer);
         else values.push(...Object.values(await node.hgetallBuffer(k)));
       }
     }

@@ -4,9 +4,32 @@
   Needs includes/value.lua (and the prelude, which every script has).
 ]]
 
+--[[
+  A string-mode tombstone is a one-field hash at the session's key (src/modes/tombstone.ts), so
+  that a plain SET ... GET (the web tier's save) fails on it with WRONGTYPE instead of writing over
+  it. string_tombstone(key, err) is what reading it gives: the tombstone's bytes, as a hash-mode
+  tombstone holds them; anything else at the key that is not a string is not ours, and raises the
+  error the GET got.
+]]
+local STRING_TOMBSTONE_FIELD = 'tombstone'
+
+local function string_tombstone(key, err)
+  if redis.call('TYPE', key)['ok'] == 'hash' then
+    local t = redis.call('HGET', key, STRING_TOMBSTONE_FIELD)
+    if t and string.byte(t, 1) == TOMBSTONE then
+      return t
+    end
+  end
+  error(err)
+end
+
 local function read(key, field)
   if field == '' then
-    return redis.call('GET', key)
+    local v = redis.pcall('GET', key)
+    if type(v) == 'table' and v['err'] then
+      return string_tombstone(key, v)
+    end
+    return v
   end
   return redis.call('HGET', key, field)
 end
@@ -67,7 +90,10 @@ end
 ]]
 local function bury(key, field, now, life)
   if field == '' then
-    redis.call('SET', key, tombstone(now + life), 'PX', life)
+    -- a hash, not a string: the web tier's plain SET ... GET (src/modes/string-mode.ts) fails on it
+    redis.call('UNLINK', key)
+    redis.call('HSET', key, STRING_TOMBSTONE_FIELD, tombstone(now + life))
+    redis.call('PEXPIRE', key, life)
   else
     redis.call('HSET', key, field, tombstone(now + life))
     keep_bucket(key, life)
