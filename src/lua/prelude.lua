@@ -1,6 +1,8 @@
 --[[
   Prelude: src/redis/scripts.ts puts this in front of every script, so the value envelope
-  (src/codec/envelope.ts) is read in one place.
+  (src/codec/envelope.ts) is read and written in one place, and a session script's fast path (the
+  request path's usual case, written before the script's includes so that their helpers are not
+  even made when it returns) has what it needs: the expiry bytes, and keeping a bucket alive.
 
   A stored value starts with its format byte:
     0xA3 / 0xA2  format 1: a codec byte, then (0xA3 only) the expiry at bytes 3..8
@@ -78,4 +80,27 @@ local function envelope_without_expiry(v)
     return v
   end
   return nil
+end
+
+-- ms as 6 bytes, big-endian (exact: Lua numbers are doubles, and these fit in 48 bits).
+local function ms_bytes(ms)
+  local hi, lo = math.floor(ms / 16777216), ms % 16777216
+  return string.char(
+    math.floor(hi / 65536),
+    math.floor(hi / 256) % 256,
+    hi % 256,
+    math.floor(lo / 65536),
+    math.floor(lo / 256) % 256,
+    lo % 256
+  )
+end
+
+-- Keeps a bucket alive at least `ms`, so it never outlives its longest-lived entry and vanishes
+-- once all are stale. PEXPIRE GT does it in one call when the bucket has a shorter TTL (the usual
+-- case: the newest write ends last); a key without a TTL counts as infinite for GT, so it gets one.
+-- `ms` is best passed as the caller's ARGV string: Redis 7.0 formats a Lua number with snprintf.
+local function keep_bucket(key, ms)
+  if redis.call('PEXPIRE', key, ms, 'GT') == 0 and redis.call('PTTL', key) == -1 then
+    redis.call('PEXPIRE', key, ms)
+  end
 end

@@ -34,16 +34,6 @@ local function read(key, field)
   return redis.call('HGET', key, field)
 end
 
--- Keeps a bucket alive at least `ms`, so it never outlives its longest-lived entry and vanishes
--- once all are stale. PEXPIRE GT does it in one call when the bucket has a shorter TTL (the usual
--- case: the newest write ends last); a key without a TTL counts as infinite for GT, so it gets one.
--- `ms` is best passed as the caller's ARGV string: Redis 7.0 formats a Lua number with snprintf.
-local function keep_bucket(key, ms)
-  if redis.call('PEXPIRE', key, ms, 'GT') == 0 and redis.call('PTTL', key) == -1 then
-    redis.call('PEXPIRE', key, ms)
-  end
-end
-
 --[[
   What is stored for a session, judged at `now` (the web server's clock, which stamps expiries):
   'absent', 'dead' (a tombstone still in force), or 'live', with the value and, for a live one,

@@ -3,19 +3,6 @@
   the envelope: writing tombstones (src/modes/tombstone.ts), and comparing two copies of a session.
 ]]
 
--- ms as 6 bytes, big-endian (exact: Lua numbers are doubles, and these fit in 48 bits).
-local function ms_bytes(ms)
-  local hi, lo = math.floor(ms / 16777216), ms % 16777216
-  return string.char(
-    math.floor(hi / 65536),
-    math.floor(hi / 256) % 256,
-    hi % 256,
-    math.floor(lo / 65536),
-    math.floor(lo / 256) % 256,
-    lo % 256
-  )
-end
-
 local function tombstone(until_ms)
   return string.char(TOMBSTONE, 0) .. ms_bytes(until_ms)
 end
