@@ -46,6 +46,27 @@ local function envelope_expiry(v)
   return ms_from(v, at)
 end
 
+-- What a stored value says of its end, from one read of its first 8 bytes (the sweep's per-field
+-- test, where each function call counts): 1 and the expiry for a session that has one, 2 and the
+-- end for a tombstone, 0 for a session without an expiry; nil when the value is not ours.
+local function stored_end(v)
+  local f, a, b, c, d, e, g, h = string.byte(v, 1, 8)
+  if f == 0xB1 then
+    if not g then
+      return nil
+    end
+    return 1, ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + g
+  elseif f == 0xA3 or f == TOMBSTONE then
+    if not h then
+      return nil
+    end
+    return f == 0xA3 and 1 or 2, ((((b * 256 + c) * 256 + d) * 256 + e) * 256 + g) * 256 + h
+  elseif f == 0xB0 or f == 0xA2 then
+    return 0
+  end
+  return nil
+end
+
 -- Whether a value (or only its first byte) starts like one of our envelopes.
 local function envelope_is_ours(v)
   local format = string.byte(v, 1)
