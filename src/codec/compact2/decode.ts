@@ -33,10 +33,11 @@ export class Decoder {
   private expiresAt: number | null = null;
   private expiryIso: string | null = null;
 
-  decode(bytes: Buffer, expiresAt: number | null): Record<string, unknown> {
-    if (bytes.length > 0 && bytes[0] === KEY_JSON_TEXT) return JSON.parse(bytes.toString('utf8', 1));
+  /** The session in `bytes` from byte `start` on (the payload, in a whole stored value: no subarray on a get). */
+  decode(bytes: Buffer, expiresAt: number | null, start = 0): Record<string, unknown> {
+    if (bytes.length > start && bytes[start] === KEY_JSON_TEXT) return JSON.parse(bytes.toString('utf8', start + 1));
     this.buf = bytes;
-    this.pos = 0;
+    this.pos = start;
     this.end = bytes.length;
     this.expiresAt = expiresAt;
     this.expiryIso = null;
