@@ -1,5 +1,4 @@
 import { createHmac, createSecretKey } from 'node:crypto';
-import { codeUnits } from './code-units.js';
 import { MAX_SESSION_ID_LENGTH } from './session-id.js';
 
 /*
@@ -87,8 +86,6 @@ export function base64urlKeyAt(sid: unknown, room: number): Buffer | null {
   const rest = n & 3;
   if (n < 4 || n > MAX_SESSION_ID_LENGTH || n === 36 || rest === 1) return null;
   const values = BASE64URL_VALUE;
-  // (not sid.charCodeAt: see code-units.ts)
-  const codes = codeUnits(sid);
   const out = Buffer.allocUnsafe(room + 1 + ((n * 3) >> 2));
   let at = room;
   out[at++] = KEY_TAG.base64url;
@@ -96,10 +93,10 @@ export function base64urlKeyAt(sid: unknown, room: number): Buffer | null {
   let hex = (n & 1) === 0;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    const ca = codes[i] as number;
-    const cb = codes[i + 1] as number;
-    const cc = codes[i + 2] as number;
-    const cd = codes[i + 3] as number;
+    const ca = sid.charCodeAt(i);
+    const cb = sid.charCodeAt(i + 1);
+    const cc = sid.charCodeAt(i + 2);
+    const cd = sid.charCodeAt(i + 3);
     if ((ca | cb | cc | cd) >= 128) return null;
     const a = values[ca] as number;
     const b = values[cb] as number;
@@ -113,9 +110,9 @@ export function base64urlKeyAt(sid: unknown, room: number): Buffer | null {
     out[at++] = word & 0xff;
   }
   if (rest > 0) {
-    const ca = codes[i] as number;
-    const cb = codes[i + 1] as number;
-    const cc = rest === 3 ? (codes[i + 2] as number) : 65; // 'A': no bits
+    const ca = sid.charCodeAt(i);
+    const cb = sid.charCodeAt(i + 1);
+    const cc = rest === 3 ? sid.charCodeAt(i + 2) : 65; // 'A': no bits
     if ((ca | cb | cc) >= 128) return null;
     const a = values[ca] as number;
     const b = values[cb] as number;

@@ -1,5 +1,3 @@
-import { codeUnits } from '../../keys/code-units.js';
-
 /*
  * Date#toISOString and its exact inverse for years 0000..9999, without a Date: V8's toISOString
  * takes about 0.5 µs, and cookie.expires is formatted on every get.
@@ -37,38 +35,37 @@ export function isoString(ms: number): string {
   return `${TWO[hi]}${TWO[y - hi * 100]}-${TWO[m]}-${TWO[d]}T${TWO[h]}:${TWO[mi]}:${TWO[s]}.${THREE[frac]}Z`;
 }
 
-const digit = (c: Uint16Array, i: number) => (c[i] as number) - 0x30;
-const two = (c: Uint16Array, i: number) => digit(c, i) * 10 + digit(c, i + 1);
+const digit = (s: string, i: number) => s.charCodeAt(i) - 0x30;
+const two = (s: string, i: number) => digit(s, i) * 10 + digit(s, i + 1);
 
 /**
  * The time value of a string exactly as toISOString writes it ("2026-11-30T16:23:50.723Z"), or
  * null for anything else: other lengths, offsets, microseconds, impossible dates.
  */
 export function parseIso(s: string): number | null {
-  if (s.length !== 24) return null;
-  const c = codeUnits(s); // (not charCodeAt: see code-units.ts)
   if (
-    c[4] !== 0x2d ||
-    c[7] !== 0x2d ||
-    c[10] !== 0x54 ||
-    c[13] !== 0x3a ||
-    c[16] !== 0x3a ||
-    c[19] !== 0x2e ||
-    c[23] !== 0x5a
+    s.length !== 24 ||
+    s.charCodeAt(4) !== 0x2d ||
+    s.charCodeAt(7) !== 0x2d ||
+    s.charCodeAt(10) !== 0x54 ||
+    s.charCodeAt(13) !== 0x3a ||
+    s.charCodeAt(16) !== 0x3a ||
+    s.charCodeAt(19) !== 0x2e ||
+    s.charCodeAt(23) !== 0x5a
   ) {
     return null;
   }
   for (const i of DIGITS) {
-    const d = c[i] as number;
-    if (d < 0x30 || d > 0x39) return null;
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return null;
   }
-  const y = two(c, 0) * 100 + two(c, 2);
-  const m = two(c, 5);
-  const d = two(c, 8);
-  const h = two(c, 11);
-  const mi = two(c, 14);
-  const sec = two(c, 17);
-  const frac = two(c, 20) * 10 + digit(c, 22);
+  const y = two(s, 0) * 100 + two(s, 2);
+  const m = two(s, 5);
+  const d = two(s, 8);
+  const h = two(s, 11);
+  const mi = two(s, 14);
+  const sec = two(s, 17);
+  const frac = two(s, 20) * 10 + digit(s, 22);
   if (m < 1 || m > 12 || d < 1 || d > daysIn(y, m) || h > 23 || mi > 59 || sec > 59) return null;
   // days-from-civil (H. Hinnant)
   const yy = m <= 2 ? y - 1 : y;

@@ -1,4 +1,3 @@
-import { codeUnits } from '../../keys/code-units.js';
 import type { Encoder } from './encode.js';
 import { T } from './format.js';
 import { parseIso } from './iso-date.js';
@@ -30,38 +29,31 @@ B64[0x2d] = 62; // -
 B64[0x5f] = 63; // _
 const DASH = 0x2d;
 
-/**
- * Writes `s` packed and returns true, or writes nothing and returns false. `s.length` >= 3.
- * Its characters are read from one copy of its code units (`c`, not charCodeAt: see code-units.ts).
- */
+/** Writes `s` packed and returns true, or writes nothing and returns false. `s.length` >= 3. */
 export function packString(enc: Encoder, s: string): boolean {
   const len = s.length;
-  const c = codeUnits(s);
-  const c0 = c[0] as number;
+  const c0 = s.charCodeAt(0);
   if (len === 36) {
-    if (c[8] === DASH && uuid(enc, c)) return true;
-    // (parseIso copies the same string's code units into the same array: `c` stays as it was)
-  } else if (len === 24 && c[23] === 0x5a && c[10] === 0x54 && isoDate(enc, s)) return true;
-  if (c0 >= 0x31 && c0 <= 0x39 && len <= 15 && digits(enc, c, len)) return true;
-  if ((len & 1) === 0 && len >= 4 && hex(enc, c, len)) return true;
-  return len >= 6 && base64(enc, c, len);
+    if (s.charCodeAt(8) === DASH && uuid(enc, s)) return true;
+  } else if (len === 24 && s.charCodeAt(23) === 0x5a && s.charCodeAt(10) === 0x54 && isoDate(enc, s)) return true;
+  if (c0 >= 0x31 && c0 <= 0x39 && len <= 15 && digits(enc, s)) return true;
+  if ((len & 1) === 0 && len >= 4 && hex(enc, s)) return true;
+  return len >= 6 && base64(enc, s);
 }
 
 /** A canonical UUID, all lowercase or all uppercase: 16 bytes. */
-function uuid(enc: Encoder, c: Uint16Array): boolean {
-  if (c[13] !== DASH || c[18] !== DASH || c[23] !== DASH) return false;
+function uuid(enc: Encoder, s: string): boolean {
+  if (s.charCodeAt(13) !== DASH || s.charCodeAt(18) !== DASH || s.charCodeAt(23) !== DASH) return false;
   enc.ensure(17);
   const buf = enc.buf;
   let at = enc.pos + 1;
   let cases = 0;
   for (let i = 0; i < 36; i += 2) {
     if (i === 8 || i === 13 || i === 18 || i === 23) i++;
-    const a = c[i] as number;
-    const b = c[i + 1] as number;
-    const hi = HEX[a] as number;
-    const lo = HEX[b] as number;
+    const hi = HEX[s.charCodeAt(i)] as number;
+    const lo = HEX[s.charCodeAt(i + 1)] as number;
     if (hi < 0 || lo < 0) return false;
-    cases |= (HEX_CASE[a] as number) | (HEX_CASE[b] as number);
+    cases |= (HEX_CASE[s.charCodeAt(i)] as number) | (HEX_CASE[s.charCodeAt(i + 1)] as number);
     buf[at++] = (hi << 4) | lo;
   }
   if (cases === 3) return false;
@@ -80,10 +72,10 @@ function isoDate(enc: Encoder, s: string): boolean {
 }
 
 /** A decimal number written as a string ("4217"): no leading zero, at most 15 digits. */
-function digits(enc: Encoder, c: Uint16Array, len: number): boolean {
+function digits(enc: Encoder, s: string): boolean {
   let n = 0;
-  for (let i = 0; i < len; i++) {
-    const d = (c[i] as number) - 0x30;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 0x30;
     if (d < 0 || d > 9) return false;
     n = n * 10 + d;
   }
@@ -93,8 +85,8 @@ function digits(enc: Encoder, c: Uint16Array, len: number): boolean {
 }
 
 /** Hex of even length, one case: half the bytes. */
-function hex(enc: Encoder, c: Uint16Array, len: number): boolean {
-  const n = len >> 1;
+function hex(enc: Encoder, s: string): boolean {
+  const n = s.length >> 1;
   enc.ensure(n + 9);
   const start = enc.pos;
   enc.pos++;
@@ -102,9 +94,9 @@ function hex(enc: Encoder, c: Uint16Array, len: number): boolean {
   const buf = enc.buf;
   let at = enc.pos;
   let cases = 0;
-  for (let i = 0; i < len; i += 2) {
-    const a = c[i] as number;
-    const b = c[i + 1] as number;
+  for (let i = 0; i < s.length; i += 2) {
+    const a = s.charCodeAt(i);
+    const b = s.charCodeAt(i + 1);
     const hi = HEX[a] as number;
     const lo = HEX[b] as number;
     if (hi < 0 || lo < 0) {
@@ -127,9 +119,10 @@ function hex(enc: Encoder, c: Uint16Array, len: number): boolean {
  * Base64 or base64url, padded or not: 3/4 of the size. Only canonical text (the bits past the last
  * byte zero, padding exactly as encoding writes it) and only one alphabet's two extra characters.
  */
-function base64(enc: Encoder, c: Uint16Array, len: number): boolean {
+function base64(enc: Encoder, s: string): boolean {
+  const len = s.length;
   let pad = 0;
-  if (c[len - 1] === 0x3d) pad = c[len - 2] === 0x3d ? 2 : 1;
+  if (s.charCodeAt(len - 1) === 0x3d) pad = s.charCodeAt(len - 2) === 0x3d ? 2 : 1;
   const chars = len - pad;
   const tail = chars & 3;
   if (tail === 1 || (pad > 0 && ((len & 3) !== 0 || tail !== 4 - pad))) return false;
@@ -145,14 +138,14 @@ function base64(enc: Encoder, c: Uint16Array, len: number): boolean {
   let bits = 0;
   let acc = 0;
   for (let i = 0; i < chars; i++) {
-    const code = c[i] as number;
-    const v = B64[code] as number;
+    const c = s.charCodeAt(i);
+    const v = B64[c] as number;
     if (v < 0) {
       enc.pos = start;
       return false;
     }
     if (v >= 62) {
-      if (code === 0x2d || code === 0x5f) url = true;
+      if (c === 0x2d || c === 0x5f) url = true;
       else std = true;
     }
     acc = ((acc << 6) | v) & 0xffffff;

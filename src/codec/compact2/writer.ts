@@ -1,8 +1,3 @@
-import { codeUnits } from '../../keys/code-units.js';
-
-/** From this length on, ascii() reads a string's characters from a copy (see code-units.ts). */
-const COPY_FROM = 6;
-
 /** The bytes of one encode: a buffer reused from one encode to the next, grown when needed. */
 export class Writer {
   buf = Buffer.allocUnsafe(1024);
@@ -42,20 +37,10 @@ export class Writer {
     this.ensure(len + 1);
     const buf = this.buf;
     const at = this.pos + 1;
-    if (len >= COPY_FROM) {
-      // one copy of the code units, not charCodeAt (see code-units.ts): cheaper past a few characters
-      const c = codeUnits(s);
-      for (let i = 0; i < len; i++) {
-        const code = c[i] as number;
-        if (code > 0x7f) return false;
-        buf[at + i] = code;
-      }
-    } else {
-      for (let i = 0; i < len; i++) {
-        const code = s.charCodeAt(i);
-        if (code > 0x7f) return false;
-        buf[at + i] = code;
-      }
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return false;
+      buf[at + i] = c;
     }
     buf[this.pos] = base + len;
     this.pos = at + len;
