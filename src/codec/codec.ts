@@ -1,6 +1,6 @@
 import { CorruptValueError, SessionEncodeError } from '../store/errors.js';
 import { compactSerializer } from './compact.js';
-import { compact2Serializer } from './compact2/index.js';
+import { compact2Serializer, deserializeCompact2At } from './compact2/index.js';
 import { BUILTIN_COMPRESSOR_IDS, BUILTIN_COMPRESSORS, type Compressor } from './compressors.js';
 import {
   decodeEnvelope,
@@ -102,10 +102,11 @@ export function createCodec(setup: CodecSetup): Codec {
     return { session: value, expiresAt };
   }
 
-  function compact2(payload: Buffer, expiresAt: number | null): Decoded {
+  /** A format-2 value's session: its payload from byte `start` on. */
+  function compact2(value: Buffer, start: number, expiresAt: number | null): Decoded {
     let session: unknown;
     try {
-      session = compact2Serializer.deserialize(payload, expiresAt);
+      session = deserializeCompact2At(value, start, expiresAt);
     } catch (err) {
       throw unparsable(err);
     }
@@ -136,13 +137,13 @@ export function createCodec(setup: CodecSetup): Codec {
 
     decode(value) {
       // format 2 ('compact', uncompressed: nearly every value) straight to its decoder, the request
-      // path's read: no envelope object, no closures, the same answers and errors as below
+      // path's read: no envelope object, no closures, no subarray, the same answers and errors as below
       const format = value[0];
       if (format === FORMAT2_WITH_EXPIRY && value.length >= FORMAT2_EXPIRY_OFFSET + EXPIRY_BYTES) {
         const expiresAt = value.readUIntBE(FORMAT2_EXPIRY_OFFSET, EXPIRY_BYTES);
-        return compact2(value.subarray(FORMAT2_EXPIRY_OFFSET + EXPIRY_BYTES), expiresAt);
+        return compact2(value, FORMAT2_EXPIRY_OFFSET + EXPIRY_BYTES, expiresAt);
       }
-      if (format === FORMAT2_NO_EXPIRY) return compact2(value.subarray(1), null);
+      if (format === FORMAT2_NO_EXPIRY) return compact2(value, 1, null);
       const env = decodeEnvelope(value);
       const s = serializers.get(env.serializer);
       const parse = (payload: Buffer) => {

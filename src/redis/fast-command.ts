@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Command } from 'ioredis';
 import type { RedisClient } from './connections.js';
 import { lua, SCRIPTS, type ScriptName } from './scripts.js';
+import './string-prototype.js';
 
 /*
  * The request path's commands (GET/HGET, SET, PEXPIRE, UNLINK/HDEL, the hash-mode scripts, and the

@@ -154,6 +154,29 @@ function toKey(out: Buffer | Uint8Array | string): Buffer {
 
 const noop = async (): Promise<void> => {};
 
+/**
+ * Where a session lives when its key was written behind room for the mode's bytes (string mode:
+ * the Redis key is prefix + key, in one Buffer). The key's own Buffer (a subarray) is made only
+ * when asked for: the plain get, set and touch never read it, only the index, legacy and logs do.
+ */
+class KeyBehind implements Where {
+  readonly loc: unknown;
+  private tail: Buffer | null = null;
+
+  constructor(
+    private readonly buffer: Buffer,
+    private readonly room: number,
+    mode: StorageMode<unknown>,
+  ) {
+    this.loc = mode.locateAt(buffer);
+  }
+
+  get key(): Buffer {
+    this.tail ??= this.buffer.subarray(this.room);
+    return this.tail;
+  }
+}
+
 /** The session, or null once its expiry (in the value: hash mode) has passed. */
 function live({ session, expiresAt }: Decoded): SessionData | null {
   return expiresAt !== null && expiresAt <= Date.now() ? null : (session as SessionData);
@@ -225,7 +248,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     try {
       const buffer = fastKeys ? base64urlKeyAt(sid, mode.keyRoom) : null;
       if (buffer !== null) {
-        return { key: mode.keyRoom === 0 ? buffer : buffer.subarray(mode.keyRoom), loc: mode.locateAt(buffer) };
+        return mode.keyRoom === 0
+          ? { key: buffer, loc: mode.locateAt(buffer) }
+          : new KeyBehind(buffer, mode.keyRoom, mode);
       }
       problem = sessionIdProblem(sid);
       if (problem === null) {

@@ -86,21 +86,36 @@ export function writeCookie(enc: Encoder, cookie: Record<string, unknown>, isExp
   return true;
 }
 
-/** The cookie back, keys in Cookie#toJSON order; `value` reads the next value, `expiry` the envelope's. */
-export function readCookie(a: number, b: number, value: () => unknown, expiry: () => string): Record<string, unknown> {
+/** What readCookie reads the values that follow from (the decoder). */
+export interface CookieSource {
+  /** The next value, at this depth. */
+  value(depth: number): unknown;
+  /** The envelope's expiry as an ISO string (a cookie.expires that was not stored). */
+  expiry(): string;
+}
+
+/**
+ * The cookie back, keys in Cookie#toJSON order; the values that follow are read from `src` at
+ * `depth`. Straight-line on purpose: it runs on every get, and closures per key cost more than
+ * the reading.
+ */
+export function readCookie(a: number, b: number, src: CookieSource, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const two = (bits: number, key: string, meaning: (s: number) => unknown) => {
-    if (bits !== 0) out[key] = meaning(bits);
-  };
-  two(a & 3, 'originalMaxAge', (s) => (s === 1 ? value() : s === 2 ? null : bad()));
-  if ((b >> 4) & 1) out.partitioned = value();
-  if ((b >> 5) & 1) out.priority = value();
-  two((a >> 2) & 3, 'expires', (s) => (s === 1 ? value() : s === 2 ? null : expiry()));
-  two((a >> 4) & 3, 'secure', (s) => (s === 1 ? false : s === 2 ? true : value()));
-  two((a >> 6) & 3, 'httpOnly', (s) => (s === 1 ? false : s === 2 ? true : value()));
-  if ((b >> 6) & 1) out.domain = value();
-  two(b & 3, 'path', (s) => (s === 1 ? '/' : s === 2 ? value() : bad()));
-  two((b >> 2) & 3, 'sameSite', (s) => (s === 1 ? 'lax' : s === 2 ? 'strict' : value()));
+  let s = a & 3;
+  if (s !== 0) out.originalMaxAge = s === 1 ? src.value(depth) : s === 2 ? null : bad();
+  if ((b >> 4) & 1) out.partitioned = src.value(depth);
+  if ((b >> 5) & 1) out.priority = src.value(depth);
+  s = (a >> 2) & 3;
+  if (s !== 0) out.expires = s === 1 ? src.value(depth) : s === 2 ? null : src.expiry();
+  s = (a >> 4) & 3;
+  if (s !== 0) out.secure = s === 1 ? false : s === 2 ? true : src.value(depth);
+  s = (a >> 6) & 3;
+  if (s !== 0) out.httpOnly = s === 1 ? false : s === 2 ? true : src.value(depth);
+  if ((b >> 6) & 1) out.domain = src.value(depth);
+  s = b & 3;
+  if (s !== 0) out.path = s === 1 ? '/' : s === 2 ? src.value(depth) : bad();
+  s = (b >> 2) & 3;
+  if (s !== 0) out.sameSite = s === 1 ? 'lax' : s === 2 ? 'strict' : src.value(depth);
   return out;
 }
 

@@ -33,10 +33,11 @@ export class Decoder {
   private expiresAt: number | null = null;
   private expiryIso: string | null = null;
 
-  decode(bytes: Buffer, expiresAt: number | null): Record<string, unknown> {
-    if (bytes.length > 0 && bytes[0] === KEY_JSON_TEXT) return JSON.parse(bytes.toString('utf8', 1));
+  /** The session in `bytes` from byte `start` on (the payload, in a whole stored value: no subarray on a get). */
+  decode(bytes: Buffer, expiresAt: number | null, start = 0): Record<string, unknown> {
+    if (bytes.length > start && bytes[start] === KEY_JSON_TEXT) return JSON.parse(bytes.toString('utf8', start + 1));
     this.buf = bytes;
-    this.pos = 0;
+    this.pos = start;
     this.end = bytes.length;
     this.expiresAt = expiresAt;
     this.expiryIso = null;
@@ -63,7 +64,8 @@ export class Decoder {
     throw corrupt('unknown key byte');
   }
 
-  private value(depth: number): unknown {
+  /** The next value (for readCookie too). */
+  value(depth: number): unknown {
     if (this.pos >= this.end) throw corrupt('truncated');
     const t = this.buf[this.pos++] as number;
     if (t < FIXSTR) return t;
@@ -139,18 +141,19 @@ export class Decoder {
         const a = this.buf[this.pos++] as number;
         const b = this.buf[this.pos++] as number;
         if (b & 0x80) throw corrupt('reserved cookie flag');
-        return readCookie(a, b, () => this.value(depth + 1), this.expiry);
+        return readCookie(a, b, this, depth + 1);
       }
       default:
         throw corrupt(`unknown tag 0x${t.toString(16)}`);
     }
   }
 
-  private readonly expiry = (): string => {
+  /** The envelope's expiry as cookie.expires (for readCookie and T.expiry). */
+  expiry(): string {
     if (this.expiresAt === null) throw corrupt('cookie expiry refers to an envelope without one');
     this.expiryIso ??= isoString(this.expiresAt);
     return this.expiryIso;
-  };
+  }
 
   private array(n: number, depth: number): unknown[] {
     if (depth > MAX_DEPTH) throw corrupt('nested too deep');

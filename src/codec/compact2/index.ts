@@ -27,3 +27,8 @@ export const compact2Serializer: Serializer = {
     return decoder.decode(bytes, expiresAt);
   },
 };
+
+/** deserialize() of the payload starting at byte `start` of `bytes` (the codec's format-2 read). */
+export function deserializeCompact2At(bytes: Buffer, start: number, expiresAt: number | null): Record<string, unknown> {
+  return decoder.decode(bytes, expiresAt, start);
+}
