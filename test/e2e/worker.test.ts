@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -194,6 +194,22 @@ describe('faults', () => {
     expect(b.logs.some((l) => l.msg === 'shard resumed')).toBe(true);
     expect(await fields(prefix)).toBe(1000); // but Redis is exactly right
   }, 90_000);
+});
+
+describe('WORKER_NICE', () => {
+  it('the worker runs at niceness 10 by default, at what WORKER_NICE says, and never lower than it was started', async () => {
+    const { worker } = setup(16);
+    const base = getPriority();
+    const byDefault = worker();
+    const zero = worker({ WORKER_NICE: '0' });
+    const five = worker({ WORKER_NICE: '5' });
+    await Promise.all([byDefault.ready, zero.ready, five.ready]);
+    expect(getPriority(byDefault.proc.pid)).toBe(Math.max(base, 10));
+    expect(getPriority(zero.proc.pid)).toBe(base);
+    expect(getPriority(five.proc.pid)).toBe(Math.max(base, 5));
+    const ready = byDefault.logs.find((l) => l.msg === 'worker ready') as { nice?: number } | undefined;
+    expect(ready?.nice).toBe(Math.max(base, 10));
+  }, 60_000);
 });
 
 describe('schedule', () => {

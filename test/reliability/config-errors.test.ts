@@ -34,6 +34,7 @@ const BAD_ENV: Array<[string, string, string]> = [
   ['CLEANUP_ATTEMPTS', '101', 'an integer from 1 to 100'],
   ['CLEANUP_CALL_US', '5', 'an integer from 10 to 100000'],
   ['WORKER_CONCURRENCY', '1.5', 'an integer from 1 to 64'],
+  ['WORKER_NICE', '20', 'an integer from 0 to 19'],
   ['WORKER_LOCK_DURATION', '10ms', 'a duration from 1s to 1h'],
   ['WORKER_STALLED_INTERVAL', 'soon', 'a duration from 500ms to 1h'],
   ['SHUTDOWN_TIMEOUT', '1h', 'a duration from 1s to 10m'],

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { createLogger } from '../worker/logger.js';
+import { lowerPriority } from '../worker/priority.js';
 import { redisOrigins } from '../worker/redis-watch.js';
 import { type RunningWorker, runWorker } from '../worker/run-worker.js';
 import { exitOnSignals } from '../worker/shutdown.js';
@@ -13,12 +14,13 @@ export const workerCommand: CommandModule = {
   handler: async () => {
     const config = configFromEnv();
     const logger = createLogger(config);
+    const nice = lowerPriority(config.worker.nice, logger);
     let running: RunningWorker | null = null;
     // Installed before connecting: a signal while Redis is still unreachable stops cleanly too.
     exitOnSignals(logger, config.worker.shutdownTimeout, async () => {
       await running?.close();
     });
-    running = await runWorker(config, logger, { origins: redisOrigins(config, process.env, fromEnvFile) });
+    running = await runWorker(config, logger, { origins: redisOrigins(config, process.env, fromEnvFile), nice });
     process.send?.('ready'); // PM2 wait_ready
   },
 };

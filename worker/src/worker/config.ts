@@ -135,6 +135,7 @@ const schema = z.object({
   CLEANUP_CALL_US: int(...CALL_BUDGET_US_LIMITS).default(DEFAULT_CALL_BUDGET_US),
   CLEANUP_USER_INDEX: bool.default(false),
   WORKER_CONCURRENCY: int(1, 64).default(2),
+  WORKER_NICE: int(0, 19).default(10),
   WORKER_LOCK_DURATION: duration(1000, 3_600_000).default(30_000),
   WORKER_STALLED_INTERVAL: duration(500, 3_600_000).default(30_000),
   SHUTDOWN_TIMEOUT: duration(1000, 600_000).default(25_000),
@@ -175,7 +176,14 @@ export interface WorkerConfig {
     /** Also prune the user indexes (the store's userId option) at the end of each sweep. */
     userIndex: boolean;
   };
-  worker: { concurrency: number; lockDuration: number; stalledInterval: number; shutdownTimeout: number };
+  worker: {
+    concurrency: number;
+    lockDuration: number;
+    stalledInterval: number;
+    shutdownTimeout: number;
+    /** CPU niceness the process takes at start (0: as started); never lowers one it was started with. */
+    nice: number;
+  };
   /**
    * pretty: null = human-readable when stdout is a terminal, JSON lines otherwise (PM2, a pipe).
    * redisDownEvery: while a Redis cannot be reached, how often to say so again after the first line.
@@ -334,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      nice: e.WORKER_NICE,
       lockDuration: e.WORKER_LOCK_DURATION,
       stalledInterval: e.WORKER_STALLED_INTERVAL,
       shutdownTimeout: e.SHUTDOWN_TIMEOUT,

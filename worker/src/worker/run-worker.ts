@@ -31,6 +31,8 @@ export interface RunningWorker {
 export interface RunOptions {
   /** Where each Redis address came from (REDIS_URL in .env, ...), for the lines said while one is down. */
   origins?: { sessions: RedisOrigin; queue: RedisOrigin };
+  /** The niceness the process runs at (WORKER_NICE, applied by `redisession worker`), for the "worker ready" line. */
+  nice?: number;
 }
 
 /** A startup check waits this long for Redis to answer, then says so and goes on. */
@@ -277,6 +279,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger, opts: RunO
       buckets: served.layout.buckets,
       layout: served.manifest ? 'manifest' : 'environment',
       concurrency: config.worker.concurrency,
+      ...(opts.nice !== undefined ? { nice: opts.nice } : {}),
     },
     'worker ready',
   );
