@@ -60,13 +60,21 @@ function watchNode(redis: Redis, timeoutMs: number): void {
   node.once('end', () => clearInterval(timer));
 }
 
-/** Fails every waiting command up to and including `due`, oldest first. */
+/**
+ * Fails every waiting command up to and including `due`, oldest first. A `due` no longer in any
+ * queue (answered in a way that left it unsettled, or taken out by ioredis) fails nothing: the
+ * commands before it are not known to be older than a timeout.
+ */
 function expireThrough(queues: Queue[], due: Pending['command']): void {
+  const waiting: Pending['command'][] = [];
   for (const queue of queues) {
     for (let i = 0; i < queue.length; i++) {
       const { command } = queue.peekAt(i) as Pending;
-      if (!command.isSettled) command.reject(new Error(TIMED_OUT));
-      if (command === due) return;
+      waiting.push(command);
+      if (command === due) {
+        for (const c of waiting) if (!c.isSettled) c.reject(new Error(TIMED_OUT));
+        return;
+      }
     }
   }
 }

@@ -154,8 +154,10 @@ export function sendBufferOr(
   // ioredis calls reject with a command's error reply; a Cluster wraps this for its redirections
   command.reject = (err: Error) => {
     const instead = recover(err);
-    if (instead === null) reject(err);
-    else instead.then(resolve, reject);
+    if (instead === null) return reject(err);
+    // answered (ioredis has taken it off its queue): a deadline watch must not take it for waiting
+    command.isSettled = true;
+    instead.then(resolve, reject);
   };
   return client.sendCommand(command) as Promise<unknown>;
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createSessionStore } from 'redisession';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../../src/redis/connections.js';
 import { sleep } from '../helpers/redis.js';
@@ -11,7 +13,7 @@ import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer;
 beforeAll(async () => {
-  server = await startRedisServer();
+  server = await startRedisServer(['--enable-debug-command', 'local']);
 });
 afterAll(async () => {
   server.pause(false);
@@ -83,4 +85,54 @@ describe('command timeout without a timer per command', () => {
     expect(await client.set('deadline:down', 'w')).toBe('OK');
     client.disconnect();
   });
+
+  it('a read that meets a tombstone (answered another way) never makes later commands fail early', async () => {
+    // A string-mode tombstone is a hash: the GET gets WRONGTYPE and the store reads the tombstone
+    // with an HGET instead. That GET is answered (off ioredis's queue) but settles only with the
+    // HGET: the deadline watch once took it for still waiting, and failed every command then
+    // waiting on the connection, however recently sent.
+    const prefix = `dl:${Math.random().toString(16).slice(2)}:`;
+    const store = createSessionStore({
+      redis: { host: '127.0.0.1', port: server.port, commandTimeout: 1000 },
+      mode: 'string',
+      prefix,
+    });
+    const busy = new Redis(server.port, '127.0.0.1');
+    const cookie = () => ({ cookie: { expires: new Date(Date.now() + 3_600_000), originalMaxAge: 3_600_000 } });
+    const dead = 'd'.repeat(32);
+    const live = 'l'.repeat(32);
+    try {
+      await store.set(dead, { a: 1, ...cookie() });
+      await store.destroy(dead);
+      await store.set(live, { b: 2, ...cookie() });
+      const client = store.redis as unknown as { sendCommand: (cmd: { name: string }, ...rest: unknown[]) => unknown };
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = (cmd, ...rest) => {
+        // Redis busy again just as the tombstone's HGET goes out
+        if (cmd.name === 'hget') {
+          busy.call('DEBUG', 'SLEEP', '1.0');
+          return new Promise((r) => setTimeout(r, 30)).then(() => send(cmd, ...rest));
+        }
+        return send(cmd, ...rest);
+      };
+      busy.call('DEBUG', 'SLEEP', '0.6'); // the GET waits long enough to be noted by the watch
+      await sleep(10);
+      const first = store.get(dead).catch((e: Error) => e);
+      await sleep(700);
+      const issued = Date.now();
+      const second = await store.get(live).then(
+        (v) => ({ v, ms: Date.now() - issued }),
+        (e: Error) => ({ e: e.message, ms: Date.now() - issued }),
+      );
+      // answered, or failed no sooner than its own timeout
+      if ('e' in second) expect(second.ms).toBeGreaterThanOrEqual(1000);
+      else expect(second.v).toMatchObject({ b: 2 });
+      const read = await first;
+      if (read instanceof Error) expect(read.message).toBe('Command timed out');
+      else expect(read).toBeNull();
+    } finally {
+      busy.disconnect();
+      await store.close();
+    }
+  }, 20_000);
 });
