@@ -29,6 +29,9 @@ export async function* walkStrings(
       const replies = await pipelinePerKey(client(), slice, (pipe, k) => pipe.getBuffer(k));
       const page: StoredEntry[] = [];
       slice.forEach((k, j) => {
+        const [[err] = [null]] = replies[j] ?? [];
+        // destroyed since SCAN saw it: a tombstone is a hash (src/modes/tombstone.ts)
+        if (err && /^WRONGTYPE/.test(err.message)) return;
         const value = firstReply<Buffer | null>(replies[j]);
         // expired or deleted since SCAN saw it
         if (value !== null) page.push({ key: k.subarray(prefix.length), value });
