@@ -6,6 +6,7 @@
 
   KEYS[1]  key found by SCAN under the store's prefix
   ARGV[1]  '1' to delete it when it is ours, '0' to only check
+  ARGV[2]  the store's mode, 'string' or 'hash': in string mode a hash is ours only as a tombstone
 
   Returns 1 when the key is ours (and, with ARGV[1] = '1', now deleted), 2 when it is a string-mode
   tombstone (a string, or a hash of one field) (ours, deleted with ARGV[1] = '1', but no session: length() does not count it), else 0.
@@ -26,7 +27,7 @@ elseif kind == 'hash' then
   first = pairs_[2]
   tomb = #pairs_ == 2 and pairs_[1] == STRING_TOMBSTONE_FIELD and is_tombstone(first)
 end
-if not first then
+if not first or (kind == 'hash' and ARGV[2] == 'string' and not tomb) then
   return 0
 end
 -- envelope_is_ours: the prelude (src/lua/prelude.lua); is_tombstone: includes/value.lua. A bucket

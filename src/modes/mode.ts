@@ -29,6 +29,8 @@ export interface DestroyOptions {
   condition: DestroyCondition;
   /** The session's legacy copy, removed in the same step (single node only). */
   legacy?: { key: Buffer; field: Buffer | null };
+  /** The tombstone's shortest life, ms (TOMBSTONE_MIN_MS unless said). */
+  minLifeMs?: number;
 }
 
 /**

@@ -88,13 +88,13 @@ export async function shortenSession(
 export async function destroySession(
   client: RedisClient,
   at: SessionAt,
-  { now, condition, legacy }: DestroyOptions,
+  { now, condition, legacy, minLifeMs = TOMBSTONE_MIN_MS }: DestroyOptions,
 ): Promise<{ done: boolean; value: Buffer | null }> {
   const args: Arg[] = [
     at.field,
     legacy?.field ?? NO_FIELD,
     now,
-    TOMBSTONE_MIN_MS,
+    Math.ceil(minLifeMs),
     condition.is,
     condition.is === 'same' ? condition.value : '',
   ];

@@ -4,7 +4,7 @@ import { scanPrefix } from '../redis/scan.js';
 import { ownedKeys, withScripts } from '../redis/scripts.js';
 import type { StorageMode, WriteOutcome } from './mode.js';
 import { destroySession, NO_FIELD, shortenSession, touchSession, writeSession } from './session-scripts.js';
-import { isTombstone, STRING_TOMBSTONE_FIELD } from './tombstone.js';
+import { isTombstone, STRING_TOMBSTONE_FIELD, TOMBSTONE_MIN_MS } from './tombstone.js';
 import { walkStrings } from './walk.js';
 
 const GT = Buffer.from('GT');
@@ -35,7 +35,7 @@ export function stringMode(
     for (const type of remove ? (['string', 'hash'] as const) : (['string'] as const)) {
       for await (const found of scanPrefix(redis(), prefix, type, scanCount)) {
         const keys = found.filter((k) => isKey(k.subarray(prefix.length)));
-        if (keys.length > 0) total += await ownedKeys(redis(), keys, remove);
+        if (keys.length > 0) total += await ownedKeys(redis(), keys, remove, true);
       }
     }
     return total;
@@ -45,6 +45,8 @@ export function stringMode(
   async function readTombstone(redisKey: Buffer, err: Error): Promise<Buffer | null> {
     const value = (await sendBuffer(client(), 'hget', [redisKey, STRING_TOMBSTONE_FIELD])) as Buffer | null;
     if (value !== null && isTombstone(value)) return value;
+    // the tombstone ended between the two reads: nothing is there now
+    if (value === null && (await sendBuffer(client(), 'exists', [redisKey])) === 0) return null;
     throw err;
   }
 
@@ -54,9 +56,14 @@ export function stringMode(
    */
   function landed(key: Buffer, old: Buffer | null): WriteOutcome | Promise<WriteOutcome> {
     if (old === null || !isTombstone(old)) return 'stored';
-    return destroySession(client(), { key, field: NO_FIELD }, { now: Date.now(), condition: { is: 'any' } }).then(
-      () => 'dead' as const,
-    );
+    // as long as the old one had left, at least (its "dead until" at bytes 2..7)
+    const now = Date.now();
+    const left = old.length >= 8 ? old.readUIntBE(2, 6) - now : 0;
+    return destroySession(
+      client(),
+      { key, field: NO_FIELD },
+      { now, condition: { is: 'any' }, minLifeMs: Math.max(TOMBSTONE_MIN_MS, left) },
+    ).then(() => 'dead' as const);
   }
 
   return {

@@ -88,8 +88,17 @@ export function withScripts(client: RedisClient): ScriptedClient {
 }
 
 /** How many of these keys are ours (key_owned.lua), deleting them when `remove`. */
-export async function ownedKeys(client: ScriptedClient, keys: Buffer[], remove: boolean): Promise<number> {
+export async function ownedKeys(
+  client: ScriptedClient,
+  keys: Buffer[],
+  remove: boolean,
+  /** string mode: a hash is ours only as a tombstone (key_owned.lua) */
+  strings = false,
+): Promise<number> {
   const flag = remove ? '1' : '0';
-  const replies = await pipelinePerKey(client, keys, (pipe, key) => (pipe as ScriptedPipeline).rsKeyOwned(key, flag));
+  const mode = strings ? 'string' : 'hash';
+  const replies = await pipelinePerKey(client, keys, (pipe, key) =>
+    (pipe as ScriptedPipeline).rsKeyOwned(key, flag, mode),
+  );
   return replies.filter((r) => firstReply(r) === 1).length;
 }

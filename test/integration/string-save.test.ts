@@ -124,6 +124,42 @@ describe('string mode: a save is one plain command, a tombstone still stops it',
     expect(await raw.pttl(key)).toBeGreaterThan(3_500_000);
   });
 
+  it('an old tombstone buried again keeps what it had left, whatever the cookie of the stale save says', async () => {
+    const s = store();
+    const id = sid();
+    await s.get(id);
+    const key = keyOf(id);
+    const old = Buffer.alloc(8);
+    old[0] = TOMBSTONE_BYTE;
+    old.writeUIntBE(Date.now() + 600_000, 2, 6);
+    await raw.set(key, old, 'PX', 600_000);
+    const short = { cookie: { expires: new Date(Date.now() + 5_000), originalMaxAge: 5_000 } };
+    await s.set(id, { stale: true, ...short });
+    expect(await s.get(id)).toBeNull();
+    expect(await raw.type(key)).toBe('hash');
+    expect(await raw.pttl(key)).toBeGreaterThan(590_000);
+  });
+
+  it('a tombstone that ends between the read of the key and the read of the tombstone is a miss, not an error', async () => {
+    const s = store();
+    const id = sid();
+    await s.get(id);
+    const key = keyOf(id);
+    await raw.hset(key, STRING_TOMBSTONE_FIELD, Buffer.of(TOMBSTONE_BYTE, 0, 0, 0, 0, 0, 0, 1));
+    const client = s.redis as unknown as { sendCommand: (cmd: { name: string }, ...rest: unknown[]) => unknown };
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = (cmd, ...rest) => {
+      // the tombstone's TTL runs out right then
+      if (cmd.name === 'hget') return raw.del(key).then(() => send(cmd, ...rest));
+      return send(cmd, ...rest);
+    };
+    try {
+      expect(await s.get(id)).toBeNull();
+    } finally {
+      client.sendCommand = send;
+    }
+  });
+
   it('something else at a session key is never written over, and the caller hears of it', async () => {
     const s = store();
     const id = sid();
@@ -147,12 +183,17 @@ describe('string mode: a save is one plain command, a tombstone still stops it',
     await s.destroy(ids[1] as string);
     const foreign = `${prefix}${'z'.repeat(32)}`;
     await raw.hset(foreign, 'a', '1');
+    // a hash at a session-shaped key whose value starts like an envelope (0xB1: msgpack's 17-char
+    // string header too) is still not ours in string mode
+    const shaped = keyOf(sid());
+    await raw.hset(shaped, 'cart', Buffer.concat([Buffer.of(0xb1), Buffer.from('x'.repeat(17))]));
     expect(await s.length()).toBe(4);
     await s.clear();
     expect(await s.length()).toBe(0);
     for (const id of ids) expect(await raw.exists(keyOf(id))).toBe(0);
     expect(await raw.hgetall(foreign)).toEqual({ a: '1' });
-    await raw.del(foreign);
+    expect(await raw.hlen(shaped)).toBe(1);
+    await raw.del(foreign, shaped);
   });
 
   it('a walk (entries, ids, all) goes on when sessions are destroyed under it', async () => {
