@@ -13,42 +13,10 @@
 
 local TOMBSTONE = 0xDE
 
--- The 48-bit big-endian number at bytes at..at+5 of v, or nil when v is shorter.
-local function ms_from(v, at)
-  local a, b, c, d, e, f = string.byte(v, at, at + 5)
-  if not f then
-    return nil
-  end
-  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
-end
-
--- Until when a tombstone is in force (Unix ms); nil when v is not a tombstone.
-local function tombstone_until(v)
-  if string.byte(v, 1) ~= TOMBSTONE then
-    return nil
-  end
-  return ms_from(v, 3)
-end
-
--- The expiry of a stored value (Unix ms); false when it carries none; nil when it is not ours.
-local function envelope_expiry(v)
-  local format = string.byte(v, 1)
-  local at
-  if format == 0xA3 then
-    at = 3
-  elseif format == 0xB1 then
-    at = 2
-  elseif format == 0xA2 or format == 0xB0 then
-    return false
-  else
-    return nil
-  end
-  return ms_from(v, at)
-end
-
--- What a stored value says of its end, from one read of its first 8 bytes (the sweep's per-field
--- test, where each function call counts): 1 and the expiry for a session that has one, 2 and the
--- end for a tombstone, 0 for a session without an expiry; nil when the value is not ours.
+-- What a stored value says of its end, from one read of its first 8 bytes (the one place that
+-- knows where each format keeps it): 1 and the expiry (Unix ms) for a session that has one, 2 and
+-- the end for a tombstone, 0 for a session without an expiry; nil when the value is not ours (or
+-- too short to hold what its first byte announces).
 local function stored_end(v)
   local f, a, b, c, d, e, g, h = string.byte(v, 1, 8)
   if f == 0xB1 then
@@ -63,6 +31,26 @@ local function stored_end(v)
     return f == 0xA3 and 1 or 2, ((((b * 256 + c) * 256 + d) * 256 + e) * 256 + g) * 256 + h
   elseif f == 0xB0 or f == 0xA2 then
     return 0
+  end
+  return nil
+end
+
+-- Until when a tombstone is in force (Unix ms); nil when v is not a tombstone.
+local function tombstone_until(v)
+  local kind, at = stored_end(v)
+  if kind == 2 then
+    return at
+  end
+  return nil
+end
+
+-- The expiry of a stored value (Unix ms); false when it carries none; nil when it is not ours.
+local function envelope_expiry(v)
+  local kind, at = stored_end(v)
+  if kind == 1 then
+    return at
+  elseif kind == 0 then
+    return false
   end
   return nil
 end

@@ -37,10 +37,9 @@ local function sweep_bucket()
   local pairs_ = redis.call('HRANDFIELD', key, sample, 'WITHVALUES')
   local dead = {}
   for i = 1, #pairs_, 2 do
-    -- a session's expiry, or a tombstone's end (the prelude reads both)
-    local v = pairs_[i + 1]
-    local at = envelope_expiry(v) or tombstone_until(v)
-    if at and at <= cutoff then
+    -- a session's expiry, or a tombstone's end (stored_end: the prelude)
+    local kind, at = stored_end(pairs_[i + 1])
+    if kind and kind > 0 and at <= cutoff then
       dead[#dead + 1] = pairs_[i]
     end
   end
