@@ -173,16 +173,14 @@ export function sessionWrites(deps: WriteDeps) {
     const value = await encoded;
     checkSize(value);
     if (opts.durability) await r.before([mode.keyOf(where.loc), ...indexKeyOf(owner)]);
-    const outcome =
-      owner === null || !users
-        ? await mode.write(where.loc, value, ttlMs, now)
-        : await users.guard(
-            owner,
-            where.key,
-            { expiresAt: now + ttlMs, ttlMs, now },
-            (entry) => mode.write(where.loc, value, ttlMs, now, entry),
-            'revoked' as const,
-          );
+    const outcome = await guarded<WriteOutcome>(
+      where,
+      owner,
+      ttlMs,
+      now,
+      (entry) => mode.write(where.loc, value, ttlMs, now, entry),
+      'revoked',
+    );
     dropped('set', sid, outcome);
     if (outcome !== 'stored') return;
     // a cluster writes the entry and the session in two steps: a destroyUser that revoked the
