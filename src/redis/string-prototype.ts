@@ -1,5 +1,3 @@
-import 'ioredis';
-
 /*
  * Keeps String#charCodeAt fast in a process that loads ioredis.
  *
