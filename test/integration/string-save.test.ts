@@ -38,6 +38,14 @@ const store = (extra: Partial<SessionStoreOptions> = {}) => {
 const keyOf = (id: string) => Buffer.concat([Buffer.from(prefix), defaultKeyGenerator(id)]);
 const cookie = () => ({ cookie: { expires: new Date(Date.now() + 3_600_000), originalMaxAge: 3_600_000 } });
 
+/** A tombstone as versions before the hash one wrote it: a string, 0xDE 0x00 "dead until", ending in `ms`. */
+async function plantOldTombstone(key: Buffer, ms: number): Promise<void> {
+  const old = Buffer.alloc(8);
+  old[0] = TOMBSTONE_BYTE;
+  old.writeUIntBE(Date.now() + ms, 2, 6);
+  await raw.set(key, old, 'PX', ms);
+}
+
 /** Calls of each command Redis ran while `run` ran, scripts' own commands included (INFO commandstats). */
 async function commandsDuring(run: () => Promise<unknown>): Promise<Record<string, number>> {
   const stats = async () => {
@@ -111,11 +119,7 @@ describe('string mode: a save is one plain command, a tombstone still stops it',
     const id = sid();
     await s.get(id);
     const key = keyOf(id);
-    const until = Date.now() + 120_000;
-    const old = Buffer.alloc(8);
-    old[0] = TOMBSTONE_BYTE;
-    old.writeUIntBE(until, 2, 6);
-    await raw.set(key, old, 'PX', 120_000);
+    await plantOldTombstone(key, 120_000);
     expect(await s.get(id)).toBeNull();
     await s.set(id, { resurrected: true, ...cookie() });
     expect(await s.get(id)).toBeNull();
@@ -129,10 +133,7 @@ describe('string mode: a save is one plain command, a tombstone still stops it',
     const id = sid();
     await s.get(id);
     const key = keyOf(id);
-    const old = Buffer.alloc(8);
-    old[0] = TOMBSTONE_BYTE;
-    old.writeUIntBE(Date.now() + 600_000, 2, 6);
-    await raw.set(key, old, 'PX', 600_000);
+    await plantOldTombstone(key, 600_000);
     const short = { cookie: { expires: new Date(Date.now() + 5_000), originalMaxAge: 5_000 } };
     await s.set(id, { stale: true, ...short });
     expect(await s.get(id)).toBeNull();
